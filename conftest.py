@@ -1,0 +1,126 @@
+"""Suite-wide policy for tests that need real services.
+
+Tests marked ``redis``, ``celery_worker`` or ``browser`` need a service on this machine; when it
+is missing they are skipped and the run ends with a loud summary of what was not tested. With
+``REQUIRE_LIVE_SERVICES=1`` (CI sets it) a missing service is a failure instead.
+
+Tests marked ``mysql`` need the suite's own database to be MySQL/MariaDB: they run in the pass
+with ``DATABASE_URL=mysql://...`` and are skipped, by configuration, in the SQLite pass.
+``REQUIRE_DATABASE=mysql`` makes a pass fail unless it really is on MySQL.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+REQUIRE_LIVE = os.environ.get("REQUIRE_LIVE_SERVICES") == "1"
+#: Redis for live tests; they override the app's settings to point here, so they run in both passes.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+SHARED_PRICES = Path(__file__).resolve().parent.parent / "shared" / "data" / "prices"
+
+_skipped_live: list[tuple[str, str]] = []
+
+
+def _port_open(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@functools.cache
+def _redis_problem() -> str | None:
+    if not _port_open(TEST_REDIS_URL, 6379):
+        return f"Redis is not answering at {TEST_REDIS_URL}"
+    import redis
+
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {TEST_REDIS_URL} failed PING: {exc}"
+    return None
+
+
+@functools.cache
+def _browser_problem() -> str | None:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed"
+    return None
+
+
+_PROBLEMS = {
+    "redis": _redis_problem,
+    "celery_worker": _redis_problem,
+    "browser": _browser_problem,
+}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker, probe in _PROBLEMS.items():
+        if item.get_closest_marker(marker) is None:
+            continue
+        problem = probe()
+        if problem is None:
+            continue
+        if REQUIRE_LIVE:
+            pytest.fail(f"REQUIRE_LIVE_SERVICES=1 but {problem}", pytrace=False)
+        _skipped_live.append((item.nodeid, problem))
+        pytest.skip(f"live service missing: {problem}")
+
+
+@pytest.fixture(autouse=True)
+def _mysql_only(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("mysql") is None:
+        return
+    from django.db import connection
+
+    if connection.vendor != "mysql":
+        pytest.skip("needs the suite on MySQL/MariaDB: runs in the DATABASE_URL=mysql://... pass")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    wanted = os.environ.get("REQUIRE_DATABASE")
+    if wanted:
+        from django.conf import settings
+
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if wanted not in engine:
+            raise pytest.UsageError(f"REQUIRE_DATABASE={wanted} but the suite's database engine is {engine}")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    if not _skipped_live:
+        return
+    terminalreporter.section("LIVE SERVICES MISSING: these tests did NOT run", sep="!", red=True, bold=True)
+    for nodeid, problem in _skipped_live:
+        terminalreporter.write_line(f"{nodeid}: {problem}", red=True)
+    terminalreporter.write_line("Set REQUIRE_LIVE_SERVICES=1 to turn these skips into failures.", bold=True)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def shared_prices_dir() -> Path:
+    """The real price CSVs beside the checkout (tests only; the product never needs them)."""
+    if not SHARED_PRICES.is_dir():
+        if REQUIRE_LIVE:
+            pytest.fail(f"REQUIRE_LIVE_SERVICES=1 but {SHARED_PRICES} is missing", pytrace=False)
+        pytest.skip(f"{SHARED_PRICES} is not beside this checkout")
+    return SHARED_PRICES

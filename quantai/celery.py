@@ -1,0 +1,57 @@
+"""The Celery application: JSON only, late acknowledgement, time limits, a separate ``ml`` queue.
+
+With no broker configured (``CELERY_BROKER_URL``/``REDIS_URL`` unset) settings make every task
+run eagerly in the calling process.
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantai.settings.local")
+
+app = Celery("quantai")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_accept_content=["json"],
+    # A task is acknowledged after it ran, so a worker killed mid-task hands it to another;
+    # tasks are written to be safe to run twice.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_transport_options={"visibility_timeout": 4 * 3600},
+    result_expires=24 * 3600,
+    task_soft_time_limit=5 * 60,
+    task_time_limit=6 * 60,
+    task_default_queue="default",
+    task_queues=(Queue("default"), Queue("ml")),
+    # Training and backtests are CPU-heavy: they go to their own workers.
+    task_routes={
+        "learning.tasks.*": {"queue": "ml"},
+        "backtesting.tasks.*": {"queue": "ml"},
+    },
+    timezone="UTC",
+    broker_connection_retry_on_startup=True,
+)
+
+# Periodic jobs. Each entry expires just under its period so a backlog never runs stale copies.
+app.conf.beat_schedule = {
+    "refresh-prices-intraday": {
+        "task": "market.tasks.refresh_prices",
+        "schedule": 15 * 60,
+        "options": {"expires": 14 * 60},
+    },
+}
+
+app.autodiscover_tasks()
+
+
+@app.task(name="quantai.ping", ignore_result=False)
+def ping(value: str = "ping") -> dict[str, str]:
+    """Round-trip check for a worker: echoes ``value`` with the worker's hostname."""
+    return {"pong": value, "worker": str(ping.request.hostname or "eager")}

@@ -1,0 +1,48 @@
+"""The per-user live websocket at ``/ws/live/``.
+
+It accepts only authenticated sessions (the origin check sits in ``asgi.py``), joins only the
+caller's own group, and forwards each message type declared in :mod:`quantai.notifier` as
+``{"type": ..., "data": ...}`` JSON.
+"""
+
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from quantai.notifier import user_group
+
+# Close code for "not signed in" (4000-4999 are free for applications).
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # The socket is push-only; anything the browser sends is ignored.
+        return None
+
+    async def _forward(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": event["type"], "data": event["payload"]})
+
+    async def price_update(self, event: dict[str, Any]) -> None:
+        await self._forward(event)
+
+    async def job_progress(self, event: dict[str, Any]) -> None:
+        await self._forward(event)
+
+    async def recommendation_new(self, event: dict[str, Any]) -> None:
+        await self._forward(event)

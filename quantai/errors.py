@@ -1,0 +1,120 @@
+"""One error hierarchy and one JSON shape for every API error.
+
+Services raise :class:`ApplicationError` subclasses; the DRF exception handler turns those,
+DRF's own exceptions and Django's ``Http404``/``PermissionDenied``/``ValidationError`` into::
+
+    {"error": {"code": "validation_error", "message": "...", "fields": {"field": ["..."]}}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_default_handler
+
+
+class ApplicationError(Exception):
+    """A failure the user can act on. ``code`` is stable for programs, ``message`` is for people."""
+
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    code: str = "application_error"
+
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        if code is not None:
+            self.code = code
+
+
+class ValidationFailed(ApplicationError):
+    code = "validation_error"
+
+
+class NotFound(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+class Conflict(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+class ServiceUnavailable(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _flatten_fields(detail: Any) -> dict[str, Any]:
+    """DRF's nested error detail -> ``{field: [messages]}`` (non-field errors under ``non_field_errors``)."""
+    if isinstance(detail, dict):
+        return {str(key): _as_messages(value) for key, value in detail.items()}
+    return {"non_field_errors": _as_messages(detail)}
+
+
+def _as_messages(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _as_messages(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return [str(v) for v in value]
+        return [_as_messages(v) for v in value]
+    return [str(value)]
+
+
+_DRF_CODES = {
+    drf_exceptions.NotAuthenticated: "not_authenticated",
+    drf_exceptions.AuthenticationFailed: "authentication_failed",
+    drf_exceptions.PermissionDenied: "permission_denied",
+    drf_exceptions.NotFound: "not_found",
+    drf_exceptions.MethodNotAllowed: "method_not_allowed",
+    drf_exceptions.NotAcceptable: "not_acceptable",
+    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
+    drf_exceptions.Throttled: "rate_limited",
+    drf_exceptions.ParseError: "parse_error",
+}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF ``EXCEPTION_HANDLER``: every error leaves the API in the same shape."""
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response(error_body("validation_error", "Some fields are invalid.", fields), status=400)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+
+    response = drf_default_handler(exc, context)
+    if response is None:
+        return None  # an unexpected error: Django's 500 handling (and logging) takes over
+
+    if isinstance(exc, drf_exceptions.ValidationError):
+        body = error_body("validation_error", "Some fields are invalid.", _flatten_fields(exc.detail))
+    else:
+        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+        detail = exc.detail if isinstance(exc, drf_exceptions.APIException) else str(exc)
+        body = error_body(code, str(detail))
+    response.data = body
+    return response
+
+
+def json_error_response(request: HttpRequest, *, status_code: int, code: str, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
+    """The same error shape for plain Django views (health checks, 404/500 under ``/api/``)."""
+    response = JsonResponse(error_body(code, message), status=status_code)
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response

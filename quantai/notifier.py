@@ -1,0 +1,73 @@
+"""Live updates to a user's open browsers: the one place that talks to the channel layer.
+
+Every message type the browser can receive is declared here as a TypedDict, and every sender
+goes through :func:`notify_user`, never through ad-hoc ``group_send`` calls. Messages are sent
+after the surrounding transaction commits, so a browser never hears of a row that was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+class PriceUpdate(TypedDict):
+    symbol: str
+    date: str
+    close: str
+
+
+class JobProgress(TypedDict):
+    job: str
+    job_id: str
+    done: int
+    total: int
+    status: Literal["running", "finished", "failed"]
+
+
+class RecommendationNew(TypedDict):
+    recommendation_id: int
+    symbol: str
+    action: Literal["BUY", "SELL", "HOLD"]
+
+
+# Channel-layer type (dots become underscores for the consumer's handler name) -> payload shape.
+MESSAGE_TYPES: dict[str, type] = {
+    "price.update": PriceUpdate,
+    "job.progress": JobProgress,
+    "recommendation.new": RecommendationNew,
+}
+
+LiveMessageType = Literal["price.update", "job.progress", "recommendation.new"]
+
+
+def user_group(user_id: int) -> str:
+    """The channel-layer group that every open browser of ``user_id`` joins."""
+    return f"user.{int(user_id)}"
+
+
+def notify_user(user_id: int, message_type: LiveMessageType, payload: PriceUpdate | JobProgress | RecommendationNew) -> None:
+    """Push ``payload`` to every open browser of ``user_id`` once the current transaction commits.
+
+    Live push is best effort: if the channel layer is unreachable the failure is logged and the
+    caller carries on (the page shows the same data on its next load).
+    """
+    if message_type not in MESSAGE_TYPES:
+        raise ValueError(f"unknown live message type {message_type!r}")
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(user_group(user_id), {"type": message_type, "payload": dict(payload)})
+        except (OSError, ConnectionError) as exc:
+            logger.warning("live push to user %s failed: %s", user_id, exc)
+
+    transaction.on_commit(send)

@@ -1,0 +1,26 @@
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from quantai.errors import error_body
+from market.selectors import latest_prices
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Landing page: the market overview for everyone, the user's next step when signed in."""
+    return render(request, "home.html", {"latest_prices": latest_prices()})
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(error_body("not_found", "Nothing is at this address."), status=404)
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(error_body("server_error", "Something went wrong on our side; it has been logged."), status=500)
+    return render(request, "500.html", status=500)
