@@ -112,7 +112,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
-def json_error_response(request: HttpRequest, *, status_code: int, code: str, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
+def json_error_response(
+    request: HttpRequest, *, status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JsonResponse:
     """The same error shape for plain Django views (health checks, 404/500 under ``/api/``)."""
     response = JsonResponse(error_body(code, message), status=status_code)
     for key, value in (headers or {}).items():

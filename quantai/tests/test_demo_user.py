@@ -1,0 +1,40 @@
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+
+def _run(*args):
+    out = StringIO()
+    call_command("create_demo_user", *args, stdout=out)
+    text = out.getvalue()
+    password = next(line.split(":", 1)[1].strip() for line in text.splitlines() if "password:" in line)
+    return text, password
+
+
+@pytest.mark.django_db
+def test_demo_user_can_sign_in_with_the_printed_password():
+    text, password = _run()
+
+    assert "username: demo" in text
+    assert authenticate(username="demo", password=password) is not None
+
+
+@pytest.mark.django_db
+def test_running_again_resets_the_password_and_keeps_one_user(django_user_model):
+    _, first = _run()
+    _, second = _run()
+
+    assert first != second
+    assert django_user_model.objects.filter(username="demo").count() == 1
+    assert authenticate(username="demo", password=first) is None
+    assert authenticate(username="demo", password=second) is not None
+
+
+@pytest.mark.django_db
+def test_a_weak_password_is_refused(django_user_model):
+    with pytest.raises(CommandError, match="Password refused"):
+        call_command("create_demo_user", "--password", "short", stdout=StringIO())
+    assert not django_user_model.objects.filter(username="demo").exists()

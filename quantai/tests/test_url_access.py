@@ -1,0 +1,150 @@
+"""Access control over every route of the project, including routes added later.
+
+The harness walks the URL configuration. For each route it checks that
+- an anonymous visitor gets 401/403 or a redirect to sign in, unless the route is listed in PUBLIC;
+- no request, whoever sends it, answers 500;
+- user B asking for user A's objects gets 403 or 404.
+
+A route with a URL parameter needs an entry in OWNED_OBJECT: a function that returns the value
+of that parameter for an object owned by the given user. A new parameter without an entry fails
+the test, so a new route cannot skip the check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+#: Route names anyone may open without signing in.
+PUBLIC = {
+    "home",
+    "healthz",
+    "login",
+    "logout",
+    "register",
+    "api-schema",
+    "api-docs",
+    "api-auth-login",
+    "api-auth-token",
+    "api-auth-register",
+    "password_reset",
+}
+
+#: URL parameter name -> function(owner) returning the parameter's value for an object that owner owns.
+OWNED_OBJECT: dict[str, Callable[[Any], Any]] = {
+    "user_id": lambda owner: owner.pk,
+}
+
+#: Namespaces whose routes are Django's or a library's own and tested there.
+SKIP_NAMESPACES = {"admin"}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    pattern: str
+    kwargs: tuple[str, ...]
+    callback: Any
+
+
+def _walk(patterns: list[Any], prefix: str = "", namespace: str | None = None) -> Iterator[Route]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or namespace
+            if ns in SKIP_NAMESPACES:
+                continue
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else (entry.name or str(entry.pattern))
+            converters = getattr(entry.pattern, "converters", {})
+            yield Route(name, prefix + str(entry.pattern), tuple(converters), entry.callback)
+
+
+def _routes() -> list[Route]:
+    return list(_walk(get_resolver().url_patterns))
+
+
+def _path(route: Route, values: dict[str, Any]) -> str:
+    from django.urls import reverse
+
+    return reverse(route.name, kwargs=values) if route.name and ":" not in route.pattern else "/" + route.pattern
+
+
+def _allowed_methods(route: Route) -> list[str]:
+    view_class = getattr(route.callback, "view_class", None) or getattr(route.callback, "cls", None)
+    if view_class is None:
+        return ["get"]
+    methods = [m for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)]
+    actions = getattr(route.callback, "actions", None)  # DRF viewsets
+    if actions:
+        methods = list(actions)
+    return methods or ["get"]
+
+
+def _values_for(route: Route, owner: Any) -> dict[str, Any]:
+    missing = [k for k in route.kwargs if k not in OWNED_OBJECT]
+    assert not missing, f"route {route.name} ({route.pattern}) has parameters {missing}: add them to OWNED_OBJECT"
+    return {k: OWNED_OBJECT[k](owner) for k in route.kwargs}
+
+
+def _request(client: Any, method: str, path: str) -> Any:
+    return getattr(client, method)(path, content_type="application/json") if method != "get" else client.get(path)
+
+
+def _is_sign_in_redirect(response: Any) -> bool:
+    return response.status_code == 302 and "login" in response.get("Location", "")
+
+
+def test_the_harness_sees_the_projects_routes():
+    names = {r.name for r in _routes()}
+    assert {"home", "healthz", "api-schema"} <= names
+
+
+@pytest.mark.django_db
+def test_anonymous_visitors_are_turned_away_from_every_private_route(client, django_user_model):
+    owner = django_user_model.objects.create_user("owner", password="pw-owner-1234567")
+    problems = []
+    for route in _routes():
+        path = _path(route, _values_for(route, owner))
+        for method in _allowed_methods(route):
+            response = _request(client, method, path)
+            if response.status_code >= 500:
+                problems.append(f"{method.upper()} {path}: {response.status_code}")
+            elif route.name not in PUBLIC and not (response.status_code in (401, 403) or _is_sign_in_redirect(response)):
+                problems.append(f"{method.upper()} {path} ({route.name}) is open to anonymous visitors: {response.status_code}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.django_db
+def test_no_user_reaches_another_users_objects(client, django_user_model):
+    alice = django_user_model.objects.create_user("alice", password="pw-alice-1234567")
+    bob = django_user_model.objects.create_user("bob", password="pw-bob-12345678")
+    problems = []
+    for route in _routes():
+        if not route.kwargs or route.name in PUBLIC:
+            continue
+        path = _path(route, _values_for(route, alice))
+        for method in _allowed_methods(route):
+            client.force_login(bob)  # a previous route may have signed bob out
+            response = _request(client, method, path)
+            if response.status_code not in (403, 404):
+                problems.append(f"bob {method.upper()} {path} ({route.name}) -> {response.status_code}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.django_db
+def test_signed_in_users_never_get_a_server_error_on_their_own_routes(client, django_user_model):
+    alice = django_user_model.objects.create_user("alice", password="pw-alice-1234567")
+    problems = []
+    for route in _routes():
+        path = _path(route, _values_for(route, alice))
+        for method in _allowed_methods(route):
+            client.force_login(alice)  # a previous route may have signed alice out
+            response = _request(client, method, path)
+            if response.status_code >= 500:
+                problems.append(f"{method.upper()} {path}: {response.status_code}")
+    assert not problems, "\n".join(problems)
