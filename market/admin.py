@@ -10,3 +10,6 @@ class PriceBarAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
     search_fields = ("symbol",)
     ordering = ("-date", "symbol")
+    list_per_page = 100
+    # Bars are written by the loaders; where one came from is a fact, not something to edit.
+    readonly_fields = ("source", "updated_at")

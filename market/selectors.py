@@ -37,9 +37,7 @@ def latest_prices() -> list[LatestPrice]:
     cached = cache.get(LATEST_PRICES_CACHE_KEY)
     if cached is not None:
         return cached
-    latest_dates = dict(
-        PriceBar.objects.values("symbol").annotate(d=Max("date")).values_list("symbol", "d")
-    )
+    latest_dates = dict(PriceBar.objects.values("symbol").annotate(d=Max("date")).values_list("symbol", "d"))
     result: list[LatestPrice] = []
     for symbol in ALL_SYMBOLS:
         if symbol not in latest_dates:
