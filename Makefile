@@ -4,6 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 HOST   ?= 127.0.0.1
+# Test processes (pytest-xdist); 0 runs in one process.
+PYTEST_WORKERS ?= 2
 PORT   ?= 8000
 
 .PHONY: run test install install-dev lint typecheck benchmark worker beat clean
@@ -33,7 +35,7 @@ run: install
 
 ## Run the whole test suite (live-service tests skip loudly unless REQUIRE_LIVE_SERVICES=1)
 test: install-dev
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
@@ -45,8 +47,8 @@ typecheck: install-dev
 benchmark: install-dev
 	$(PY) manage.py benchmark $(BENCH_ARGS)
 
-worker: install
-	$(VENV)/bin/celery -A quantai worker -Q default -l info
+worker: install-dev
+	$(VENV)/bin/celery -A quantai worker -Q default,ml -l info
 
 beat: install
 	$(VENV)/bin/celery -A quantai beat -l info

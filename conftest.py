@@ -15,6 +15,7 @@ import functools
 import os
 import shutil
 import socket
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,7 +27,7 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SHARED_PRICES = Path(__file__).resolve().parent.parent / "shared" / "data" / "prices"
 
-_skipped_live: list[tuple[str, str]] = []
+LIVE_SKIP_PREFIX = "live service missing:"
 
 
 def _port_open(url: str, default_port: int) -> bool:
@@ -78,8 +79,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             continue
         if REQUIRE_LIVE:
             pytest.fail(f"REQUIRE_LIVE_SERVICES=1 but {problem}", pytrace=False)
-        _skipped_live.append((item.nodeid, problem))
-        pytest.skip(f"live service missing: {problem}")
+        pytest.skip(f"{LIVE_SKIP_PREFIX} {problem}")
 
 
 @pytest.fixture(autouse=True)
@@ -103,12 +103,32 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
-    if not _skipped_live:
+    # Read from the reports rather than module state, so the summary also works under xdist.
+    missing = [
+        (report.nodeid, str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr))
+        for report in terminalreporter.stats.get("skipped", [])
+        if LIVE_SKIP_PREFIX in str(report.longrepr)
+    ]
+    if not missing:
         return
     terminalreporter.section("LIVE SERVICES MISSING: these tests did NOT run", sep="!", red=True, bold=True)
-    for nodeid, problem in _skipped_live:
-        terminalreporter.write_line(f"{nodeid}: {problem}", red=True)
+    for nodeid, reason in missing:
+        terminalreporter.write_line(f"{nodeid}: {reason}", red=True)
     terminalreporter.write_line("Set REQUIRE_LIVE_SERVICES=1 to turn these skips into failures.", bold=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings) -> None:  # type: ignore[no-untyped-def]
+    """Every test starts with an empty cache and its own rate-limit counters.
+
+    Cached reads (latest prices, waffle switches) and rate-limit counts must not leak from one
+    test into the next. With REDIS_URL set this flushes that Redis database: point the suite at
+    a database of its own (CI uses db 1).
+    """
+    from django.core.cache import cache
+
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:test:{uuid.uuid4().hex}:"
+    cache.clear()
 
 
 @pytest.fixture

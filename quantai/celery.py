@@ -46,6 +46,11 @@ app.conf.beat_schedule = {
         "schedule": 15 * 60,
         "options": {"expires": 14 * 60},
     },
+    "accounts-cleanup-security": {
+        "task": "accounts.tasks.cleanup_security_records",
+        "schedule": 3600,
+        "options": {"expires": 3500},
+    },
 }
 
 app.autodiscover_tasks()

@@ -6,6 +6,7 @@ eager Celery tasks, the in-memory channel layer and the local-memory cache; sett
 ``DATABASE_URL`` and ``REDIS_URL`` switches to MySQL/MariaDB and Redis with no code change.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -36,6 +37,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "knox",
+    "axes",
+    "django_ratelimit",
+    "waffle",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -51,13 +57,18 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "quantai.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle/absolute session timeouts and per-session activity: once the user and messages exist.
+    "accounts.middleware.SessionSecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it turns any locked-out sign-in (admin included) into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "quantai.urls"
@@ -75,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "quantai.context_processors.site",
+                "accounts.context_processors.onboarding",
             ],
         },
     },
@@ -96,7 +108,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     )
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # Under ASGI every request may run on a fresh thread, so persistent connections pile up
+    # (measured: 151 open connections from one web process, then "Too many connections").
+    # Django's advice for ASGI is 0; Celery workers set CONN_MAX_AGE=60 in their environment.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
@@ -108,12 +123,15 @@ AUTH_USER_MODEL = "accounts.User"
 REDIS_URL: str = env.str("REDIS_URL", default="")
 
 if REDIS_URL:
+    # django-redis keeps one connection pool per process; Django's own RedisCache builds a pool
+    # per cache instance, which under ASGI (a thread per request) churned ~180 connections a run.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "quantai",
             "TIMEOUT": 300,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
         }
     }
     CHANNEL_LAYERS = {
@@ -132,9 +150,23 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# django-ratelimit wants a shared cache with atomic increments: Redis in production. The
+# local-memory cache of a single development process is acceptable there, so its checks are
+# silenced only when Redis is not configured.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["django_ratelimit.E003", "django_ratelimit.W001"]
+
 # Sessions are read from the cache and written through to the database, so a cache
 # restart signs nobody out.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# A signed-in session ends after SESSION_IDLE_TIMEOUT seconds without a request and, whatever
+# the activity, SESSION_ABSOLUTE_TIMEOUT seconds after sign-in (accounts.middleware enforces both).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600)
+# last_seen is written at most this often, so a busy session costs one write a minute, not one a request.
+SESSION_ACTIVITY_WRITE_INTERVAL = env.int("SESSION_ACTIVITY_WRITE_INTERVAL", default=60)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 # --- Celery -------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -157,6 +189,59 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+# Longer than any passphrase a person types; bounds the cost of hashing what a client sends.
+PASSWORD_MAX_LENGTH = 4096
+
+# django-axes must come first: it refuses locked-out credentials before any backend checks them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Lockout (django-axes) ------------------------------------------------------
+# Failures are counted per username AND client IP together: a stranger guessing one user's
+# password from elsewhere cannot lock that user out of their own machine.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("AXES_COOLOFF_SECONDS", default=15 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# "Alice" and "ALICE" are one account (usernames are unique regardless of case): one count.
+AXES_USERNAME_CALLABLE = "accounts.http.lockout_username"
+# A failed attempt while locked out does not extend the lock, so "try again after" stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+# Our own audit log records sign-ins; axes keeps only the attempt counters.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Trusted reverse proxies in front of Django (0: none, only REMOTE_ADDR counts). Behind N proxies
+# the client is the Nth X-Forwarded-For entry from the right; see accounts.http.client_ip, which
+# lockouts, rate limits and the audit log share.
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.http.client_ip"
+# How long axes' optional access logs are kept by the cleanup task.
+AXES_LOG_RETENTION_DAYS = env.int("AXES_LOG_RETENTION_DAYS", default=90)
+
+# --- Rate limits (django-ratelimit, counters in the default cache) ---------------------
+# One table for every app: "N/period" with period s, m, h or d. accounts.ratelimits.rate_limit
+# applies them; later apps add their own keys here.
+RATE_LIMITS: dict[str, str] = {
+    "login": env.str("RATE_LIMIT_LOGIN", default="10/m"),
+    "register": env.str("RATE_LIMIT_REGISTER", default="5/h"),
+    "password_change": env.str("RATE_LIMIT_PASSWORD_CHANGE", default="5/h"),
+    "api_user": env.str("RATE_LIMIT_API_USER", default="600/h"),
+    "recommendation_respond": env.str("RATE_LIMIT_RECOMMENDATION_RESPOND", default="120/h"),
+    "training": env.str("RATE_LIMIT_TRAINING", default="10/h"),
+    "backtest": env.str("RATE_LIMIT_BACKTEST", default="30/h"),
+}
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "accounts.http.ratelimit_client_ip"
+
+# --- API tokens (django-rest-knox): stored as SHA-512 digests, expiring ------------------
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(seconds=env.int("API_TOKEN_TTL_SECONDS", default=10 * 3600)),
+    "TOKEN_LIMIT_PER_USER": env.int("API_TOKEN_LIMIT_PER_USER", default=20),
+    "AUTO_REFRESH": False,
+}
 
 # --- Internationalisation -------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -176,11 +261,15 @@ STORAGES = {
 
 # --- REST framework ---------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first, so an anonymous request gets 401 with "WWW-Authenticate: Token".
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Default deny: an endpoint is closed unless it opts out explicitly.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # One ceiling per signed-in user across the whole API (RATE_LIMITS["api_user"]).
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.UserApiThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "quantai.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -208,6 +297,36 @@ MARKET_DATA_DEMO_SEED = env.int("MARKET_DATA_DEMO_SEED", default=7)
 ALPHAVANTAGE_API_KEY = env.str("ALPHAVANTAGE_API_KEY", default="")
 FINAZON_API_KEY = env.str("FINAZON_API_KEY", default="")
 LATEST_PRICE_CACHE_SECONDS = env.int("LATEST_PRICE_CACHE_SECONDS", default=300)
+
+# --- Feature flags (quantai.flags) --------------------------------------------------
+# Defaults; an operator overrides any of them with a django-waffle switch of the same name.
+FEATURE_FLAGS: dict[str, bool] = {
+    "personalised_recommendations": env.bool("FLAG_PERSONALISED_RECOMMENDATIONS", default=True),
+    "reinforcement_learning": env.bool("FLAG_REINFORCEMENT_LEARNING", default=True),
+    "risk_alerts": env.bool("FLAG_RISK_ALERTS", default=True),
+    "portfolio_rebalancing": env.bool("FLAG_PORTFOLIO_REBALANCING", default=False),
+    "advanced_analytics": env.bool("FLAG_ADVANCED_ANALYTICS", default=True),
+    "user_feedback": env.bool("FLAG_USER_FEEDBACK", default=True),
+    "learning_insights": env.bool("FLAG_LEARNING_INSIGHTS", default=True),
+    "short_selling": env.bool("FLAG_SHORT_SELLING", default=False),
+}
+
+# --- Content Security Policy (django-csp): no inline or third-party scripts ---------------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Swagger UI and the chart libraries set some styles inline; scripts stay strict.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -4,8 +4,10 @@ The database, cache and channel layer still follow ``DATABASE_URL``/``REDIS_URL`
 same suite runs on SQLite and on MariaDB + Redis.
 """
 
+from datetime import timedelta
+
 from .base import *  # noqa: F403
-from .base import LOGGING
+from .base import LOGGING, env
 
 DEBUG = False
 # PBKDF2 at Django's default cost takes ~0.5 s per hash; tests that check hashing
@@ -17,3 +19,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# A short lockout cool-off so cool-off tests travel a little in time; the production value is 15 min.
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("AXES_COOLOFF_SECONDS", default=120))
+# Tasks run in the test process even when REDIS_URL is set; the live Celery test starts a real
+# worker with its own settings.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,9 +1,15 @@
 from io import StringIO
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate as django_authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import RequestFactory
+
+
+def authenticate(**credentials):
+    # django-axes checks every sign-in against a request.
+    return django_authenticate(RequestFactory().post("/login/"), **credentials)
 
 
 def _run(*args):
@@ -19,7 +25,12 @@ def test_demo_user_can_sign_in_with_the_printed_password():
     text, password = _run()
 
     assert "username: demo" in text
-    assert authenticate(username="demo", password=password) is not None
+    user = authenticate(username="demo", password=password)
+    assert user is not None
+    # Onboarded through the real services: signing in lands on the dashboard, not the wizard.
+    assert user.onboarding_stage == "active"
+    assert user.risk_tolerance == "Moderate"
+    assert user.groups.filter(name="investor").exists()
 
 
 @pytest.mark.django_db

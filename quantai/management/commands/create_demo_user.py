@@ -1,6 +1,11 @@
-"""Create (or reset) the demo investor that ``make run`` prints credentials for."""
+"""Create (or reset) the demo investor that ``make run`` prints credentials for.
+
+A new demo investor goes through the same onboarding services as a person would: registration,
+the risk questionnaire (answers that score Moderate), starting cash, and completion.
+"""
 
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -9,7 +14,20 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from accounts.models import InvestmentExperience, RiskTolerance
+from accounts import services
+from quantai.errors import ApplicationError
+
+#: Answers that score Moderate with two to five years of stock experience.
+DEMO_ANSWERS = {
+    "horizon": "5_to_10y",
+    "drawdown_reaction": "hold",
+    "income_stability": "stable",
+    "experience": "2_to_5y",
+    "savings_share": "25_to_50",
+    "goal": "balanced",
+    "check_frequency": "weekly",
+}
+DEMO_STARTING_CASH = Decimal("100000.00")
 
 
 class Command(BaseCommand):
@@ -22,22 +40,24 @@ class Command(BaseCommand):
     def handle(self, *args: Any, username: str, password: str | None, **options: Any) -> None:
         password = password or secrets.token_urlsafe(12)
         User = get_user_model()
-        with transaction.atomic():
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "email": f"{username}@example.com",
-                    "risk_tolerance": RiskTolerance.MODERATE,
-                    "investment_experience": InvestmentExperience.INTERMEDIATE,
-                },
-            )
-            # The password is validated like any other (length, common, similarity).
-            try:
-                validate_password(password, user)
-            except ValidationError as exc:
-                raise CommandError("Password refused: " + " ".join(exc.messages)) from exc
-            user.set_password(password)
-            user.save()
+        try:
+            with transaction.atomic():
+                user = User.objects.filter(username=username).first()
+                created = user is None
+                if user is None:
+                    user = services.user_register(username=username, email=f"{username}@example.com", password=password)
+                    services.questionnaire_submit(user=user, answers=DEMO_ANSWERS)
+                    services.starting_cash_set(user=user, amount=DEMO_STARTING_CASH)
+                    services.onboarding_complete(user=user)
+                else:
+                    validate_password(password, user)
+                    user.set_password(password)
+                    user.save(update_fields=["password"])
+        except ValidationError as exc:
+            raise CommandError("Password refused: " + " ".join(exc.messages)) from exc
+        except ApplicationError as exc:
+            details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.fields.items())
+            raise CommandError(f"Password refused: {details}" if "password" in exc.fields else f"{exc.message} {details}") from exc
         verb = "Created" if created else "Reset the password of"
-        self.stdout.write(self.style.SUCCESS(f"{verb} the demo investor."))
+        self.stdout.write(self.style.SUCCESS(f"{verb} the demo investor ({user.risk_tolerance}, {user.onboarding_stage})."))
         self.stdout.write(f"  username: {username}\n  password: {password}")

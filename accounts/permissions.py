@@ -1,0 +1,65 @@
+"""Role checks for views: DRF permission classes and a decorator for pages. Refusals are audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from rest_framework.permissions import BasePermission
+
+from accounts.audit import audit_record
+from accounts.models import AuditAction
+from accounts.roles import Role, has_role
+
+F = TypeVar("F", bound=Callable[..., HttpResponse])
+
+
+def _refuse(request: Any, role: Role) -> None:
+    audit_record(
+        action=AuditAction.PERMISSION_DENIED,
+        request=request,
+        details={"needed": role.value, "path": str(getattr(request, "path", ""))[:200]},
+    )
+
+
+class HasRole(BasePermission):
+    """Signed in and holding ``role`` (or a higher one). Subclass and set ``role``."""
+
+    role: Role = Role.INVESTOR
+    message = "Your account's role does not allow this."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        if not user or not user.is_authenticated:
+            return False  # DRF answers 401; nothing to audit
+        if has_role(user, self.role):
+            return True
+        _refuse(request, self.role)
+        return False
+
+
+class IsAnalyst(HasRole):
+    role = Role.ANALYST
+
+
+class IsOperator(HasRole):
+    role = Role.OPERATOR
+
+
+def role_required(role: Role) -> Callable[[F], F]:
+    """Page decorator: anonymous users go to sign-in (use with ``login_required``), others need ``role``."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not has_role(request.user, role):
+                _refuse(request, role)
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

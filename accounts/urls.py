@@ -1,0 +1,17 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("register/", views.register_view, name="register"),
+    path("onboarding/", views.onboarding_view, name="onboarding"),
+    path("onboarding/questionnaire/", views.questionnaire_view, name="onboarding_questionnaire"),
+    path("onboarding/profile/", views.risk_profile_view, name="onboarding_profile"),
+    path("onboarding/portfolio/", views.portfolio_view, name="onboarding_portfolio"),
+    path("onboarding/finish/", views.finish_view, name="onboarding_finish"),
+    path("settings/", views.settings_view, name="account_settings"),
+    path("settings/password/", views.password_change_view, name="password_change"),
+    path("settings/sessions/", views.sessions_view, name="account_sessions"),
+]
