@@ -57,7 +57,8 @@ class Command(BaseCommand):
             raise CommandError("Password refused: " + " ".join(exc.messages)) from exc
         except ApplicationError as exc:
             details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.fields.items())
-            raise CommandError(f"Password refused: {details}" if "password" in exc.fields else f"{exc.message} {details}") from exc
+            prefix = "Password refused:" if "password" in exc.fields else exc.message
+            raise CommandError(f"{prefix} {details}") from exc
         verb = "Created" if created else "Reset the password of"
         self.stdout.write(self.style.SUCCESS(f"{verb} the demo investor ({user.risk_tolerance}, {user.onboarding_stage})."))
         self.stdout.write(f"  username: {username}\n  password: {password}")
