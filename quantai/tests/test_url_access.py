@@ -31,7 +31,6 @@ PUBLIC = {
     "api-auth-login",
     "api-auth-token",
     "api-auth-register",
-    "password_reset",
 }
 
 #: URL parameter name -> function(owner) returning the parameter's value for an object that owner owns.
