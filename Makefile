@@ -31,7 +31,7 @@ run: install
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py load_prices --source demo
 	$(PY) manage.py create_demo_user
-	$(VENV)/bin/uvicorn quantai.asgi:application --host $(HOST) --port $(PORT)
+	$(VENV)/bin/uvicorn quantai.asgi:application --host $(HOST) --port $(PORT) --lifespan off
 
 ## Run the whole test suite (live-service tests skip loudly unless REQUIRE_LIVE_SERVICES=1)
 test: install-dev
