@@ -122,13 +122,16 @@ def _fresh_cache(settings) -> None:  # type: ignore[no-untyped-def]
     """Every test starts with an empty cache and its own rate-limit counters.
 
     Cached reads (latest prices, waffle switches) and rate-limit counts must not leak from one
-    test into the next. With REDIS_URL set this flushes that Redis database: point the suite at
-    a database of its own (CI uses db 1).
+    test into the next. On Redis only this test worker's keys are deleted (test settings give
+    each xdist worker its own key prefix).
     """
     from django.core.cache import cache
 
     settings.RATELIMIT_CACHE_PREFIX = f"rl:test:{uuid.uuid4().hex}:"
-    cache.clear()
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
 
 
 @pytest.fixture

@@ -28,8 +28,16 @@ def lockout_ends_at(request: HttpRequest, credentials: dict[str, Any] | None = N
     return (last or timezone.now()) + cool_off
 
 
+def shown_lock_end(until: datetime) -> datetime:
+    """The lock's end as people read it: rounded UP to the whole minute, so "try again after 14:04"
+    is never earlier than the lock really lifts (``Retry-After`` keeps the exact seconds)."""
+    if until.second or until.microsecond:
+        return until.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return until
+
+
 def lockout_message(until: datetime) -> str:
-    return f"Too many failed sign-in attempts. Try again after {until.astimezone(UTC):%H:%M} UTC."
+    return f"Too many failed sign-in attempts. Try again after {shown_lock_end(until).astimezone(UTC):%H:%M} UTC."
 
 
 def lockout_response(
@@ -43,6 +51,6 @@ def lockout_response(
         return json_error_response(
             request, status_code=429, code=LOCKED_OUT, message=message, headers={"Retry-After": str(retry_after)}
         )
-    response = render(request, "accounts/locked_out.html", {"until": until, "message": message}, status=429)
+    response = render(request, "accounts/locked_out.html", {"until": shown_lock_end(until), "message": message}, status=429)
     response["Retry-After"] = str(retry_after)
     return response

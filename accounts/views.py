@@ -124,6 +124,7 @@ def questionnaire_view(request: HttpRequest) -> HttpResponse:
         "retake": bool(current),
         "steps": onboarding_steps(user),
         "is_onboarded": user.is_onboarded,
+        "hide_next_step": True,  # the page is the step or shows the steps; no banner pointing at itself
     }
     return render(request, "accounts/questionnaire.html", context)
 
@@ -153,6 +154,7 @@ def risk_profile_view(request: HttpRequest) -> HttpResponse:
         "profile": profile_for(user.risk_tolerance),
         "profiles": list(PROFILES.values()),
         "next_step": onboarding_next_step(user),
+        "hide_next_step": True,  # the page ends with its own "Continue" button
     }
     return render(request, "accounts/risk_profile.html", context)
 
@@ -173,7 +175,7 @@ def portfolio_view(request: HttpRequest) -> HttpResponse:
             apply_service_errors(form, exc)
         else:
             return redirect("onboarding_finish")
-    context = {"form": form, "steps": onboarding_steps(user), "locked": user.is_onboarded}
+    context = {"form": form, "steps": onboarding_steps(user), "locked": user.is_onboarded, "hide_next_step": True}
     return render(request, "accounts/portfolio_setup.html", context)
 
 
@@ -191,7 +193,7 @@ def finish_view(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     if user.onboarding_stage in (OnboardingStage.REGISTERED, OnboardingStage.PROFILED):
         return redirect("onboarding")
-    context = {"profile": profile_for(user.risk_tolerance), "steps": onboarding_steps(user)}
+    context = {"profile": profile_for(user.risk_tolerance), "steps": onboarding_steps(user), "hide_next_step": True}
     return render(request, "accounts/onboarding_finish.html", context)
 
 

@@ -7,6 +7,7 @@ run eagerly in the calling process.
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantai.settings.local")
@@ -45,6 +46,16 @@ app.conf.beat_schedule = {
         "task": "market.tasks.refresh_prices",
         "schedule": 15 * 60,
         "options": {"expires": 14 * 60},
+    },
+    "portfolios-revalue": {
+        "task": "portfolios.tasks.revalue_positions",
+        "schedule": 15 * 60,
+        "options": {"expires": 14 * 60},
+    },
+    "portfolios-verify-ledgers": {
+        "task": "portfolios.tasks.verify_ledgers",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 3600},
     },
     "accounts-cleanup-security": {
         "task": "accounts.tasks.cleanup_security_records",

@@ -4,6 +4,7 @@ The database, cache and channel layer still follow ``DATABASE_URL``/``REDIS_URL`
 same suite runs on SQLite and on MariaDB + Redis.
 """
 
+import os
 from datetime import timedelta
 
 from .base import *  # noqa: F403
@@ -24,3 +25,7 @@ AXES_COOLOFF_TIME = timedelta(seconds=env.int("AXES_COOLOFF_SECONDS", default=12
 # Tasks run in the test process even when REDIS_URL is set; the live Celery test starts a real
 # worker with its own settings.
 CELERY_TASK_ALWAYS_EAGER = True
+# Parallel test workers (pytest-xdist) share one Redis: each gets its own key prefix, so the
+# suite's per-test cache reset (conftest.py) never wipes another worker's keys mid-test.
+if "KEY_PREFIX" in CACHES["default"]:  # noqa: F405
+    CACHES["default"]["KEY_PREFIX"] = f"quantai-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"  # noqa: F405

@@ -27,12 +27,22 @@ MAX_EXAMPLES = 20
 
 @pytest.fixture
 def api_schema(db, settings):  # type: ignore[no-untyped-def]
+    from django.core.signals import request_finished, request_started
     from django.core.wsgi import get_wsgi_application
+    from django.db import close_old_connections
 
     settings.AXES_ENABLED = False
     settings.RATELIMIT_ENABLE = False
     settings.RATE_LIMITS = {name: "100000/m" for name in settings.RATE_LIMITS}
-    return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    # Requests go through the raw WSGI app, not Django's test client: like the test client, keep
+    # the end of a request from closing the connection that holds the test's transaction.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def test_api_answers_generated_requests_without_5xx_or_schema_violations(api_schema, django_user_model):  # type: ignore[no-untyped-def]

@@ -1,3 +1,4 @@
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -31,6 +32,10 @@ def test_demo_user_can_sign_in_with_the_printed_password():
     assert user.onboarding_stage == "active"
     assert user.risk_tolerance == "Moderate"
     assert user.groups.filter(name="investor").exists()
+    # The starting cash is the first entry of the ledger, so the portfolio holds it.
+    from portfolios.models import CashAccount
+
+    assert CashAccount.objects.get(user=user).balance == Decimal("100000.00")
 
 
 @pytest.mark.django_db

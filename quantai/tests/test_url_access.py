@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from portfolios.factories import owned_position_id
+
 #: Route names anyone may open without signing in.
 PUBLIC = {
     "home",
@@ -36,6 +38,7 @@ PUBLIC = {
 #: URL parameter name -> function(owner) returning the parameter's value for an object that owner owns.
 OWNED_OBJECT: dict[str, Callable[[Any], Any]] = {
     "user_id": lambda owner: owner.pk,
+    "position_id": owned_position_id,
 }
 
 #: Namespaces whose routes are Django's or a library's own and tested there.

@@ -15,6 +15,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts import services
+from portfolios.models import TradeSource
+from portfolios.services import cash_deposit
 from quantai.errors import ApplicationError
 
 #: Answers that score Moderate with two to five years of stock experience.
@@ -49,6 +51,12 @@ class Command(BaseCommand):
                     services.questionnaire_submit(user=user, answers=DEMO_ANSWERS)
                     services.starting_cash_set(user=user, amount=DEMO_STARTING_CASH)
                     services.onboarding_complete(user=user)
+                    cash_deposit(
+                        user=user,
+                        amount=DEMO_STARTING_CASH,
+                        idempotency_key=f"onboarding:{user.pk}",
+                        source=TradeSource.ONBOARDING,
+                    )
                 else:
                     validate_password(password, user)
                     user.set_password(password)

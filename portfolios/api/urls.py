@@ -1,0 +1,20 @@
+"""Mounted at ``api/portfolio/`` by the project's URLs.
+
+Parameters have no converters on purpose (``me`` is a valid ``user_id``; the views answer 404
+for anything else that is not a number).
+"""
+
+from django.urls import path
+
+from portfolios.api import views
+
+app_name = "portfolio-api"
+
+urlpatterns = [
+    path("<user_id>", views.PortfolioView.as_view(), name="portfolio"),
+    path("<user_id>/positions", views.PositionsView.as_view(), name="positions"),
+    path("<user_id>/positions/<position_id>", views.PositionDetailView.as_view(), name="position"),
+    path("<user_id>/trades", views.TradesView.as_view(), name="trades"),
+    path("<user_id>/cash", views.CashView.as_view(), name="cash"),
+    path("<user_id>/analytics", views.AnalyticsView.as_view(), name="analytics"),
+]

@@ -1,0 +1,248 @@
+"""``/api/portfolio/{user_id}/...``: the portfolio, trades, position settings and cash of one investor.
+
+``user_id`` is a user's id or ``me``. Investors reach only their own portfolio: any other id
+answers 404 (whether or not it exists). Staff may read other portfolios but not trade in them.
+Each view validates input with a serializer, calls one service or selector, and serialises the result.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from market.symbols import TRADABLE
+from portfolios import selectors, services
+from portfolios.api.serializers import (
+    AnalyticsSerializer,
+    CashRequestSerializer,
+    CashResultSerializer,
+    PortfolioSerializer,
+    PositionSerializer,
+    PositionUpdateSerializer,
+    TradeFilterSerializer,
+    TradeRequestSerializer,
+    TradeResultSerializer,
+    TradeSerializer,
+)
+from portfolios.ledger import q2
+from portfolios.models import CashAccount, Position, Trade, TradeSide, TradeSource
+from quantai.errors import NotFound, ValidationFailed
+
+TAG = "portfolio"
+
+_ERROR = inline_serializer(
+    "PortfolioErrorResponse",
+    fields={
+        "error": inline_serializer(
+            "PortfolioErrorBody",
+            fields={"code": serializers.CharField(), "message": serializers.CharField(), "fields": serializers.DictField()},
+        )
+    },
+)
+_READ_ERRORS = {
+    401: OpenApiResponse(_ERROR, description="Not signed in."),
+    404: OpenApiResponse(_ERROR, description="No such portfolio for you (another investor's id answers 404 too)."),
+}
+_WRITE_ERRORS = {
+    400: OpenApiResponse(_ERROR, description="Invalid input or a rule refused it; per-field messages in error.fields."),
+    **_READ_ERRORS,
+    409: OpenApiResponse(_ERROR, description="The idempotency key was already used for a different request."),
+}
+USER_ID = OpenApiParameter("user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="A user id, or `me`.")
+POSITION_ID = OpenApiParameter("position_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Makes the request safe to retry: the same key returns the first result and applies nothing again. "
+    "Required here or as the `idempotency_key` field.",
+)
+
+
+def portfolio_owner(request: Request, user_id: str, *, write: bool = False) -> User:
+    """Whose portfolio ``user_id`` names, if the caller may see it (writes: only their own)."""
+    caller: User = request.user  # type: ignore[assignment]
+    if user_id == "me":
+        return caller
+    if not user_id.isdigit():
+        raise NotFound("No such portfolio.")
+    if int(user_id) == caller.pk:
+        return caller
+    if caller.is_staff and not write:
+        owner = User.objects.filter(pk=int(user_id)).first()
+        if owner is not None:
+            return owner
+    # 404 whether the user exists or not: ids are not an oracle.
+    raise NotFound("No such portfolio.")
+
+
+def _idempotency_key(request: Request, body_key: str | None) -> str:
+    header_key = request.headers.get("Idempotency-Key")
+    if header_key and body_key and header_key != body_key:
+        message = "The Idempotency-Key header and the idempotency_key field differ; send one."
+        raise ValidationFailed(message, fields={"idempotency_key": [message]})
+    key = header_key or body_key
+    if not key:
+        message = "An idempotency key is required (header Idempotency-Key or field idempotency_key)."
+        raise ValidationFailed(message, fields={"idempotency_key": [message]})
+    return key
+
+
+def _cash_balance(user: User) -> Decimal:
+    return CashAccount.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0.00")
+
+
+class PortfolioView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        parameters=[USER_ID],
+        responses={200: PortfolioSerializer, **_READ_ERRORS},
+        summary="Positions, cash and totals",
+        description="Open positions valued at the latest daily close, closed positions (for their realized P&L), "
+        "cash, and totals. Average-cost method.",
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        owner = portfolio_owner(request, user_id)
+        return Response(PortfolioSerializer(selectors.portfolio_summary(user=owner)).data)
+
+
+class PositionsView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        parameters=[USER_ID, IDEMPOTENCY_KEY],
+        request=TradeRequestSerializer,
+        responses={201: TradeResultSerializer, 200: TradeResultSerializer, **_WRITE_ERRORS},
+        summary="Record a trade (BUY, SELL, SHORT, COVER)",
+        description="Applies the trade to the position and cash in one transaction. No margin: a buy needs the cash. "
+        "Shorting needs an Aggressive profile and the short-selling feature. Answers 201 for a new trade, 200 "
+        "with `replayed: true` for a repeated idempotency key.",
+    )
+    def post(self, request: Request, user_id: str) -> Response:
+        owner = portfolio_owner(request, user_id, write=True)
+        serializer = TradeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = _idempotency_key(request, data.get("idempotency_key"))
+        price = data.get("price")
+        if price is None:
+            quote = selectors.latest_closes([data["symbol"]]).get(data["symbol"])
+            if quote is None:
+                message = f"No price is known for {data['symbol']} yet; give one."
+                raise ValidationFailed(message, fields={"price": [message]})
+            price = q2(quote.close)  # a trade price has cents; the bar has four decimals
+        trade = services.trade_execute(
+            user=owner,
+            symbol=data["symbol"],
+            side=data["side"],
+            shares=data["shares"],
+            price=price,
+            fees=data.get("fees", Decimal("0")),
+            executed_at=data.get("executed_at"),
+            source=data["source"],
+            idempotency_key=key,
+        )
+        body = {
+            "trade": TradeSerializer(trade).data,
+            "position": PositionSerializer(Position.objects.get(user=owner, symbol=trade.symbol)).data,
+            "cash": str(_cash_balance(owner)),
+            "replayed": trade.replayed,
+        }
+        return Response(body, status=status.HTTP_200_OK if trade.replayed else status.HTTP_201_CREATED)
+
+
+class PositionDetailView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        parameters=[USER_ID, POSITION_ID],
+        request=PositionUpdateSerializer,
+        responses={200: PositionSerializer, **_WRITE_ERRORS},
+        summary="Set a position's stop loss, take profit, notes or automatic exit",
+        description="Fields left out keep their value; null clears a level. Share counts change only through trades.",
+    )
+    def put(self, request: Request, user_id: str, position_id: str) -> Response:
+        owner = portfolio_owner(request, user_id, write=True)
+        if not position_id.isdigit():
+            raise NotFound("No such position.")
+        serializer = PositionUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        position = services.position_update(user=owner, position_id=int(position_id), **serializer.validated_data)
+        return Response(PositionSerializer(position).data)
+
+
+class TradePagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500  # a bigger limit is served as 500: one request never reads a whole ledger
+
+
+class TradesView(generics.ListAPIView):
+    serializer_class = TradeSerializer
+    pagination_class = TradePagination
+
+    @extend_schema(
+        tags=[TAG],
+        parameters=[
+            USER_ID,
+            OpenApiParameter("symbol", OpenApiTypes.STR, enum=list(TRADABLE)),
+            OpenApiParameter("side", OpenApiTypes.STR, enum=TradeSide.values),
+            OpenApiParameter("source", OpenApiTypes.STR, enum=TradeSource.values),
+            OpenApiParameter("date_from", OpenApiTypes.DATE, description="Executed on or after (UTC date)"),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, description="Executed on or before (UTC date)"),
+        ],
+        responses={200: TradeSerializer(many=True), 400: _WRITE_ERRORS[400], **_READ_ERRORS},
+        summary="Trade and cash history (the ledger), newest first",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        owner = portfolio_owner(self.request, self.kwargs["user_id"])
+        filters = TradeFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        wanted = {k: v for k, v in filters.validated_data.items() if k not in ("limit", "offset")}
+        return selectors.trades_for_user(user=owner, **wanted)
+
+
+class CashView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        parameters=[USER_ID, IDEMPOTENCY_KEY],
+        request=CashRequestSerializer,
+        responses={201: CashResultSerializer, 200: CashResultSerializer, **_WRITE_ERRORS},
+        summary="Deposit or withdraw cash",
+        description="A ledger entry like a trade. A withdrawal cannot exceed the cash balance.",
+    )
+    def post(self, request: Request, user_id: str) -> Response:
+        owner = portfolio_owner(request, user_id, write=True)
+        serializer = CashRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = _idempotency_key(request, data.get("idempotency_key"))
+        write = services.cash_deposit if data["action"] == "deposit" else services.cash_withdraw
+        entry: Trade = write(user=owner, amount=data["amount"], idempotency_key=key)
+        body = {"entry": TradeSerializer(entry).data, "cash": str(_cash_balance(owner)), "replayed": entry.replayed}
+        return Response(body, status=status.HTTP_200_OK if entry.replayed else status.HTTP_201_CREATED)
+
+
+class AnalyticsView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        parameters=[USER_ID],
+        responses={200: AnalyticsSerializer, **_READ_ERRORS},
+        summary="Returns, risk and allocation from the ledger and daily closes",
+        description="Daily value series, time- and money-weighted return, volatility, beta and correlation to SPY, "
+        "historical one-day VaR and CVaR at 95 %, maximum drawdown, P&L by symbol, allocation, and the returns of SPY "
+        "and of an equal-weight buy-and-hold of the five over the same period. The value on each day uses only "
+        "entries and closes up to that day.",
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        owner = portfolio_owner(request, user_id)
+        return Response(AnalyticsSerializer(selectors.portfolio_analytics(user=owner)).data)

@@ -1,0 +1,211 @@
+"""The money layer: an append-only ledger, and the position and cash rows it maintains.
+
+``Trade`` is the source of truth. It holds both trades (BUY/SELL/SHORT/COVER) and cash entries
+(DEPOSIT/WITHDRAW): one table gives one order of application, one idempotency-key space per user
+and one replay. ``Position`` (the original ``user_portfolios`` table) and ``CashAccount`` are
+caches the trade service writes in the same transaction as the ledger row, under
+``select_for_update()``; ``verify_ledger`` proves them equal to the replayed ledger.
+
+Ledger order is the id order: every entry of a user is written while that user's cash row is
+locked, so ids are assigned in the order entries were applied (and ``executed_at`` never goes
+backwards within a user's ledger, which the service enforces).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from market.symbols import TRADABLE
+from portfolios.ledger import CASH_SIDES, TRADE_SIDES, Direction, Side, gross_amount, q2
+
+ZERO_MONEY = Decimal("0.00")
+
+
+class TradeSide(models.TextChoices):
+    BUY = Side.BUY.value, "Buy"
+    SELL = Side.SELL.value, "Sell"
+    SHORT = Side.SHORT.value, "Sell short"
+    COVER = Side.COVER.value, "Buy to cover"
+    DEPOSIT = Side.DEPOSIT.value, "Cash deposit"
+    WITHDRAW = Side.WITHDRAW.value, "Cash withdrawal"
+
+
+class TradeSource(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    RECOMMENDATION = "recommendation", "Accepted recommendation"
+    IMPORT = "import", "Import"
+    STOP_LOSS = "stop_loss", "Stop loss / take profit"
+    ONBOARDING = "onboarding", "Onboarding"
+
+
+class PositionType(models.TextChoices):
+    LONG = Direction.LONG.value, "Long"
+    SHORT = Direction.SHORT.value, "Short"
+
+
+SYMBOL_CHOICES = [(s, s) for s in TRADABLE]
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete a ledger row."""
+
+
+class TradeQuerySet(models.QuerySet["Trade"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("The trade ledger is append-only: correct a mistake with a new entry.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("The trade ledger is append-only: correct a mistake with a new entry.")
+
+
+class Trade(models.Model):
+    """One ledger line. Written once by ``portfolios.services``, never changed.
+
+    ``cash_delta`` (signed) and ``realized_pnl`` are what the entry did when it was applied;
+    the replay recomputes them and ``verify_ledger`` compares.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trades")
+    symbol = models.CharField(max_length=8, choices=SYMBOL_CHOICES, blank=True, help_text="Empty for cash entries")
+    side = models.CharField(max_length=8, choices=TradeSide.choices)
+    shares = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
+    price = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO_MONEY)
+    fees = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO_MONEY)
+    cash_delta = models.DecimalField(max_digits=15, decimal_places=2, help_text="Signed change of the cash balance")
+    realized_pnl = models.DecimalField(max_digits=15, decimal_places=2, default=ZERO_MONEY)
+    executed_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=TradeSource.choices, default=TradeSource.MANUAL)
+    # The recommendations app comes later; a plain id keeps portfolios free of a dependency on it.
+    recommendation_id = models.BigIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TradeQuerySet.as_manager()
+
+    #: Set by the service on a trade it returns for a repeated idempotency key (not a column).
+    replayed: bool = False
+
+    class Meta:
+        db_table = "portfolio_trades"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"], name="trade_user_idempotency_key_uniq"),
+            models.CheckConstraint(condition=Q(shares__gte=0, price__gte=0, fees__gte=0), name="trade_amounts_nonnegative"),
+            models.CheckConstraint(
+                condition=(
+                    Q(side__in=sorted(s.value for s in TRADE_SIDES), symbol__in=TRADABLE, shares__gt=0, price__gt=0)
+                    | Q(side__in=sorted(s.value for s in CASH_SIDES), symbol="", shares=0, price=0, fees=0)
+                ),
+                name="trade_side_matches_fields",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "executed_at"], name="trade_user_executed_idx"),
+            models.Index(fields=["user", "symbol"], name="trade_user_symbol_idx"),
+            models.Index(fields=["recommendation_id"], name="trade_recommendation_idx"),
+        ]
+
+    def __str__(self) -> str:
+        if self.side in CASH_SIDES:
+            return f"{self.side} {abs(self.cash_delta)}"
+        return f"{self.side} {self.shares} {self.symbol} @ {self.price}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("The trade ledger is append-only: correct a mistake with a new entry.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("The trade ledger is append-only: correct a mistake with a new entry.")
+
+    @property
+    def is_cash_entry(self) -> bool:
+        return self.side in CASH_SIDES
+
+    @property
+    def gross_amount(self) -> Decimal:
+        """Absolute cash moved before fees (the amount, for a cash entry)."""
+        if self.is_cash_entry:
+            return abs(self.cash_delta)
+        return gross_amount(self.shares, self.price)
+
+
+class Position(models.Model):
+    """The original ``user_portfolios`` row: a cache of the ledger for one (user, symbol).
+
+    ``shares`` is never negative; ``position_type`` gives the direction. ``market_value`` is
+    signed (a short is a liability), so ``cash + sum(market_value)`` is the account's equity.
+    A position that reaches zero shares stays as a closed row that keeps its realized P&L.
+    Valuation fields (``current_price``, ``market_value``, ``unrealized_pnl``) follow prices;
+    the rest follows the ledger.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions")
+    symbol = models.CharField(max_length=8, choices=SYMBOL_CHOICES)
+    shares = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
+    avg_purchase_price = models.DecimalField(
+        max_digits=16, decimal_places=6, default=Decimal("0"), help_text="Average cost per share, fees included"
+    )
+    purchase_date = models.DateField(null=True, blank=True, help_text="When the current position was opened")
+    current_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    market_value = models.DecimalField(max_digits=15, decimal_places=2, default=ZERO_MONEY)
+    unrealized_pnl = models.DecimalField(max_digits=15, decimal_places=2, default=ZERO_MONEY)
+    realized_pnl = models.DecimalField(max_digits=15, decimal_places=2, default=ZERO_MONEY)
+    last_updated = models.DateTimeField(default=timezone.now)
+    position_type = models.CharField(max_length=5, choices=PositionType.choices, default=PositionType.LONG)
+    stop_loss = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    take_profit = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    notes = models.TextField(blank=True, max_length=2000)
+    auto_exit = models.BooleanField(
+        default=False, help_text="Close the position automatically when the stop loss or take profit is crossed"
+    )
+
+    class Meta:
+        db_table = "user_portfolios"
+        ordering = ["user_id", "symbol"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "symbol"], name="position_user_symbol_uniq"),
+            models.CheckConstraint(condition=Q(shares__gte=0), name="position_shares_nonnegative"),
+            models.CheckConstraint(condition=Q(symbol__in=TRADABLE), name="position_symbol_tradable"),
+        ]
+        indexes = [
+            models.Index(fields=["symbol"], name="position_symbol_idx"),
+            models.Index(fields=["last_updated"], name="position_last_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.position_type} {self.shares} {self.symbol}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.shares > 0
+
+    @property
+    def cost_basis(self) -> Decimal:
+        return q2(self.shares * self.avg_purchase_price)
+
+
+class CashAccount(models.Model):
+    """A user's cash balance (a cache of the ledger's cash entries and trade cash flows).
+
+    ``net_deposits`` = deposits - withdrawals, so ``total P&L = equity - net_deposits``.
+    Its row is the per-user lock: every ledger write locks it first.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cash_account")
+    balance = models.DecimalField(max_digits=15, decimal_places=2, default=ZERO_MONEY)
+    net_deposits = models.DecimalField(max_digits=15, decimal_places=2, default=ZERO_MONEY)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "user_cash"
+        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="cash_balance_nonnegative")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} cash {self.balance}"

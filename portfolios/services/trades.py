@@ -1,0 +1,284 @@
+"""Ledger writes: trades and cash entries, idempotent, under the per-user lock."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from market.symbols import TRADABLE
+from portfolios.ledger import (
+    CASH_SIDES,
+    MAX_FEES,
+    MAX_MONEY,
+    MAX_PRICE,
+    MAX_SHARES,
+    TRADE_SIDES,
+    LedgerEntry,
+    LedgerRuleError,
+    LedgerState,
+    Side,
+    entry_apply,
+    position_value,
+)
+from portfolios.models import Position, Trade, TradeSource
+from portfolios.selectors import (
+    latest_closes,
+    position_state_or_empty,
+)
+from portfolios.services._common import (
+    LEDGER_FIELDS,
+    VALUATION_FIELDS,
+    cash_account_for_update,
+    fail,
+    parse_decimal,
+    parse_executed_at,
+    parse_idempotency_key,
+    short_selling_allowed,
+    user_totals_refresh,
+)
+from quantai.errors import Conflict
+
+logger = logging.getLogger(__name__)
+
+
+_DEADLOCK_RETRIES = 3
+_MYSQL_DEADLOCK = 1213
+
+
+def trade_execute(
+    *,
+    user: User,
+    symbol: str,
+    side: str,
+    shares: Decimal | int | str,
+    price: Decimal | int | str,
+    fees: Decimal | int | str = Decimal("0"),
+    executed_at: datetime | None = None,
+    source: str,
+    idempotency_key: str,
+    recommendation_id: int | None = None,
+) -> Trade:
+    """Record a BUY, SELL, SHORT or COVER and update the position and cash in the same transaction.
+
+    Shares may be fractional (4 decimals); ``price`` and ``fees`` are in dollars (2 decimals).
+    Average-cost method: see :mod:`portfolios.ledger`. Raises ``ValidationFailed`` (field errors)
+    when a rule refuses the trade, in which case nothing is written.
+
+    Idempotent: a second call with the same ``(user, idempotency_key)`` returns the first trade,
+    with ``trade.replayed = True``, and applies nothing; if the parameters differ it raises
+    ``Conflict``. This holds under concurrency (the unique constraint is the last word).
+    """
+    key = parse_idempotency_key(idempotency_key)
+    if side not in TRADE_SIDES:
+        raise fail("side", f"Choose one of {', '.join(sorted(TRADE_SIDES))}.")
+    if symbol not in TRADABLE:
+        raise fail("symbol", f"Choose one of {', '.join(TRADABLE)}.")
+    if source not in TradeSource.values:
+        raise fail("source", f"Choose one of {', '.join(TradeSource.values)}.")
+    if recommendation_id is not None and (isinstance(recommendation_id, bool) or not isinstance(recommendation_id, int)):
+        raise fail("recommendation_id", "Must be an integer id.")
+    entry = LedgerEntry(
+        side=Side(side),
+        symbol=symbol,
+        shares=parse_decimal(shares, field="shares", places=4, maximum=MAX_SHARES),
+        price=parse_decimal(price, field="price", places=2, maximum=MAX_PRICE),
+        fees=parse_decimal(fees, field="fees", places=2, maximum=MAX_FEES, allow_zero=True),
+    )
+    return _ledger_write(
+        user=user,
+        entry=entry,
+        executed_at=parse_executed_at(executed_at),
+        source=source,
+        idempotency_key=key,
+        recommendation_id=recommendation_id,
+    )
+
+
+def cash_deposit(
+    *,
+    user: User,
+    amount: Decimal | int | str,
+    idempotency_key: str,
+    source: str = TradeSource.MANUAL,
+    executed_at: datetime | None = None,
+) -> Trade:
+    """Add cash (a DEPOSIT ledger entry). Onboarding's starting cash is a deposit with ``source="onboarding"``."""
+    return _cash_entry(
+        user=user, side=Side.DEPOSIT, amount=amount, idempotency_key=idempotency_key, source=source, executed_at=executed_at
+    )
+
+
+def cash_withdraw(
+    *,
+    user: User,
+    amount: Decimal | int | str,
+    idempotency_key: str,
+    source: str = TradeSource.MANUAL,
+    executed_at: datetime | None = None,
+) -> Trade:
+    """Take cash out (a WITHDRAW ledger entry); never more than the balance."""
+    return _cash_entry(
+        user=user, side=Side.WITHDRAW, amount=amount, idempotency_key=idempotency_key, source=source, executed_at=executed_at
+    )
+
+
+def _cash_entry(*, user: User, side: Side, amount: Any, idempotency_key: str, source: str, executed_at: datetime | None) -> Trade:
+    key = parse_idempotency_key(idempotency_key)
+    if source not in TradeSource.values:
+        raise fail("source", f"Choose one of {', '.join(TradeSource.values)}.")
+    entry = LedgerEntry(side=side, amount=parse_decimal(amount, field="amount", places=2, maximum=MAX_MONEY))
+    return _ledger_write(
+        user=user,
+        entry=entry,
+        executed_at=parse_executed_at(executed_at),
+        source=source,
+        idempotency_key=key,
+        recommendation_id=None,
+    )
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    return bool(exc.args) and exc.args[0] == _MYSQL_DEADLOCK
+
+
+def _ledger_write(
+    *,
+    user: User,
+    entry: LedgerEntry,
+    executed_at: datetime | None,
+    source: str,
+    idempotency_key: str,
+    recommendation_id: int | None,
+) -> Trade:
+    attempts = 1 if connection.in_atomic_block else _DEADLOCK_RETRIES  # inside a caller's transaction we cannot retry
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic():
+                return _ledger_write_locked(
+                    user=user,
+                    entry=entry,
+                    executed_at=executed_at,
+                    source=source,
+                    idempotency_key=idempotency_key,
+                    recommendation_id=recommendation_id,
+                )
+        except IntegrityError:
+            # Two requests with the same key raced past the look-up; the constraint let one in.
+            existing = Trade.objects.filter(user=user, idempotency_key=idempotency_key).first()
+            if existing is None:
+                raise
+            return _replayed(existing, entry)
+        except OperationalError as exc:
+            if not _is_deadlock(exc) or attempt == attempts:
+                raise
+            logger.warning("deadlock writing the ledger of user %s, retrying (%s/%s)", user.pk, attempt, attempts)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _replayed(existing: Trade, entry: LedgerEntry) -> Trade:
+    """The stored entry for a repeated idempotency key, if the request is the same one."""
+    if entry.side in CASH_SIDES:
+        same = existing.side == entry.side and abs(existing.cash_delta) == entry.amount
+    else:
+        stored = (existing.side, existing.symbol, existing.shares, existing.price, existing.fees)
+        same = stored == (entry.side, entry.symbol, entry.shares, entry.price, entry.fees)
+    if not same:
+        raise Conflict(
+            "This idempotency key was already used for a different request.",
+            fields={"idempotency_key": [f"Already used by entry #{existing.pk} ({existing})."]},
+        )
+    existing.replayed = True
+    return existing
+
+
+def _ledger_write_locked(
+    *,
+    user: User,
+    entry: LedgerEntry,
+    executed_at: datetime | None,
+    source: str,
+    idempotency_key: str,
+    recommendation_id: int | None,
+) -> Trade:
+    cash = cash_account_for_update(user)  # the per-user lock: everything below is serialised per user
+    existing = Trade.objects.filter(user=user, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return _replayed(existing, entry)
+
+    last_at = Trade.objects.filter(user=user).order_by("-id").values_list("executed_at", flat=True).first()
+    if executed_at is None:
+        # "Now" is taken under the lock, so requests queued behind one another stay in time order
+        # (and a clock a little behind another machine's cannot put an entry before the last one).
+        executed_at = timezone.now() if last_at is None else max(timezone.now(), last_at)
+    elif last_at is not None and executed_at < last_at:
+        raise fail("executed_at", f"Entries are recorded in time order; the last one is at {last_at.isoformat()}.")
+    entry = LedgerEntry(
+        side=entry.side,
+        symbol=entry.symbol,
+        shares=entry.shares,
+        price=entry.price,
+        fees=entry.fees,
+        amount=entry.amount,
+        executed_on=executed_at.astimezone(UTC).date(),  # trading dates are UTC dates, as in the replay
+    )
+
+    # All of the user's positions (five at most): open shorts tie up cash that a buy or a
+    # withdrawal may not spend.
+    rows = {p.symbol: p for p in Position.objects.select_for_update().filter(user=user).order_by("symbol")}
+    position = rows.get(entry.symbol)
+    positions = {symbol: position_state_or_empty(row, symbol) for symbol, row in rows.items()}
+    state = LedgerState(cash=cash.balance, net_deposits=cash.net_deposits, positions=positions)
+    allow_short = entry.side == Side.SHORT and short_selling_allowed(user)
+    try:
+        new_state, effect = entry_apply(state, entry, allow_short=allow_short)
+    except LedgerRuleError as exc:
+        raise fail(exc.field, exc.message) from None
+
+    trade = Trade.objects.create(
+        user=user,
+        symbol=entry.symbol,
+        side=entry.side.value,
+        shares=entry.shares,
+        price=entry.price,
+        fees=entry.fees,
+        cash_delta=effect.cash_delta,
+        realized_pnl=effect.realized_pnl,
+        executed_at=executed_at,
+        source=source,
+        recommendation_id=recommendation_id,
+        idempotency_key=idempotency_key,
+    )
+    cash.balance = new_state.cash
+    cash.net_deposits = new_state.net_deposits
+    cash.save(update_fields=["balance", "net_deposits", "updated_at"])
+
+    now = timezone.now()
+    if entry.side in TRADE_SIDES:
+        target = new_state.positions[entry.symbol]
+        quote = latest_closes([entry.symbol]).get(entry.symbol)
+        price = quote.close if quote else entry.price
+        value = position_value(direction=target.direction, shares=target.shares, avg_price=target.avg_price, price=price)
+        if position is None:
+            position = Position(user=user, symbol=entry.symbol)
+        position.position_type = target.direction.value
+        position.shares = target.shares
+        position.avg_purchase_price = target.avg_price
+        position.realized_pnl = target.realized_pnl
+        position.purchase_date = target.opened_on
+        position.current_price = price
+        position.market_value = value.market_value
+        position.unrealized_pnl = value.unrealized_pnl
+        position.last_updated = now
+        if position.pk is None:
+            position.save()
+        else:
+            # Only the ledger and valuation columns: the user's stop loss, take profit and notes are theirs.
+            position.save(update_fields=[*LEDGER_FIELDS, *VALUATION_FIELDS])
+    user_totals_refresh(user=user, cash=cash)
+    return trade
