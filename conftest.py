@@ -117,6 +117,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write_line("Set REQUIRE_LIVE_SERVICES=1 to turn these skips into failures.", bold=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _import_the_whole_urlconf() -> None:
+    """Import every view (and so pandas) before any test freezes time: importing pandas for the
+    first time under freezegun crashes the interpreter."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache(settings) -> None:  # type: ignore[no-untyped-def]
     """Every test starts with an empty cache and its own rate-limit counters.

@@ -115,6 +115,7 @@ class AuditAction(models.TextChoices):
     PERMISSION_DENIED = "permission_denied", "Permission denied"
     REGISTRATION = "registration", "Registered"
     PROFILE_CHANGE = "profile_change", "Profile changed"
+    SECURITY_ALERT = "security_alert", "Security alert sent"
 
 
 class AuditEventImmutable(Exception):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import views, views_security
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("settings/", views.settings_view, name="account_settings"),
     path("settings/password/", views.password_change_view, name="password_change"),
     path("settings/sessions/", views.sessions_view, name="account_sessions"),
+    path("security/", views_security.security_dashboard_view, name="security_dashboard"),
 ]

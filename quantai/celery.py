@@ -57,6 +57,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 3600},
     },
+    "accounts-security-alerts": {
+        "task": "accounts.tasks.security_alerts_check",
+        "schedule": 5 * 60,
+        "options": {"expires": 290},
+    },
     "accounts-cleanup-security": {
         "task": "accounts.tasks.cleanup_security_records",
         "schedule": 3600,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import views
+from accounts.api import security, views
 
 urlpatterns = [
     path("register", views.RegisterView.as_view(), name="api-auth-register"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("password", views.PasswordChangeView.as_view(), name="api-auth-password"),
     path("sessions", views.SessionsView.as_view(), name="api-auth-sessions"),
     path("sessions/revoke-others", views.SessionsRevokeOthersView.as_view(), name="api-auth-sessions-revoke-others"),
+    path("security/summary", security.SecuritySummaryView.as_view(), name="api-auth-security-summary"),
 ]

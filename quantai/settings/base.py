@@ -236,6 +236,15 @@ RATE_LIMITS: dict[str, str] = {
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_IP_META_KEY = "accounts.http.ratelimit_client_ip"
 
+# --- Security alerts (accounts.security): mail operators when these counts are reached within
+# the window, at most once per kind per cooldown. A threshold of 0 turns that alert off.
+SECURITY_ALERT_FAILED_LOGINS = env.int("SECURITY_ALERT_FAILED_LOGINS", default=50)
+SECURITY_ALERT_LOCKOUTS = env.int("SECURITY_ALERT_LOCKOUTS", default=5)
+SECURITY_ALERT_WINDOW_MINUTES = env.int("SECURITY_ALERT_WINDOW_MINUTES", default=15)
+SECURITY_ALERT_COOLDOWN_MINUTES = env.int("SECURITY_ALERT_COOLDOWN_MINUTES", default=60)
+# Optional absolute address of the site, for links in mails.
+SITE_URL = env.str("SITE_URL", default="")
+
 # --- API tokens (django-rest-knox): stored as SHA-512 digests, expiring ------------------
 REST_KNOX = {
     "TOKEN_TTL": timedelta(seconds=env.int("API_TOKEN_TTL_SECONDS", default=10 * 3600)),

@@ -1,0 +1,99 @@
+// The Learning page: reliability and feature-importance charts from the page's JSON, and live progress of
+// training runs (static/js/live.js turns each websocket message into a "quantai:<type>" DOM event).
+(function () {
+  "use strict";
+  var root = document.getElementById("learning");
+  var dataNode = document.getElementById("learning-data");
+  if (!root || !dataNode) { return; }
+  var data = JSON.parse(dataNode.textContent);
+
+  function reliabilityChart() {
+    var canvas = document.getElementById("chart-reliability");
+    var bins = data.reliability || [];
+    if (!canvas || !window.Chart || !bins.length) { return; }
+    var points = bins.map(function (b) { return { x: b.mean_predicted, y: b.observed, count: b.count }; });
+    var xs = points.map(function (p) { return p.x; }).concat(points.map(function (p) { return p.y; }));
+    var lo = Math.max(0, Math.floor((Math.min.apply(null, xs) - 0.02) * 50) / 50);
+    var hi = Math.min(1, Math.ceil((Math.max.apply(null, xs) + 0.02) * 50) / 50);
+    new window.Chart(canvas, {
+      type: "scatter",
+      data: {
+        datasets: [
+          { label: "Ensemble (bin mean)", data: points, showLine: true, pointRadius: 4, borderColor: "#1f6feb", backgroundColor: "#1f6feb" },
+          { label: "Perfect calibration", data: [{ x: lo, y: lo }, { x: hi, y: hi }], showLine: true, pointRadius: 0, borderDash: [6, 4], borderColor: "#888" }
+        ]
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: {
+          x: { min: lo, max: hi, title: { display: true, text: "predicted P(up)" } },
+          y: { min: lo, max: hi, title: { display: true, text: "observed share that went up" } }
+        },
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: function (ctx) {
+                var p = ctx.raw;
+                return "predicted " + p.x.toFixed(3) + ", observed " + p.y.toFixed(3) + (p.count ? " (" + p.count + " rows)" : "");
+              }
+            }
+          }
+        }
+      }
+    });
+  }
+
+  function importanceChart() {
+    var canvas = document.getElementById("chart-importance");
+    var byModel = data.feature_importance || {};
+    var models = Object.keys(byModel);
+    if (!canvas || !window.Chart || !models.length) { return; }
+    // The 15 features with the largest mean importance across the tree models.
+    var totals = {};
+    models.forEach(function (m) {
+      Object.keys(byModel[m]).forEach(function (f) { totals[f] = (totals[f] || 0) + byModel[m][f] / models.length; });
+    });
+    var features = Object.keys(totals).sort(function (a, b) { return totals[b] - totals[a]; }).slice(0, 15);
+    var colours = ["#1f6feb", "#d97706", "#16a34a", "#9333ea"];
+    new window.Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: features,
+        datasets: models.map(function (m, i) {
+          return { label: m, data: features.map(function (f) { return byModel[m][f] || 0; }), backgroundColor: colours[i % colours.length] };
+        })
+      },
+      options: { indexAxis: "y", responsive: true, maintainAspectRatio: false, scales: { x: { title: { display: true, text: "share of importance" } } } }
+    });
+  }
+
+  // ---- live progress of training runs ----
+  var reloadPending = false;
+  function reloadSoon() {
+    if (reloadPending) { return; }
+    reloadPending = true;
+    // A finished run brings new versions and metrics: the server renders them.
+    window.setTimeout(function () { window.location.reload(); }, 1500);
+  }
+
+  document.addEventListener("quantai:job.progress", function (event) {
+    var msg = event.detail || {};
+    if (msg.job !== "training") { return; }
+    var row = root.querySelector('#runs-table tr[data-run-id="' + String(msg.job_id) + '"]');
+    if (!row) { reloadSoon(); return; }  // a run started elsewhere: show it
+    var bar = row.querySelector("progress");
+    var percent = msg.total ? Math.round(100 * msg.done / msg.total) : 0;
+    if (bar) { bar.value = percent; bar.textContent = percent + " %"; }
+    var status = row.querySelector(".status");
+    if (msg.status === "running") {
+      if (status) { status.textContent = "Running"; }
+      row.dataset.status = "running";
+    } else {
+      reloadSoon();
+    }
+  });
+
+  reliabilityChart();
+  importanceChart();
+})();
