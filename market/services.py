@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from django.conf import settings
 from django.db import connections, router, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from market.models import PriceBar, PriceSource
@@ -125,11 +126,12 @@ def _update_bars(bars: list[PriceBar]) -> None:
     each field's ``get_db_prep_save``, exactly as the ORM would send them.
     """
     connection = connections[router.db_for_write(PriceBar)]
-    fields = [PriceBar._meta.get_field(name) for name in _WRITE_FIELDS]
+    fields = [cast(Field, PriceBar._meta.get_field(name)) for name in _WRITE_FIELDS]
     qn = connection.ops.quote_name
-    assignments = ", ".join(f"{qn(field.column)} = %s" for field in fields)
+    assignments = ", ".join(f"{qn(str(field.column))} = %s" for field in fields)
     # Only quoted identifiers from the model's own metadata are interpolated; values are parameters.
-    sql = f"UPDATE {qn(PriceBar._meta.db_table)} SET {assignments} WHERE {qn(PriceBar._meta.pk.column)} = %s"  # noqa: S608
+    pk_column = str(cast(Field, PriceBar._meta.pk).column)
+    sql = f"UPDATE {qn(PriceBar._meta.db_table)} SET {assignments} WHERE {qn(pk_column)} = %s"  # noqa: S608
     rows = [[*(field.get_db_prep_save(getattr(bar, field.attname), connection) for field in fields), bar.pk] for bar in bars]
     with connection.cursor() as cursor:
         for start in range(0, len(rows), BATCH_SIZE):

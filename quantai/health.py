@@ -43,7 +43,7 @@ def _cache() -> str:
     if cache.get(key) != "ok":
         raise RuntimeError("value written to the cache could not be read back")
     cache.delete(key)
-    return settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return str(settings.CACHES["default"]["BACKEND"]).rsplit(".", 1)[-1]
 
 
 def _broker() -> str:

@@ -8,6 +8,7 @@ eager Celery tasks, the in-memory channel layer and the local-memory cache; sett
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -93,7 +94,7 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
@@ -125,7 +126,7 @@ REDIS_URL: str = env.str("REDIS_URL", default="")
 if REDIS_URL:
     # django-redis keeps one connection pool per process; Django's own RedisCache builds a pool
     # per cache instance, which under ASGI (a thread per request) churned ~180 connections a run.
-    CACHES = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
@@ -340,7 +341,7 @@ CONTENT_SECURITY_POLICY = {
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_JSON = env.bool("LOG_JSON", default=False)
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "quantai.logging.RequestIdFilter"}},

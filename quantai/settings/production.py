@@ -11,18 +11,19 @@ from .base import *  # noqa: F403
 from .base import LOGGING, env
 
 
-def _required(name: str, kind: str = "str") -> object:
+def _required(name: str) -> str:
     """Read a variable that production cannot run without, failing with one clear line."""
-    if not env.str(name, default=""):
+    value = env.str(name, default="")
+    if not value:
         message = f"QuantAI production settings: environment variable {name} is required but not set."
         sys.stderr.write(message + "\n")
         raise ImproperlyConfigured(message)
-    return getattr(env, kind)(name)
+    return value
 
 
 DEBUG = False
 SECRET_KEY = _required("SECRET_KEY")
-ALLOWED_HOSTS = _required("ALLOWED_HOSTS", "list")
+ALLOWED_HOSTS = [host.strip() for host in _required("ALLOWED_HOSTS").split(",") if host.strip()]
 
 LOG_JSON = env.bool("LOG_JSON", default=True)
 LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_JSON else "plain"

@@ -1,6 +1,7 @@
 """Models behind one interface (see :mod:`learning.ml.models.base`).
 
-Importing this package is cheap: scikit-learn, XGBoost and torch are imported inside the methods that use them.
+Importing this package is cheap: scikit-learn, XGBoost, torch, gymnasium and stable-baselines3 are imported
+inside the methods that use them.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from typing import Any
 
 from learning.ml.models.base import ModelError, ProbabilityModel
 from learning.ml.models.lstm import LSTMModel
+from learning.ml.models.rl import RLAgentModel
 from learning.ml.models.trees import RandomForestModel, XGBoostModel
 
-MODEL_CLASSES: dict[str, type[Any]] = {cls.kind: cls for cls in (RandomForestModel, XGBoostModel, LSTMModel)}
+MODEL_CLASSES: dict[str, type[Any]] = {cls.kind: cls for cls in (RandomForestModel, XGBoostModel, LSTMModel, RLAgentModel)}
 
 
 def make_model(kind: str, **params: Any) -> ProbabilityModel:
-    """A fresh, unfitted model of ``kind`` (``rf``, ``xgb`` or ``lstm``) with the given hyperparameters."""
+    """A fresh, unfitted model of ``kind`` (``rf``, ``xgb``, ``lstm`` or ``rl``) with the given hyperparameters."""
     try:
         cls = MODEL_CLASSES[kind]
     except KeyError:
@@ -23,4 +25,13 @@ def make_model(kind: str, **params: Any) -> ProbabilityModel:
     return cls(**params)
 
 
-__all__ = ["MODEL_CLASSES", "LSTMModel", "ModelError", "ProbabilityModel", "RandomForestModel", "XGBoostModel", "make_model"]
+__all__ = [
+    "MODEL_CLASSES",
+    "LSTMModel",
+    "ModelError",
+    "ProbabilityModel",
+    "RLAgentModel",
+    "RandomForestModel",
+    "XGBoostModel",
+    "make_model",
+]
