@@ -42,7 +42,7 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install-dev
-	$(VENV)/bin/mypy quantai accounts market portfolios learning/ml
+	$(VENV)/bin/mypy quantai accounts market portfolios learning/ml backtesting/engine
 
 benchmark: install-dev
 	$(PY) manage.py benchmark $(BENCH_ARGS)

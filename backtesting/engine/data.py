@@ -1,0 +1,114 @@
+"""Daily OHLC bars as aligned numpy arrays (dates x symbols), the engine's only market input.
+
+Prices are whatever the caller supplies; the shared test data is split- and dividend-adjusted, so
+returns computed from it are total returns. A symbol that has not started trading yet (META before
+its 2012 IPO) has NaN bars; the engine never holds or trades it on those days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FIELDS = ("open", "high", "low", "close")
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Aligned daily bars: every array is shaped (n_days, n_symbols), float64, NaN where not trading."""
+
+    dates: pd.DatetimeIndex
+    symbols: tuple[str, ...]
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+
+    def __post_init__(self) -> None:
+        shape = (len(self.dates), len(self.symbols))
+        for name in FIELDS:
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected {shape}")
+
+    @property
+    def n_days(self) -> int:
+        return len(self.dates)
+
+    @classmethod
+    def from_frames(cls, frames: Mapping[str, pd.DataFrame]) -> Bars:
+        """Build from one DataFrame per symbol (DatetimeIndex, columns open/high/low/close).
+
+        Dates are the union of all symbols' dates; a symbol missing on a date gets NaN there.
+        """
+        symbols = tuple(frames)
+        index = pd.DatetimeIndex(sorted(set().union(*(frames[s].index for s in symbols))))
+        arrays = {
+            name: np.column_stack([frames[s][name].reindex(index).to_numpy(dtype=float) for s in symbols]) for name in FIELDS
+        }
+        return cls(dates=index, symbols=symbols, **arrays)
+
+    @classmethod
+    def from_close(cls, close: pd.DataFrame) -> Bars:
+        """Bars whose open, high and low equal the close (for tests and close-only data)."""
+        values = close.to_numpy(dtype=float)
+        return cls(
+            dates=pd.DatetimeIndex(close.index),
+            symbols=tuple(str(c) for c in close.columns),
+            open=values.copy(),
+            high=values.copy(),
+            low=values.copy(),
+            close=values.copy(),
+        )
+
+    def _take(self, rows: slice | np.ndarray) -> Bars:
+        return Bars(
+            dates=self.dates[rows],
+            symbols=self.symbols,
+            open=self.open[rows],
+            high=self.high[rows],
+            low=self.low[rows],
+            close=self.close[rows],
+        )
+
+    def head(self, n: int) -> Bars:
+        """The first ``n`` days (what the world looked like at the close of day ``n - 1``)."""
+        return self._take(slice(0, n))
+
+    def between(self, start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None) -> Bars:
+        """Days with ``start <= date <= end`` (either bound optional)."""
+        mask = np.ones(self.n_days, dtype=bool)
+        if start is not None:
+            mask &= self.dates >= pd.Timestamp(start)
+        if end is not None:
+            mask &= self.dates <= pd.Timestamp(end)
+        return self._take(mask)
+
+    def select(self, symbols: Iterable[str]) -> Bars:
+        """Only the given symbols, in the given order (days where none of them trades are dropped)."""
+        cols = [self.symbols.index(s) for s in symbols]
+        picked = Bars(
+            dates=self.dates,
+            symbols=tuple(self.symbols[i] for i in cols),
+            open=self.open[:, cols],
+            high=self.high[:, cols],
+            low=self.low[:, cols],
+            close=self.close[:, cols],
+        )
+        keep = ~np.isnan(picked.close).all(axis=1)
+        return picked if keep.all() else picked._take(keep)
+
+    def close_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.close, index=self.dates, columns=list(self.symbols))
+
+
+def load_bars_csv(directory: str | Path, symbols: Iterable[str]) -> Bars:
+    """Read ``<directory>/<SYMBOL>.csv`` files (header ``date,open,high,low,close,...``) into aligned bars."""
+    frames = {}
+    for symbol in symbols:
+        frame = pd.read_csv(Path(directory) / f"{symbol}.csv", parse_dates=["date"], index_col="date")
+        frames[symbol] = frame[list(FIELDS)]
+    return Bars.from_frames(frames)

@@ -1,0 +1,31 @@
+"""Synthetic markets for the engine tests (seeded, small, fast)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from backtesting.engine.data import Bars
+
+
+def random_bars(n_days: int = 120, n_symbols: int = 3, seed: int = 0, late_listing: bool = True) -> Bars:
+    """Random OHLC bars with consistent high/low; the last symbol lists on day 10 if ``late_listing``."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, (n_days, n_symbols)), axis=0))
+    open_ = close * np.exp(rng.normal(0.0, 0.01, (n_days, n_symbols)))
+    high = np.maximum(open_, close) * (1.0 + rng.uniform(0.0, 0.03, (n_days, n_symbols)))
+    low = np.minimum(open_, close) * (1.0 - rng.uniform(0.0, 0.03, (n_days, n_symbols)))
+    if late_listing and n_symbols > 1:
+        for a in (open_, high, low, close):
+            a[:10, -1] = np.nan
+    dates = pd.bdate_range("2020-01-01", periods=n_days)
+    return Bars(dates=dates, symbols=tuple(f"S{i}" for i in range(n_symbols)), open=open_, high=high, low=low, close=close)
+
+
+def random_weights(bars: Bars, n_params: int = 3, seed: int = 1, hold_share: float = 0.6) -> np.ndarray:
+    """Random long/short targets; a share of rows are NaN ("no order") and some entries NaN."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.0, 0.5, (n_params, bars.n_days, len(bars.symbols)))
+    w[rng.random((n_params, bars.n_days)) < hold_share] = np.nan
+    w[..., 0][rng.random((n_params, bars.n_days)) < 0.1] = np.nan
+    return w
