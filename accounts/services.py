@@ -166,6 +166,28 @@ def starting_cash_set(*, user: User, amount: Decimal | str, request: Any = None)
     return user
 
 
+def portfolio_set_up_mark(*, user: User, request: Any = None) -> User:
+    """Record that the portfolio-setup step is done without a starting cash amount (holdings only).
+
+    The portfolios app records the holdings themselves; this only moves the journey on, forward only.
+    """
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.onboarding_stage == OnboardingStage.REGISTERED:
+            raise Conflict("Answer the risk questionnaire first.", code="onboarding_order")
+        if _advance(locked, OnboardingStage.PORTFOLIO_SET_UP):
+            locked.save(update_fields=["onboarding_stage"])
+            audit_record(
+                action=AuditAction.PROFILE_CHANGE,
+                actor=locked,
+                request=request,
+                target=locked,
+                details={"change": "portfolio_set_up"},
+            )
+    _refresh(user, locked)
+    return user
+
+
 def onboarding_complete(*, user: User, request: Any = None) -> User:
     """Finish onboarding (portfolio set up -> active). Completing twice changes nothing."""
     with transaction.atomic():

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from portfolios.ledger import exit_levels_problem
-from portfolios.models import CashAccount, Position, Trade
+from portfolios.models import CashAccount, Position, RiskAlert, Trade
 
 
 @admin.register(Trade)
@@ -125,4 +125,20 @@ class CashAccountAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RiskAlert)
+class RiskAlertAdmin(admin.ModelAdmin):
+    """Alerts are written by the risk check and resolved by their owner; operators only read them."""
+
+    list_display = ("id", "user", "symbol", "kind", "level", "trigger_price", "status", "created_at", "resolved_at")
+    list_filter = ("kind", "status", "symbol")
+    search_fields = ("user__username", "symbol")
+    readonly_fields = [f.name for f in RiskAlert._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False

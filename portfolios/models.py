@@ -209,3 +209,67 @@ class CashAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} cash {self.balance}"
+
+
+class RiskAlertKind(models.TextChoices):
+    STOP_LOSS = "stop_loss", "Stop loss"
+    TAKE_PROFIT = "take_profit", "Take profit"
+
+
+class RiskAlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACTED = "acted", "Exit executed"
+    DISMISSED = "dismissed", "Dismissed"
+    AUTO_EXECUTED = "auto_executed", "Exit executed automatically"
+    EXPIRED = "expired", "Expired (the price came back before you acted)"
+
+
+#: The trades that close a position (a choice set of its own, so the API schema names it apart from ``side``).
+EXIT_SIDE_CHOICES = [(TradeSide.SELL.value, TradeSide.SELL.label), (TradeSide.COVER.value, TradeSide.COVER.label)]
+
+
+class RiskAlert(models.Model):
+    """A refresh saw a position's latest close cross its stop loss or take profit (see ``portfolios.alerts``).
+
+    The proposed exit (side, shares, price) is frozen when the alert is raised, so the dashboard and the
+    push show the same thing; acting re-reads the position and exits what is held then.
+    ``active_key`` is ``"<position id>:<kind>"`` while the alert stands for a crossing that is still going
+    on and NULL afterwards: its unique constraint is the one-alert-per-crossing rule, enforced by the
+    database even when two checks run at once (NULLs never collide, on SQLite or MySQL).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_alerts")
+    # SET_NULL: ledger repair may delete a stray position row; the alert stays as history.
+    position = models.ForeignKey(Position, on_delete=models.SET_NULL, null=True, blank=True, related_name="risk_alerts")
+    symbol = models.CharField(max_length=8, choices=SYMBOL_CHOICES)
+    position_type = models.CharField(max_length=5, choices=PositionType.choices)
+    kind = models.CharField(max_length=12, choices=RiskAlertKind.choices)
+    level = models.DecimalField(max_digits=10, decimal_places=2, help_text="The stop loss or take profit that was crossed")
+    trigger_price = models.DecimalField(max_digits=14, decimal_places=4, help_text="The close that crossed it")
+    price_date = models.DateField(null=True, blank=True, help_text="Trading date of that close")
+    exit_side = models.CharField(max_length=8, choices=EXIT_SIDE_CHOICES)
+    exit_shares = models.DecimalField(max_digits=10, decimal_places=4)
+    exit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    status = models.CharField(max_length=16, choices=RiskAlertStatus.choices, default=RiskAlertStatus.OPEN)
+    active_key = models.CharField(max_length=40, null=True, blank=True, unique=True, editable=False)
+    trade = models.ForeignKey(Trade, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    error = models.CharField(max_length=500, blank=True, help_text="Why an automatic exit could not be executed")
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "portfolio_risk_alerts"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "status"], name="risk_alert_user_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.symbol} {self.kind} {self.status}"
+
+    @property
+    def position_symbol(self) -> str:
+        """The symbol, under the name the dashboard partial uses."""
+        return self.symbol
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RiskAlertStatus.OPEN

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
+from portfolios.alerts import risk_alerts_check
 from portfolios.selectors import ledger_verify
 from portfolios.services import positions_revalue
 
@@ -20,6 +21,9 @@ def revalue_positions() -> dict[str, Any]:
     Safe to run twice: it only writes values computed from the current rows and prices.
     """
     result = positions_revalue()
+    # Stop losses and take profits are judged on the values just written; a separate task so that a
+    # failing alert check never undoes (or retries) the revaluation.
+    check_risk_alerts.delay()
     return {"positions": result.positions, "users": result.users, "prices": {s: str(p) for s, p in result.prices.items()}}
 
 
@@ -32,3 +36,19 @@ def verify_ledgers() -> dict[str, Any]:
             "ledger of %s (#%s) differs from its stored rows: %s", report.username, report.user_id, "; ".join(report.problems)
         )
     return {"differences": {r.username: r.problems for r in reports}}
+
+
+@shared_task(name="portfolios.tasks.check_risk_alerts")
+def check_risk_alerts() -> dict[str, Any]:
+    """Raise stop-loss / take-profit alerts for new crossings and run automatic exits (after each revaluation).
+
+    Safe to run twice: a crossing raises one alert and one exit trade (see :mod:`portfolios.alerts`).
+    """
+    result = risk_alerts_check()
+    return {
+        "enabled": result.enabled,
+        "raised": result.raised,
+        "released": result.released,
+        "auto_executed": result.auto_executed,
+        "auto_failed": result.auto_failed,
+    }

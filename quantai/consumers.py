@@ -46,3 +46,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def recommendation_new(self, event: dict[str, Any]) -> None:
         await self._forward(event)
+
+    async def risk_alert(self, event: dict[str, Any]) -> None:
+        await self._forward(event)

@@ -37,14 +37,31 @@ class RecommendationNew(TypedDict):
     action: Literal["BUY", "SELL", "HOLD"]
 
 
+class RiskAlertMessage(TypedDict):
+    """A stop loss or take profit was crossed (``portfolios.alerts``); money and prices as decimal strings."""
+
+    alert_id: int
+    position_id: int | None
+    symbol: str
+    kind: Literal["stop_loss", "take_profit"]
+    level: str
+    trigger_price: str
+    price_date: str | None
+    exit_side: Literal["SELL", "COVER"]
+    exit_shares: str
+    status: Literal["open", "auto_executed"]
+    trade_id: int | None
+
+
 # Channel-layer type (dots become underscores for the consumer's handler name) -> payload shape.
 MESSAGE_TYPES: dict[str, type] = {
     "price.update": PriceUpdate,
     "job.progress": JobProgress,
     "recommendation.new": RecommendationNew,
+    "risk.alert": RiskAlertMessage,
 }
 
-LiveMessageType = Literal["price.update", "job.progress", "recommendation.new"]
+LiveMessageType = Literal["price.update", "job.progress", "recommendation.new", "risk.alert"]
 
 
 def user_group(user_id: int) -> str:
@@ -52,7 +69,9 @@ def user_group(user_id: int) -> str:
     return f"user.{int(user_id)}"
 
 
-def notify_user(user_id: int, message_type: LiveMessageType, payload: PriceUpdate | JobProgress | RecommendationNew) -> None:
+def notify_user(
+    user_id: int, message_type: LiveMessageType, payload: PriceUpdate | JobProgress | RecommendationNew | RiskAlertMessage
+) -> None:
     """Push ``payload`` to every open browser of ``user_id`` once the current transaction commits.
 
     Live push is best effort: if the channel layer is unreachable the failure is logged and the

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("api/auth/", include("accounts.api.urls")),
     path("api/portfolio/", include("portfolios.api.urls")),
+    path("portfolio/", include("portfolios.urls")),
     # One sign-in page for everyone, so the admin's sign-in is rate limited and audited like the rest.
     path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True), name="admin-login"),
     path("admin/", admin.site.urls),

@@ -20,6 +20,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from portfolios.factories import owned_position_id
+from portfolios.tests.alert_factories import owned_alert_id
 
 #: Route names anyone may open without signing in.
 PUBLIC = {
@@ -39,6 +40,7 @@ PUBLIC = {
 OWNED_OBJECT: dict[str, Callable[[Any], Any]] = {
     "user_id": lambda owner: owner.pk,
     "position_id": owned_position_id,
+    "alert_id": owned_alert_id,
 }
 
 #: Namespaces whose routes are Django's or a library's own and tested there.

@@ -1,0 +1,385 @@
+"""Server-rendered portfolio pages: dashboard, trade and cash forms, position settings, history, CSV, setup.
+
+Signed-in users only, and every object is looked up within ``request.user``'s rows, so another
+investor's id answers 404. Views shape input and output; the rules live in ``portfolios.services``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.forms import apply_service_errors
+from accounts.models import OnboardingStage, User
+from accounts.selectors import onboarding_steps
+from portfolios import selectors, services
+from portfolios.forms import (
+    CashForm,
+    HoldingFormSet,
+    IdempotentForm,
+    PositionForm,
+    SetupCashForm,
+    TradeFilterForm,
+    TradeForm,
+    new_idempotency_key,
+)
+from portfolios.ledger import q2
+from portfolios.models import Position, TradeSource
+from portfolios.services.onboarding import Holding, onboarding_entries, portfolio_setup
+from quantai.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+
+TRADES_PER_PAGE = 50
+NONE = "\N{EN DASH}"
+SORTABLE = {
+    "symbol": lambda p: p.symbol,
+    "type": lambda p: p.position_type,
+    "shares": lambda p: p.shares,
+    "avg": lambda p: p.avg_purchase_price,
+    "price": lambda p: p.current_price or Decimal(0),
+    "value": lambda p: p.market_value,
+    "unrealized": lambda p: p.unrealized_pnl,
+    "realized": lambda p: p.realized_pnl,
+    "opened": lambda p: p.purchase_date or timezone.now().date(),
+}
+CSV_COLUMNS = ["id", "executed_at", "side", "symbol", "shares", "price", "fees", "cash_delta", "realized_pnl", "source"]
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _risk_alerts(user: User) -> list[Any]:
+    """Open stop-loss / take-profit alerts, once the alerts module exists."""
+    try:
+        from portfolios.alerts import risk_alerts_open  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    return list(risk_alerts_open(user))
+
+
+def _sorted_positions(positions: list[Position], sort: str) -> tuple[list[Position], str]:
+    key = sort.lstrip("-")
+    if key not in SORTABLE:
+        return positions, "symbol"
+    return sorted(positions, key=SORTABLE[key], reverse=sort.startswith("-")), sort
+
+
+def _sort_links(current: str) -> dict[str, dict[str, str]]:
+    """For each column: the query value that sorts by it (flipping the direction when it is current) and an arrow."""
+    links = {}
+    for key in SORTABLE:
+        if current == key:
+            links[key] = {"param": f"-{key}", "arrow": "▲", "aria": "ascending"}
+        elif current == f"-{key}":
+            links[key] = {"param": key, "arrow": "▼", "aria": "descending"}
+        else:
+            links[key] = {"param": key, "arrow": "", "aria": "none"}
+    return links
+
+
+@login_required
+@require_GET
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    summary = selectors.portfolio_summary(user=user)
+    report = selectors.portfolio_analytics(user=user)
+    positions, sort = _sorted_positions(summary.positions, request.GET.get("sort", "symbol"))
+    equity = summary.totals.equity
+    rows = [
+        {"position": p, "weight": q2(p.market_value / equity * 100) if equity > 0 else None, "cost": p.cost_basis}
+        for p in positions
+    ]
+    day_pnl = day_pnl_date = None
+    # The last two sessions with closes: an entry recorded after the last close adds a point that is not a session.
+    as_of = summary.prices_as_of or (report.end if report.end else None)
+    sessions = [p for p in report.series if as_of is None or p.date <= as_of]
+    if len(sessions) >= 2:
+        last, before = sessions[-1], sessions[-2]
+        day_pnl, day_pnl_date = last.pnl - before.pnl, last.date
+    chart = {
+        "allocation": [
+            {"label": p.symbol, "value": str(abs(p.market_value)), "short": p.position_type == "SHORT"} for p in positions
+        ]
+        + ([{"label": "Cash", "value": str(summary.totals.cash), "short": False}] if summary.totals.cash > 0 else []),
+        "series": [
+            {
+                "date": point.date.isoformat(),
+                "equity": str(point.equity),
+                "net_deposits": str(point.net_deposits),
+                "spy": None if point.benchmark_index is None else str(point.benchmark_index),
+            }
+            for point in report.series
+        ],
+    }
+    context = {
+        "summary": summary,
+        "totals": summary.totals,
+        "report": report,
+        "rows": rows,
+        "sort": sort,
+        "sort_links": _sort_links(sort),
+        "day_pnl": day_pnl,
+        "day_pnl_date": day_pnl_date,
+        "chart": chart,
+        "risk_alerts": _risk_alerts(user),
+        "recent_trades": selectors.trades_for_user(user=user)[:5],
+        "metrics": _metrics(report),
+    }
+    return render(request, "portfolios/dashboard.html", context)
+
+
+def _pct(ratio: Decimal | None) -> str:
+    return NONE if ratio is None else f"{ratio * 100:+.2f} %"
+
+
+def _metrics(report: selectors.AnalyticsReport) -> list[tuple[str, str]]:
+    """The analytics figures as a person reads them (percentages, dollars)."""
+    return [
+        ("Time-weighted return", _pct(report.twr)),
+        ("SPY, same period", _pct(report.benchmark_return)),
+        ("Equal weight of the five, held", _pct(report.equal_weight_return)),
+        ("Money-weighted return", _pct(report.mwr_period)),
+        ("Volatility (annualised)", _pct(report.volatility_annualized).lstrip("+")),
+        ("Beta to SPY", NONE if report.beta is None else f"{report.beta:.2f}"),
+        ("1-day VaR 95 %", NONE if report.var_95_amount is None else f"{report.var_95_amount:,.2f} USD"),
+        ("Max drawdown", _pct(report.max_drawdown).lstrip("+")),
+    ]
+
+
+def _fresh_key_form(form_class: type[IdempotentForm], request: HttpRequest, exc: Conflict, **kwargs: Any) -> Any:
+    """The same input with a new key, and why: the old key already recorded a different request."""
+    data = request.POST.copy()
+    data["idempotency_key"] = new_idempotency_key()
+    form = form_class(data, **kwargs)
+    form.is_valid()
+    detail = " ".join(" ".join(m) for m in exc.fields.values())
+    message = f"This form was already submitted for another entry ({detail}). Check the history; submit again to record this one."
+    form.add_error(None, message)
+    return form
+
+
+def _latest_price(symbol: str) -> Decimal | None:
+    quote = selectors.latest_closes([symbol]).get(symbol)
+    return q2(quote.close) if quote else None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def trade_view(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    allow_short = services.short_selling_allowed(user)
+    initial = {"symbol": request.GET.get("symbol", ""), "side": request.GET.get("side", "BUY")}
+    form = TradeForm(request.POST or None, allow_short=allow_short, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        price = data["price"] if data["price"] is not None else _latest_price(data["symbol"])
+        try:
+            if price is None:
+                message = f"No price is known for {data['symbol']} yet; enter one."
+                raise ValidationFailed(message, fields={"price": [message]})
+            trade = services.trade_execute(
+                user=user,
+                symbol=data["symbol"],
+                side=data["side"],
+                shares=data["shares"],
+                price=price,
+                source=TradeSource.MANUAL,
+                idempotency_key=data["idempotency_key"],
+            )
+        except Conflict as exc:
+            form = _fresh_key_form(TradeForm, request, exc, allow_short=allow_short)
+        except ApplicationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            verb = "was already recorded" if trade.replayed else "recorded"
+            shares = f"{trade.shares.normalize():f}"
+            messages.success(request, f"{trade.get_side_display()} {shares} {trade.symbol} at {trade.price} USD {verb}.")
+            return redirect("portfolios:dashboard")
+    prices = {s: str(q.close) for s, q in selectors.latest_closes().items()}
+    context = {
+        "form": form,
+        "prices": prices,
+        "cash": selectors.portfolio_summary(user=user).totals,
+        "allow_short": allow_short,
+    }
+    return render(request, "portfolios/trade.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cash_view(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = CashForm(request.POST or None, initial={"action": request.GET.get("action", "deposit")})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        write = services.cash_deposit if data["action"] == "deposit" else services.cash_withdraw
+        try:
+            entry = write(user=user, amount=data["amount"], idempotency_key=data["idempotency_key"])
+        except Conflict as exc:
+            form = _fresh_key_form(CashForm, request, exc)
+        except ApplicationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            verb = "Deposited" if data["action"] == "deposit" else "Withdrew"
+            suffix = " (already recorded)" if entry.replayed else ""
+            messages.success(request, f"{verb} {abs(entry.cash_delta)} USD{suffix}.")
+            return redirect("portfolios:dashboard")
+    context = {"form": form, "totals": selectors.portfolio_summary(user=user).totals}
+    return render(request, "portfolios/cash.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def position_edit_view(request: HttpRequest, position_id: str) -> HttpResponse:
+    user = _user(request)
+    if not position_id.isdigit():
+        raise Http404("No such position.")
+    position = get_object_or_404(Position, pk=int(position_id), user=user)
+    initial = {k: getattr(position, k) for k in ("stop_loss", "take_profit", "notes", "auto_exit")}
+    form = PositionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.position_update(user=user, position_id=position.pk, **form.cleaned_data)
+        except NotFound:
+            raise Http404("No such position.") from None
+        except ApplicationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"Saved the settings of your {position.symbol} position.")
+            return redirect("portfolios:dashboard")
+    return render(request, "portfolios/position_edit.html", {"form": form, "position": position})
+
+
+@login_required
+@require_GET
+def trades_view(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    filters = TradeFilterForm(request.GET or None)
+    wanted = filters.filters()
+    page = Paginator(selectors.trades_for_user(user=user, **wanted), TRADES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filters": filters, "page": page, "query": query.urlencode(), "filtered": bool(wanted)}
+    return render(request, "portfolios/trades.html", context)
+
+
+class _Echo:
+    """A file-like object whose ``write`` returns the line, for streaming ``csv.writer`` output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+@require_GET
+def trades_csv_view(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
+    user = _user(request)
+    filters = TradeFilterForm(request.GET or None)
+    if request.GET and not filters.is_valid():
+        return HttpResponse("Invalid filters: " + filters.errors.as_text(), status=400, content_type="text/plain")
+    trades = selectors.trades_for_user(user=user, **filters.filters())
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(CSV_COLUMNS)
+        for t in trades.iterator(chunk_size=1000):
+            yield writer.writerow(
+                [
+                    t.pk,
+                    t.executed_at.isoformat(),
+                    t.side,
+                    t.symbol,
+                    t.shares,
+                    t.price,
+                    t.fees,
+                    t.cash_delta,
+                    t.realized_pnl,
+                    t.source,
+                ]
+            )
+
+    filename = f"quantai-trades-{user.username}-{timezone.now():%Y%m%d}.csv"
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- Onboarding: portfolio setup ----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def setup_view(request: HttpRequest) -> HttpResponse:
+    """Onboarding's "portfolio setup": starting cash and/or existing holdings, recorded in the ledger.
+
+    Also served at the accounts wizard's own address (``onboarding_portfolio``), which hands over to
+    this view by URL name.
+    """
+    user = _user(request)
+    if user.onboarding_stage == OnboardingStage.REGISTERED:
+        messages.info(request, "Answer the risk questionnaire first.")
+        return redirect("onboarding_questionnaire")
+    recorded = onboarding_entries(user=user)
+    locked = user.is_onboarded
+    initial = {"starting_cash": user.starting_cash} if user.starting_cash is not None else None
+    cash_form = SetupCashForm(request.POST or None, initial=initial)
+    # A post without the holdings table (the accounts step's old form, a script) means "cash only".
+    with_holdings = request.method == "POST" and "holdings-TOTAL_FORMS" in request.POST
+    holdings = HoldingFormSet(request.POST if with_holdings else None, prefix="holdings")
+    if request.method == "POST" and not locked and cash_form.is_valid() and (not with_holdings or holdings.is_valid()):
+        rows = [f for f in holdings.forms if f.is_filled] if with_holdings else []
+        try:
+            portfolio_setup(
+                user=user,
+                cash=cash_form.cleaned_data["starting_cash"],
+                holdings=[
+                    Holding(
+                        symbol=f.cleaned_data["symbol"],
+                        shares=f.cleaned_data["shares"],
+                        avg_price=f.cleaned_data["avg_price"],
+                        purchase_date=f.cleaned_data["purchase_date"],
+                    )
+                    for f in rows
+                ],
+                request=request,
+            )
+        except ApplicationError as exc:
+            _setup_errors(exc, cash_form, rows)
+        else:
+            return redirect("onboarding_finish")
+    context = {
+        "form": cash_form,
+        "holdings": holdings,
+        "recorded": [t for t in recorded if not t.is_cash_entry or t.source == TradeSource.ONBOARDING],
+        "steps": onboarding_steps(user),
+        "locked": locked,
+        "hide_next_step": True,
+    }
+    return render(request, "portfolios/setup.html", context)
+
+
+def _setup_errors(exc: ApplicationError, cash_form: SetupCashForm, rows: list[Any]) -> None:
+    """Put the setup service's errors on the cash field, the holding row they name, or the form."""
+    if not exc.fields:
+        cash_form.add_error(None, exc.message)
+        return
+    for name, msgs in exc.fields.items():
+        parts = name.split(".")
+        for message in msgs:
+            if parts[0] == "holdings" and len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(rows):
+                form = rows[int(parts[1])]
+                form.add_error(parts[2] if parts[2] in form.fields else None, message)
+            elif name == "cash":
+                cash_form.add_error("starting_cash", message)
+            else:
+                cash_form.add_error(None, message)

@@ -1,0 +1,121 @@
+// Portfolio pages: the dashboard's charts (allocation doughnut with Chart.js, value over time
+// against SPY with TradingView Lightweight Charts) and the trade form's latest-close hint.
+// Data arrives through Django's json_script (#portfolio-data, #latest-closes): the CSP allows no
+// inline script. A live price update reloads the dashboard's figures from the server.
+(function () {
+  "use strict";
+  var PORTFOLIO = "#1f6feb";
+  var SPY = "#9a6700";
+  var PALETTE = ["#1f6feb", "#2da44e", "#bf3989", "#9a6700", "#8250df", "#57606a"];
+
+  function readJson(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  // What the same external cash flows would be worth had each gone into SPY on its day:
+  // sum over flows of flow * SPY(t) / SPY(day of the flow). benchmark "spy" is SPY's index.
+  function spyEquivalent(series) {
+    var units = 0, previousDeposits = 0, out = [];
+    for (var i = 0; i < series.length; i++) {
+      var point = series[i];
+      var deposits = Number(point.net_deposits);
+      var spy = point.spy === null ? null : Number(point.spy);
+      if (spy === null || !(spy > 0)) { previousDeposits = deposits; continue; }
+      units += (deposits - previousDeposits) / spy;
+      previousDeposits = deposits;
+      out.push({ time: point.date, value: Math.round(units * spy * 100) / 100 });
+    }
+    return out;
+  }
+
+  function drawValueChart(data) {
+    var box = document.getElementById("value-chart");
+    if (!box || !window.LightweightCharts || !data.series.length) { return; }
+    var lc = window.LightweightCharts;
+    var chart = lc.createChart(box, {
+      autoSize: true,
+      layout: { background: { color: "#ffffff" }, textColor: "#24292f", attributionLogo: true },
+      grid: { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
+      rightPriceScale: { borderVisible: false },
+      timeScale: { borderVisible: false },
+      localization: { priceFormatter: function (v) { return v.toLocaleString("en-US", { maximumFractionDigits: 0 }); } }
+    });
+    var value = chart.addSeries(lc.AreaSeries, {
+      lineColor: PORTFOLIO, topColor: "rgba(31,111,235,0.25)", bottomColor: "rgba(31,111,235,0.02)", lineWidth: 2, title: "Portfolio"
+    });
+    value.setData(data.series.map(function (p) { return { time: p.date, value: Number(p.equity) }; }));
+    var spy = spyEquivalent(data.series);
+    if (spy.length) {
+      var line = chart.addSeries(lc.LineSeries, { color: SPY, lineWidth: 2, lineStyle: 2, title: "SPY" });
+      line.setData(spy);
+    }
+    chart.timeScale().fitContent();
+    box.dataset.points = String(data.series.length);
+    box.dataset.last = data.series[data.series.length - 1].equity;
+  }
+
+  function drawAllocation(data) {
+    var canvas = document.getElementById("allocation-chart");
+    if (!canvas || !window.Chart || !data.allocation.length) { return; }
+    var labels = data.allocation.map(function (s) { return s.short ? s.label + " (short)" : s.label; });
+    var values = data.allocation.map(function (s) { return Number(s.value); });
+    var total = values.reduce(function (a, b) { return a + b; }, 0);
+    new window.Chart(canvas, {
+      type: "doughnut",
+      data: {
+        labels: labels,
+        datasets: [{ data: values, backgroundColor: labels.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), borderWidth: 1 }]
+      },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        plugins: {
+          legend: { position: "right" },
+          tooltip: {
+            callbacks: {
+              label: function (ctx) {
+                var pct = total > 0 ? (100 * ctx.raw / total).toFixed(1) : "0";
+                return ctx.label + ": " + ctx.raw.toLocaleString("en-US", { minimumFractionDigits: 2 }) + " USD (" + pct + " %)";
+              }
+            }
+          }
+        }
+      }
+    });
+    canvas.dataset.slices = JSON.stringify(labels);
+  }
+
+  function latestCloseHint() {
+    var form = document.getElementById("trade-form");
+    var closes = readJson("latest-closes");
+    if (!form || !closes) { return; }
+    var symbol = form.querySelector("select[name=symbol]");
+    var price = form.querySelector("input[name=price]");
+    var hint = document.getElementById("latest-close");
+    function update() {
+      var close = closes[symbol.value];
+      if (close) {
+        var shown = Number(close).toFixed(2);
+        price.placeholder = shown;
+        hint.textContent = "Latest adjusted close of " + symbol.value + ": " + shown + " USD (used if you leave the price empty).";
+      } else {
+        price.placeholder = "";
+        hint.textContent = symbol.value ? "No close is known for " + symbol.value + " yet: enter a price." : "";
+      }
+    }
+    symbol.addEventListener("change", update);
+    update();
+  }
+
+  var data = readJson("portfolio-data");
+  if (data) {
+    drawValueChart(data);
+    drawAllocation(data);
+    // A new close revalues the portfolio on the server: show the fresh figures.
+    document.addEventListener("quantai:price.update", function () { window.location.reload(); });
+    document.getElementById("portfolio-dashboard").dataset.ready = "true";
+  }
+  latestCloseHint();
+})();
