@@ -95,7 +95,14 @@ def portfolio(context: BenchmarkContext) -> SectionResult:
     result = SectionResult()
     with tempfile.TemporaryDirectory(prefix="quantai-bench-portfolio-") as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'portfolio.sqlite3'}"
-        env = {"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "quantai.settings.local", **SERVER_ENV}
+        # The server runs with DEBUG off, so pages need collected static files: they go to the
+        # throwaway directory too (QUANTAI_VAR_DIR), never into the installation's own var/.
+        env = {
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "quantai.settings.local",
+            "QUANTAI_VAR_DIR": tmp,
+            **SERVER_ENV,
+        }
         args = ["--users", str(users), "--trades-per-user", str(per_user), "--clients", str(concurrency)]
         if (prices / "AAPL.csv").exists():
             args += ["--prices-dir", str(prices)]
@@ -272,6 +279,7 @@ def _seed(args: argparse.Namespace) -> dict[str, Any]:
 
     started = time.perf_counter()
     call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
     rng = random.Random(20240601)  # benchmark data, not security
     days, by_day, prices = _closes(args.prices_dir, rng)
 

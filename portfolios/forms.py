@@ -57,7 +57,9 @@ class TradeForm(IdempotentForm):
     def __init__(self, *args: Any, allow_short: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if allow_short:
-            self.fields["side"].choices = BASIC_SIDES + SHORT_SIDES
+            side = self.fields["side"]
+            assert isinstance(side, forms.ChoiceField)
+            side.choices = BASIC_SIDES + SHORT_SIDES
 
 
 class CashForm(IdempotentForm):
@@ -83,7 +85,7 @@ class TradeFilterForm(forms.Form):
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             self.add_error("date_to", "The end date is before the start date.")
         return data
@@ -115,7 +117,7 @@ class HoldingForm(forms.Form):
     purchase_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         filled = [name for name in ("symbol", "shares", "avg_price", "purchase_date") if data.get(name) not in (None, "")]
         if filled:
             for name in ("symbol", "shares", "avg_price"):
