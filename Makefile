@@ -29,7 +29,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
-	$(PY) manage.py load_prices --source demo
+	$(PY) manage.py load_prices --source demo --start 2016-01-04
 	$(PY) manage.py create_demo_user
 	$(VENV)/bin/uvicorn quantai.asgi:application --host $(HOST) --port $(PORT) --lifespan off
 
@@ -42,7 +42,7 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install-dev
-	$(VENV)/bin/mypy quantai accounts market portfolios learning/ml backtesting/engine
+	$(VENV)/bin/mypy quantai accounts market portfolios learning/ml backtesting
 
 benchmark: install-dev
 	$(PY) manage.py benchmark $(BENCH_ARGS)

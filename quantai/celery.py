@@ -35,6 +35,8 @@ app.conf.update(
     task_routes={
         "learning.tasks.*": {"queue": "ml"},
         "backtesting.tasks.*": {"queue": "ml"},
+        # Generation runs model inference.
+        "recommendations.tasks.generate_recommendations": {"queue": "ml"},
     },
     timezone="UTC",
     broker_connection_retry_on_startup=True,
@@ -56,6 +58,23 @@ app.conf.beat_schedule = {
         "task": "portfolios.tasks.verify_ledgers",
         "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 3600},
+    },
+    # After the US close (21:00 UTC in winter, 20:00 in summer), Monday to Friday.
+    "recommendations-evaluate": {
+        "task": "recommendations.tasks.evaluate_recommendations",
+        "schedule": crontab(hour=21, minute=45, day_of_week="mon-fri"),
+        "options": {"expires": 3600},
+    },
+    "recommendations-generate": {
+        "task": "recommendations.tasks.generate_recommendations",
+        "schedule": crontab(hour=22, minute=15, day_of_week="mon-fri"),
+        "options": {"expires": 3600},
+    },
+    # Nightly retraining after the recommendations run; skipped when the data hash is unchanged.
+    "learning-train-models": {
+        "task": "learning.tasks.train_models",
+        "schedule": crontab(hour=23, minute=0, day_of_week="mon-fri"),
+        "options": {"expires": 23 * 3600},
     },
     "accounts-security-alerts": {
         "task": "accounts.tasks.security_alerts_check",

@@ -12,6 +12,11 @@ urlpatterns = [
     path("api/auth/", include("accounts.api.urls")),
     path("api/portfolio/", include("portfolios.api.urls")),
     path("portfolio/", include("portfolios.urls")),
+    path("api/recommendations/", include("recommendations.api.urls")),
+    path("api/learning/", include("learning.api.urls")),
+    path("", include("learning.urls")),
+    path("api/backtests/", include("backtesting.api.urls")),
+    path("backtests/", include("backtesting.urls")),
     # One sign-in page for everyone, so the admin's sign-in is rate limited and audited like the rest.
     path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True), name="admin-login"),
     path("admin/", admin.site.urls),

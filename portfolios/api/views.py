@@ -13,7 +13,6 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -178,14 +177,9 @@ class PositionDetailView(APIView):
         return Response(PositionSerializer(position).data)
 
 
-class TradePagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 500  # a bigger limit is served as 500: one request never reads a whole ledger
-
-
 class TradesView(generics.ListAPIView):
     serializer_class = TradeSerializer
-    pagination_class = TradePagination
+    # Paged by the project default (quantai.pagination: 50 a page, at most 500, malformed values refused).
 
     @extend_schema(
         tags=[TAG],

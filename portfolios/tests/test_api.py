@@ -306,13 +306,20 @@ def test_trade_history_is_paginated_and_filtered(api, alice):
 
 
 def test_a_huge_page_is_capped(api, alice, monkeypatch):
-    from portfolios.api.views import TradePagination
+    from quantai.pagination import StrictLimitOffsetPagination
 
-    monkeypatch.setattr(TradePagination, "max_limit", 2)
+    monkeypatch.setattr(StrictLimitOffsetPagination, "max_limit", 2)
     for _ in range(3):
         buy(alice, "AAPL", 1, "1.00")
     body = api.get(f"{BASE}/me/trades", {"limit": 10**9}).json()
     assert body["count"] == 4 and len(body["results"]) == 2
+
+
+@pytest.mark.parametrize("params", [{"limit": "lots"}, {"offset": ""}, {"offset": "-1"}, {"limit": "0"}])
+def test_malformed_paging_is_refused_with_the_field_named(api, alice, params):
+    response = api.get(f"{BASE}/me/trades", params)
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == set(params)
 
 
 @pytest.mark.parametrize(

@@ -282,7 +282,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.UserApiThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "quantai.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "quantai.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
@@ -296,6 +296,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"BacktestRunStatusEnum": "backtesting.models.RunStatus"},
 }
 
 # --- Market data -------------------------------------------------------------------
@@ -337,6 +338,15 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# --- Learning (learning/services/config.py documents the rest) ---------------------------
+MODELS_DIR = Path(env.str("MODELS_DIR", default=str(VAR_DIR / "models")))
+# Forward-return horizon of the labels and of recommendations, in trading days.
+LEARNING_HORIZON_DAYS = env.int("LEARNING_HORIZON_DAYS", default=5)
+# Empty: every installed kind (rl only while its feature flag is on).
+LEARNING_MODELS: list[str] = env.list("LEARNING_MODELS", default=[])
+LEARNING_AUC_MARGIN = env.float("LEARNING_AUC_MARGIN", default=0.01)
+LEARNING_EVAL_FOLDS = env.int("LEARNING_EVAL_FOLDS", default=3)
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from backtesting.factories import owned_backtest_run_id
 from portfolios.factories import owned_position_id
 from portfolios.tests.alert_factories import owned_alert_id
+from recommendations.factories import owned_recommendation_id
 
 #: Route names anyone may open without signing in.
 PUBLIC = {
@@ -41,6 +43,8 @@ OWNED_OBJECT: dict[str, Callable[[Any], Any]] = {
     "user_id": lambda owner: owner.pk,
     "position_id": owned_position_id,
     "alert_id": owned_alert_id,
+    "recommendation_id": owned_recommendation_id,
+    "run_id": owned_backtest_run_id,
 }
 
 #: Namespaces whose routes are Django's or a library's own and tested there.

@@ -1,0 +1,157 @@
+"""The numbers of a backtest in words and tables, for the pages and ``manage.py run_backtest`` (no Django)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: metric -> (label, format): "pct" percent, "num" two decimals, "days" whole number.
+METRICS: tuple[tuple[str, str, str], ...] = (
+    ("total_return", "Total return", "pct"),
+    ("annual_return", "Annual return (CAGR)", "pct"),
+    ("volatility", "Volatility (annual)", "pct"),
+    ("sharpe", "Sharpe", "num"),
+    ("sortino", "Sortino", "num"),
+    ("calmar", "Calmar", "num"),
+    ("max_drawdown", "Max drawdown", "pct"),
+    ("max_drawdown_days", "Longest drawdown (days)", "days"),
+    ("win_rate", "Winning days", "pct"),
+    ("profit_factor", "Profit factor (daily)", "num"),
+    ("turnover", "Turnover (per year)", "num"),
+    ("exposure", "Exposure (gross)", "pct"),
+    ("var_95", "1-day VaR 95 %", "pct"),
+    ("cvar_95", "1-day CVaR 95 %", "pct"),
+    ("beta", "Beta to SPY", "num"),
+    ("alpha", "Alpha to SPY (annual)", "pct"),
+)
+SPLIT_METRICS = ("annual_return", "volatility", "sharpe", "max_drawdown")
+
+
+def fmt(value: float | None, kind: str = "num") -> str:
+    """A metric for people: "pct" as a percentage, "days" whole, else two decimals; None as a dash."""
+    if value is None:
+        return "\u2013"  # en dash: no value
+    if kind == "pct":
+        return f"{100 * value:.1f} %"
+    if kind == "days":
+        return f"{value:.0f}"
+    return f"{value:.2f}"
+
+
+def metric_rows(metrics: dict[str, Any], period: str, names: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Rows of label and formatted strategy / SPY / equal-weight values for one period of ``results["metrics"]``."""
+    rows = []
+    for key, label, kind in METRICS:
+        if names is not None and key not in names:
+            continue
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "cells": [fmt(metrics[side][period].get(key), kind) for side in ("strategy", "spy", "equal_weight")],
+            }
+        )
+    return rows
+
+
+def validation_verdicts(results: dict[str, Any]) -> list[dict[str, str]]:
+    """The validation figures in plain words: each a short title and what it means for this run."""
+    out: list[dict[str, str]] = []
+    validation = results.get("validation") or {}
+    boot = (validation.get("bootstrap") or {}).get("full") or {}
+    if boot.get("sharpe"):
+        est, lo, hi = boot["sharpe"]
+        if None not in (est, lo, hi):
+            meaning = (
+                "The interval lies above zero: the return is unlikely to be noise (which alone does not mean it beat SPY)."
+                if lo > 0
+                else "The interval includes zero: the true Sharpe may well be zero or negative."
+            )
+            out.append({"title": f"Sharpe {est:.2f}, 95 % CI {lo:.2f} to {hi:.2f}", "text": meaning})
+    if boot.get("annual_return") and None not in boot["annual_return"]:
+        est, lo, hi = boot["annual_return"]
+        out.append(
+            {
+                "title": f"Annual return {fmt(est, 'pct')}, 95 % CI {fmt(lo, 'pct')} to {fmt(hi, 'pct')}",
+                "text": f"Block bootstrap of the daily returns ({validation['bootstrap']['samples']} resamples of "
+                f"{validation['bootstrap']['block_days']}-day blocks).",
+            }
+        )
+    perm = validation.get("permutation") or {}
+    if perm.get("p_value") is not None:
+        p = perm["p_value"]
+        verdict = "significant at the 5 % level" if p < 0.05 else "not significant"
+        out.append(
+            {
+                "title": f"Permutation test p = {p:.3f}",
+                "text": f"Randomly timed signals with the same exposure do as well {100 * p:.0f} % of the time: {verdict}.",
+            }
+        )
+    dsr = validation.get("deflated_sharpe")
+    if dsr and dsr.get("dsr") is not None:
+        n = int(dsr["n_trials"] or 0)
+        verdict = "clears" if dsr["dsr"] > 0.95 else "does not clear"
+        out.append(
+            {
+                "title": f"Deflated Sharpe ratio {dsr['dsr']:.2f} ({n} parameter sets tried)",
+                "text": f"The probability that the best of {n} trials has a real edge once luck from trying {n} is "
+                f"removed (the best of {n} skill-less trials would reach a Sharpe of about {dsr['sr0']:.2f}). "
+                f"It {verdict} the usual 0.95 bar.",
+            }
+        )
+    pbo = validation.get("pbo")
+    if pbo and pbo.get("pbo") is not None:
+        value = pbo["pbo"]
+        if value < 0.1:
+            meaning = (
+                "the best in-sample parameter set almost always stays in the top half out of sample: little sign of overfitting"
+            )
+        elif value < 0.3:
+            meaning = "the best in-sample parameter set often stays in the top half out of sample, but not reliably"
+        elif value < 0.6:
+            meaning = "choosing the best parameter set is close to a coin flip"
+        else:
+            meaning = "the best in-sample parameter set usually lands in the bottom half out of sample: worse than a coin flip"
+        out.append(
+            {
+                "title": f"Probability of backtest overfitting {value:.2f}",
+                "text": f"PBO {value:.2f} means {meaning} ({int(pbo['combinations'] or 0)} in-sample/out-of-sample splits).",
+            }
+        )
+    metrics = results.get("metrics") or {}
+    if metrics:
+        s_oos, b_oos = metrics["strategy"]["out_of_sample"], metrics["spy"]["out_of_sample"]
+        s_is = metrics["strategy"]["in_sample"]
+        out.append(
+            {
+                "title": f"Out of sample: {fmt(s_oos.get('annual_return'), 'pct')} a year against SPY's "
+                f"{fmt(b_oos.get('annual_return'), 'pct')}",
+                "text": f"Sharpe {fmt(s_oos.get('sharpe'))} out of sample against {fmt(s_is.get('sharpe'))} in sample "
+                f"(from {results['period']['split']}). A large drop is the usual sign of a strategy fitted to its past.",
+            }
+        )
+    return out
+
+
+def text_report(results: dict[str, Any]) -> str:
+    """A plain-text report: period, metrics side by side, in/out of sample, and the validation verdicts."""
+    period = results["period"]
+    lines = [
+        f"{results['system']} {period['start']} .. {period['end']} ({period['days']} days), "
+        f"out of sample from {period['split']}; parameters {results['selected']['parameters']}"
+        + (f" (best in sample of {results['parameter_sets']})" if results["parameter_sets"] > 1 else ""),
+        "",
+        f"{'metric':<26}{'strategy':>12}{'SPY':>12}{'equal-weight':>14}",
+    ]
+    for title, key, names in (
+        ("full period", "full", None),
+        ("in sample", "in_sample", SPLIT_METRICS),
+        ("out of sample", "out_of_sample", SPLIT_METRICS),
+    ):
+        lines.append(f"-- {title}")
+        for row in metric_rows(results["metrics"], key, names):
+            s, b, e = row["cells"]
+            lines.append(f"{row['label']:<26}{s:>12}{b:>12}{e:>14}")
+    lines.append("")
+    for verdict in validation_verdicts(results):
+        lines.append(f"* {verdict['title']}: {verdict['text']}")
+    return "\n".join(lines)

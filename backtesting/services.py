@@ -1,0 +1,290 @@
+"""Writes of the backtesting lab: validating and queueing a run, and running it.
+
+- :func:`backtest_spec_clean` turns raw input (API, form, command) into a :class:`BacktestSpec`, or raises
+  :class:`ValidationFailed` with one message per field (``system``, ``parameters.<name>``, ``end``, ...).
+- :func:`backtest_create` stores a queued run and enqueues ``backtesting.tasks.run_backtest`` once the
+  row is committed (``enqueue=False`` for a command that runs it in the foreground).
+- :func:`backtest_run` runs a queued run: short writes for its state and progress (pushed live to the
+  owner as ``job.progress``), the numerical work outside any transaction. A finished run is returned as
+  it is, never re-run, so a task delivered twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from backtesting import selectors
+from backtesting.compute import MIN_DAYS, BacktestOutcome, BacktestSpec, DataError, backtest_compute
+from backtesting.models import BacktestRun, Execution, RunStatus
+from backtesting.systems import SYSTEMS, ParameterError, clean_parameters
+from quantai.errors import ValidationFailed
+from quantai.notifier import notify_user
+
+logger = logging.getLogger(__name__)
+
+JOB_NAME = "backtest"
+MAX_COST_BPS = Decimal("500")
+MAX_SEED = 2**31 - 1
+
+Progress = Callable[[int, str], None]
+
+
+def _as_date(value: date | str | None, field: str, errors: dict[str, list[str]]) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        errors[field] = [f"{value!r} is not a date; use YYYY-MM-DD."]
+        return None
+
+
+def _as_bps(value: Decimal | float | str | None, default: str, field: str, errors: dict[str, list[str]]) -> Decimal:
+    try:
+        bps = Decimal(str(value if value is not None else default))
+    except InvalidOperation:
+        errors[field] = ["Must be a number of basis points."]
+        return Decimal(default)
+    if not bps.is_finite() or bps < 0 or bps > MAX_COST_BPS:
+        errors[field] = [f"Must be between 0 and {MAX_COST_BPS} basis points."]
+    return bps.quantize(Decimal("0.01"))
+
+
+def backtest_spec_clean(
+    *,
+    system: str,
+    params: Mapping[str, Any] | None = None,
+    start: date | str | None = None,
+    end: date | str | None = None,
+    split: date | str | None = None,
+    commission_bps: Decimal | float | str | None = None,
+    slippage_bps: Decimal | float | str | None = None,
+    execution: str = Execution.NEXT_OPEN,
+    seed: int = 0,
+    check_data: bool = True,
+) -> BacktestSpec:
+    """Validate a backtest request; every problem is reported at once, per field.
+
+    With ``check_data`` the stored prices must cover the period with at least :data:`MIN_DAYS` sessions
+    of the stocks and some SPY prices (a command reading CSV files passes False).
+    """
+    errors: dict[str, list[str]] = {}
+    parameters: dict[str, list[Any]] = {}
+    if system not in SYSTEMS:
+        errors["system"] = [f"Unknown system {system!r}; choose one of {', '.join(SYSTEMS)}."]
+    elif params is not None and not isinstance(params, Mapping):
+        errors["parameters"] = ["Parameters must be an object of name: value."]
+    else:
+        try:
+            parameters = clean_parameters(system, params)
+        except ParameterError as exc:
+            errors.update(exc.fields)
+    start_d = _as_date(start, "start", errors)
+    end_d = _as_date(end, "end", errors)
+    split_d = _as_date(split, "split_date", errors)
+    if start_d and end_d and end_d < start_d:
+        errors["end"] = ["The end is before the start."]
+    if split_d and ((start_d and split_d <= start_d) or (end_d and split_d >= end_d)):
+        errors["split_date"] = ["The split date must lie inside the period (after the start, before the end)."]
+    commission = _as_bps(commission_bps, "1", "commission_bps", errors)
+    slippage = _as_bps(slippage_bps, "2", "slippage_bps", errors)
+    if execution not in Execution.values:
+        errors["execution"] = [f"Choose one of {', '.join(Execution.values)}."]
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        errors["seed"] = [f"Must be a whole number from 0 to {MAX_SEED}."]
+    if check_data and not any(k in errors for k in ("start", "end")):
+        coverage = selectors.price_coverage(start=start_d, end=end_d)
+        if coverage["stock_days"] < MIN_DAYS or coverage["spy_days"] == 0:
+            span = f"between {start_d or 'the beginning'} and {end_d or 'today'}"
+            what = "SPY prices" if coverage["stock_days"] >= MIN_DAYS else f"{coverage['stock_days']} trading days of prices"
+            errors["period"] = [f"There are only {what} {span}; a backtest needs at least {MIN_DAYS} days of the stocks and SPY."]
+    if errors:
+        raise ValidationFailed("Some fields are invalid.", fields=errors)
+    return BacktestSpec(
+        system=system,
+        parameters=parameters,
+        start=start_d,
+        end=end_d,
+        split=split_d,
+        commission_bps=float(commission),
+        slippage_bps=float(slippage),
+        execution=execution,
+        seed=int(seed),
+    )
+
+
+def _enqueue(run_id: int, task_id: str) -> None:
+    from backtesting.tasks import run_backtest
+
+    run_backtest.apply_async(kwargs={"run_id": run_id}, task_id=task_id)
+
+
+def backtest_create(
+    *,
+    user: Any,
+    system: str,
+    params: Mapping[str, Any] | None = None,
+    start: date | str | None = None,
+    end: date | str | None = None,
+    split: date | str | None = None,
+    commission_bps: Decimal | float | str | None = None,
+    slippage_bps: Decimal | float | str | None = None,
+    execution: str = Execution.NEXT_OPEN,
+    seed: int = 0,
+    enqueue: bool = True,
+) -> BacktestRun:
+    """Validate, store a queued run for ``user`` and (with ``enqueue``) queue its task after the commit."""
+    spec = backtest_spec_clean(
+        system=system,
+        params=params,
+        start=start,
+        end=end,
+        split=split,
+        commission_bps=commission_bps,
+        slippage_bps=slippage_bps,
+        execution=execution,
+        seed=seed,
+    )
+    with transaction.atomic():
+        run = BacktestRun.objects.create(
+            owner=user,
+            system=spec.system,
+            parameters=spec.parameters,
+            start=spec.start,
+            end=spec.end,
+            split_date=spec.split,
+            commission_bps=Decimal(str(spec.commission_bps)),
+            slippage_bps=Decimal(str(spec.slippage_bps)),
+            execution=spec.execution,
+            seed=spec.seed,
+            task_id=str(uuid.uuid4()) if enqueue else "",
+        )
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(run.pk, run.task_id))
+    logger.info("backtest #%s (%s) created by user %s", run.pk, run.system, user.pk)
+    return run
+
+
+def run_spec(run: BacktestRun) -> BacktestSpec:
+    """The spec of a stored run (its parameters were validated when it was created)."""
+    return BacktestSpec(
+        system=run.system,
+        parameters={k: list(v) for k, v in run.parameters.items()},
+        start=run.start,
+        end=run.end,
+        split=run.split_date,
+        commission_bps=float(run.commission_bps),
+        slippage_bps=float(run.slippage_bps),
+        execution=run.execution,
+        seed=run.seed,
+    )
+
+
+def _notify(run: BacktestRun) -> None:
+    status = {RunStatus.SUCCEEDED: "finished", RunStatus.FAILED: "failed"}.get(run.status, "running")  # type: ignore[call-overload]
+    payload: Any = {"job": JOB_NAME, "job_id": str(run.pk), "done": int(run.progress), "total": 100, "status": status}
+    notify_user(run.owner_id, "job.progress", payload)
+
+
+def _claim(run_id: int) -> tuple[BacktestRun | None, bool]:
+    """Move a queued run to running: ``(run, True)``; a finished (or missing) run is left alone."""
+    with transaction.atomic():
+        run = BacktestRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.is_finished:
+            return run, False
+        # A run still marked running was handed over again after its worker was lost: start it afresh.
+        run.status = RunStatus.RUNNING
+        run.started_at = timezone.now()
+        run.progress, run.stage, run.error = 1, "starting", ""
+        run.save(update_fields=["status", "started_at", "progress", "stage", "error"])
+        _notify(run)
+    return run, True
+
+
+def _finish(run: BacktestRun, *, status: str, error: str = "", outcome: BacktestOutcome | None = None) -> BacktestRun:
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "status": status,
+        "finished_at": now,
+        "duration_seconds": round((now - run.started_at).total_seconds(), 3) if run.started_at else None,
+        "error": error[:10_000],
+        "stage": "done" if status == RunStatus.SUCCEEDED else "failed",
+    }
+    if status == RunStatus.SUCCEEDED:
+        fields["progress"] = 100
+    if outcome is not None:
+        fields.update(results=outcome.results, equity_curve=outcome.curve, data_hash=outcome.data_hash)
+    with transaction.atomic():
+        # Only a running run is finished: a duplicate delivery that lost the race changes nothing.
+        updated = BacktestRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields)
+        run.refresh_from_db()
+        if updated:
+            _notify(run)
+    return run
+
+
+def backtest_run(*, run_id: int, progress: Progress | None = None) -> BacktestRun | None:
+    """Run queued backtest ``run_id`` and store its results (or its error). Returns the run, None if gone.
+
+    ``progress(percent, stage)`` is also called for a caller's own display (the command's progress bar).
+    Failures the user can act on (not enough data) and unexpected errors both end as ``failed`` with the
+    message stored; nothing is raised, so the task never retries a deterministic failure.
+    """
+    run, claimed = _claim(run_id)
+    if run is None or not claimed:
+        return run
+    last = {"percent": 1}
+
+    def report(percent: int, stage: str) -> None:
+        if progress is not None:
+            progress(percent, stage)
+        percent = max(1, min(99, int(percent)))
+        if percent == last["percent"]:
+            return
+        last["percent"] = percent
+        run.progress, run.stage = percent, stage[:120]
+        BacktestRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(progress=percent, stage=run.stage)
+        _notify(run)
+
+    started = time.perf_counter()
+    try:
+        spec = run_spec(run)
+        report(3, "loading prices")
+        bars = selectors.backtest_bars(start=spec.start, end=spec.end)
+        outcome = backtest_compute(spec=spec, bars=bars, progress=report)
+    except (DataError, ValidationFailed, ValueError) as exc:
+        logger.info("backtest #%s failed: %s", run.pk, exc)
+        return _finish(run, status=RunStatus.FAILED, error=str(exc))
+    except Exception as exc:  # stored on the run for its owner; the traceback goes to the log
+        logger.exception("backtest #%s failed unexpectedly", run.pk)
+        return _finish(
+            run, status=RunStatus.FAILED, error=f"Internal error ({type(exc).__name__}); it was logged for the operators."
+        )
+    logger.info("backtest #%s computed in %.2f s", run.pk, time.perf_counter() - started)
+    if progress is not None:
+        progress(100, "done")
+    return _finish(run, status=RunStatus.SUCCEEDED, outcome=outcome)
+
+
+def backtest_evaluate(*, spec: BacktestSpec, progress: Progress | None = None, bars: Any = None) -> BacktestOutcome:
+    """Compute a spec without storing a run (the command's dry mode): stored prices unless ``bars`` are given.
+
+    Raises :class:`ValidationFailed` when the data cannot support it.
+    """
+    if bars is None:
+        bars = selectors.backtest_bars(start=spec.start, end=spec.end)
+    try:
+        return backtest_compute(spec=spec, bars=bars, progress=progress)
+    except DataError as exc:
+        raise ValidationFailed(str(exc), fields={"period": [str(exc)]}) from None

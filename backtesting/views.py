@@ -1,0 +1,86 @@
+"""The Backtesting lab pages: start a run and list yours (``lab``), and one run's report (``run``).
+
+Signed-in users only; runs are looked up within what the user may see, so another investor's run id
+answers 404. The pages call the same services and selectors as the API; numbers are formatted here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.forms import apply_service_errors
+from accounts.ratelimits import rate_limit_check
+from backtesting import selectors, services
+from backtesting.forms import BacktestForm
+from backtesting.models import BacktestRun
+from backtesting.report import SPLIT_METRICS, metric_rows, validation_verdicts
+from backtesting.systems import SYSTEMS
+from quantai.errors import NotFound, ValidationFailed
+
+RECENT_RUNS = 50
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lab_view(request: HttpRequest) -> HttpResponse:
+    form = BacktestForm(request.POST or None)
+    if request.method == "POST":
+        blocked = rate_limit_check(request, name="backtest", key="user")
+        if blocked is not None:
+            return blocked
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                run = services.backtest_create(
+                    user=request.user,
+                    system=data["system"],
+                    params=form.parameters(),
+                    start=data["start"],
+                    end=data["end"],
+                    split=data["split_date"],
+                    commission_bps=data["commission_bps"],
+                    slippage_bps=data["slippage_bps"],
+                    execution=data["execution"],
+                    seed=data["seed"],
+                )
+            except ValidationFailed as exc:
+                apply_service_errors(form, exc, form.service_field_map())
+            else:
+                messages.success(request, f"Backtest #{run.pk} started.")
+                return redirect("backtesting:run", run_id=run.pk)
+    runs = BacktestRun.objects.filter(owner_id=request.user.pk).order_by("-created_at", "-id")[:RECENT_RUNS]
+    selected = form.data.get("system") or form.fields["system"].initial
+    return render(
+        request,
+        "backtesting/lab.html",
+        {"form": form, "runs": runs, "fieldsets": form.system_fieldsets(), "selected_system": selected, "systems": SYSTEMS},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_GET
+def run_view(request: HttpRequest, run_id: str) -> HttpResponse:
+    try:
+        run = selectors.backtest_run_get(user=request.user, run_id=run_id)
+    except NotFound:
+        raise Http404("No such backtest.") from None
+    results = run.results or {}
+    context: dict[str, Any] = {"run": run, "results": results, "system": SYSTEMS.get(run.system)}
+    if run.status == "succeeded" and results.get("metrics"):
+        metrics = results["metrics"]
+        context.update(
+            metric_rows=metric_rows(metrics, "full"),
+            in_sample_rows=metric_rows(metrics, "in_sample", SPLIT_METRICS),
+            out_of_sample_rows=metric_rows(metrics, "out_of_sample", SPLIT_METRICS),
+            verdicts=validation_verdicts(results),
+            sweep=sorted(results.get("sweep", []), key=lambda r: -(r["in_sample_sharpe"] or -1e9))[:20],
+            chart_data={"curve": run.equity_curve},
+        )
+    return render(request, "backtesting/run.html", context)

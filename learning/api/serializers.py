@@ -1,0 +1,127 @@
+"""Shapes of the learning API: training requests and runs, and the performance summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from learning.models import TrainingRun
+
+
+class TrainRequestSerializer(serializers.Serializer):
+    kinds = serializers.ListField(
+        child=serializers.CharField(max_length=16),
+        required=False,
+        allow_empty=True,
+        max_length=8,
+        help_text="Base models of the ensemble (rf, xgb, lstm, rl where installed). Empty or absent: the configured default.",
+    )
+    until = serializers.DateField(required=False, allow_null=True, help_text="Train on bars up to this day. Absent: all.")
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    triggered_by = serializers.SerializerMethodField(help_text="Username, or null for the schedule and commands.")
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "stage",
+            "trigger",
+            "triggered_by",
+            "kinds",
+            "until",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "error",
+            "result",
+        ]
+        read_only_fields = fields
+
+    def get_triggered_by(self, run: TrainingRun) -> str | None:
+        return run.triggered_by.get_username() if run.triggered_by is not None else None
+
+
+class TrainAcceptedSerializer(serializers.Serializer):
+    run_id = serializers.IntegerField()
+    run = TrainingRunSerializer()
+
+
+class MetricsSerializer(serializers.Serializer):
+    """Out-of-sample metrics of one model or baseline (null where a metric does not apply)."""
+
+    accuracy = serializers.FloatField(required=False, allow_null=True)
+    balanced_accuracy = serializers.FloatField(required=False, allow_null=True)
+    auc = serializers.FloatField(required=False, allow_null=True)
+    log_loss = serializers.FloatField(required=False, allow_null=True)
+    brier = serializers.FloatField(required=False, allow_null=True)
+    brier_skill = serializers.FloatField(required=False, allow_null=True)
+    ic = serializers.FloatField(required=False, allow_null=True)
+    top20_accuracy = serializers.FloatField(required=False, allow_null=True)
+    strategy_return = serializers.FloatField(required=False, allow_null=True)
+    strategy_sharpe = serializers.FloatField(required=False, allow_null=True)
+    strategy_max_drawdown = serializers.FloatField(required=False, allow_null=True)
+
+
+class WindowSerializer(serializers.Serializer):
+    rows = serializers.IntegerField()
+    base_rate = serializers.FloatField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
+class ActiveVersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    version = serializers.IntegerField()
+    name = serializers.CharField(help_text='For example "ensemble v3".')
+    status = serializers.CharField()
+    status_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    activated_at = serializers.DateTimeField(allow_null=True)
+    train_start = serializers.DateField()
+    train_end = serializers.DateField()
+    data_hash = serializers.CharField()
+    features = serializers.IntegerField(help_text="Number of features.")
+    training_run = serializers.IntegerField(allow_null=True)
+    gate_fold = serializers.CharField(allow_null=True, help_text="The walk-forward fold the promotion gate compared on.")
+    gate_metrics = MetricsSerializer()
+
+
+class FoldSerializer(serializers.Serializer):
+    fold = serializers.CharField(help_text="Test year.")
+    train = WindowSerializer()
+    test = WindowSerializer()
+    models = serializers.DictField(child=MetricsSerializer(), help_text="Per model kind (and `ensemble`).")
+    baselines = serializers.DictField(child=MetricsSerializer(), help_text="always_up, momentum, buy_and_hold.")
+
+
+class ReliabilityBinSerializer(serializers.Serializer):
+    mean_predicted = serializers.FloatField()
+    observed = serializers.FloatField()
+    count = serializers.IntegerField()
+
+
+class PerformanceSerializer(serializers.Serializer):
+    generated_at = serializers.DateTimeField()
+    horizon_days = serializers.IntegerField()
+    active = ActiveVersionSerializer(many=True)
+    folds = FoldSerializer(many=True, help_text="Walk-forward folds of the active ensemble's training run, oldest first.")
+    reliability = ReliabilityBinSerializer(many=True, help_text="Calibration of the active ensemble on its gate fold.")
+    feature_importance = serializers.DictField(
+        child=serializers.DictField(child=serializers.FloatField()), help_text="Per tree model: feature -> share."
+    )
+    weights = serializers.DictField(child=serializers.FloatField(), help_text="Stacker weight per base model.")
+    live = serializers.DictField(allow_null=True, help_text="Accuracy of scored recommendations (null until there are some).")

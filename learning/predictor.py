@@ -1,0 +1,242 @@
+"""Predictions from the active ensemble, for workers (recommendation generation) and the benchmark.
+
+The active ensemble version is loaded once per process and kept in memory, keyed by its id and sha256:
+a promotion (new id) or a changed record (new hash) loads again, nothing else does. Loading verifies the
+artifact's sha256 first (:func:`learning.registry.artifact_load`); when there is no active version or its
+artifact does not verify, the answer is "no prediction" with the reason, never a guess.
+
+For each symbol and day the answer holds:
+
+- ``p_up``: the ensemble's calibrated probability that the close H sessions later is above today's. This
+  is the number users see as confidence in "up"; ``confidence`` is the calibrated probability of the
+  predicted direction, ``max(p_up, 1 - p_up)``;
+- ``p_up_raw``: the stacked probability before calibration, and ``components``: each base model's P(up);
+- ``contributions``: the features that pushed XGBoost's log-odds most for this row (TreeSHAP,
+  ``pred_contribs``), largest absolute first. They explain the XGBoost component, not the whole ensemble;
+  ``feature_values``: the row's feature values themselves;
+- ``price_target``: ``close * (1 + expected_return)`` with ``expected_return = p_up * avg_up + (1 - p_up) *
+  avg_down``, where ``avg_up``/``avg_down`` are the symbol's mean forward returns over H on the training
+  rows that went up / did not (stored with the version). A centre, not a forecast of the size of the move:
+  the models predict direction only.
+
+Features for day ``t`` come from the stored bars up to ``t`` (the last ~``HISTORY_SESSIONS`` sessions of
+every symbol, enough for the longest indicator window and the LSTM's look-back). This module imports no ML
+library at import time; the web process never calls it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from learning import registry, selectors
+from learning.models import ModelKind, ModelVersion
+from market.models import PriceBar
+from market.symbols import ALL_SYMBOLS, TRADABLE
+
+logger = logging.getLogger(__name__)
+
+#: Sessions of bars read per prediction: the 200-day average's warm-up plus the LSTM window, with room to spare.
+HISTORY_SESSIONS = 300
+TOP_CONTRIBUTIONS = 5
+PRICE_QUANTUM = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    symbol: str
+    day: date
+    horizon_days: int
+    p_up: float
+    p_up_raw: float
+    confidence: float
+    direction: str  # "up" or "down"
+    components: dict[str, float]
+    contributions: list[tuple[str, float]]
+    close: Decimal
+    expected_return: float
+    price_target: Decimal
+    model_version_id: int
+    model_label: str
+    #: The row's feature values (name -> value, units as documented in learning.ml.features), for explanations.
+    feature_values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PredictionOutcome:
+    """A prediction, or ``prediction is None`` and ``reason`` says why there is none."""
+
+    symbol: str
+    prediction: Prediction | None
+    reason: str = ""
+
+
+@dataclass
+class _Loaded:
+    key: tuple[int, str]
+    model: Any
+    version: ModelVersion
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_lock = threading.Lock()
+_loaded: dict[str, _Loaded] = {}
+#: Versions whose artifact failed to verify, so a bad file is hashed (and logged) once, not on every call.
+_refused: dict[tuple[int, str], str] = {}
+
+
+def clear_cache() -> None:
+    """Forget loaded models (tests; a worker never needs it: a new active version is picked up by itself)."""
+    with _lock:
+        _loaded.clear()
+        _refused.clear()
+
+
+def active_model(kind: str = ModelKind.ENSEMBLE) -> tuple[Any | None, ModelVersion | None, str]:
+    """``(model, version, reason)`` for the active version of ``kind``; model ``None`` with a reason when there is none."""
+    version = selectors.active_version(kind=kind)
+    if version is None:
+        return None, None, f"no active {kind} model: train one (manage.py train_models)"
+    key = (version.pk, version.artifact_sha256)
+    with _lock:
+        cached = _loaded.get(kind)
+        if cached is not None and cached.key == key:
+            return cached.model, cached.version, ""
+        if key in _refused:
+            return None, version, _refused[key]
+        model = registry.artifact_load(version)
+        if model is None:
+            reason = f"the active {version.label} failed verification or could not be loaded; see the worker log"
+            _refused[key] = reason
+            return None, version, reason
+        _loaded[kind] = _Loaded(key=key, model=model, version=version)
+        logger.info("loaded %s (sha256 %s) for predictions", version.label, version.artifact_sha256[:12])
+        return model, version, ""
+
+
+def _recent_bars(day: date | None) -> tuple[Any, dict[str, tuple[date, Decimal]]]:
+    """A panel of the last :data:`HISTORY_SESSIONS` bars of every symbol up to ``day`` and each symbol's last close."""
+    import pandas as pd
+
+    from learning.ml.data import panel_from_long
+
+    bars = PriceBar.objects.filter(symbol__in=ALL_SYMBOLS)
+    if day is not None:
+        bars = bars.filter(date__lte=day)
+    dates = list(bars.order_by("-date").values_list("date", flat=True).distinct()[:HISTORY_SESSIONS])
+    if not dates:
+        return {}, {}
+    rows = list(bars.filter(date__gte=min(dates)).order_by("symbol", "date").values_list(*selectors.BAR_COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(selectors.BAR_COLUMNS))
+    last_close: dict[str, tuple[date, Decimal]] = {}
+    for row in rows:
+        last_close[row[0]] = (row[1], row[5])
+    return panel_from_long(frame), last_close
+
+
+def _target(close: Decimal, expected: float) -> Decimal:
+    return (close * (Decimal(1) + Decimal(repr(expected)))).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def predict_day(*, day: date | None = None, symbols: list[str] | None = None) -> dict[str, PredictionOutcome]:
+    """Predictions for ``symbols`` (default: the five stocks) on ``day`` (default: each one's latest bar).
+
+    Features are computed once for all symbols (cross-sectional ranks need them all). A symbol whose latest
+    bar is not on the requested day, or whose features are incomplete, gets "no prediction" with the reason.
+    """
+    import pandas as pd
+
+    from learning.ml.features import compute_features
+    from learning.ml.pipeline import expected_return
+
+    wanted = list(symbols or TRADABLE)
+    model, version, reason = active_model(ModelKind.ENSEMBLE)
+    if model is None or version is None:
+        return {s: PredictionOutcome(s, None, reason) for s in wanted}
+    panel, last_close = _recent_bars(day)
+    if "SPY" not in panel:
+        return {s: PredictionOutcome(s, None, "no benchmark (SPY) bars stored") for s in wanted}
+    features_used = list(version.features)
+    tradable = sorted(s for s in panel if s in TRADABLE)
+    features = compute_features(panel, symbols=tradable)
+    missing_columns = [c for c in features_used if c not in features.columns]
+    if missing_columns:
+        return {s: PredictionOutcome(s, None, f"{version.label} needs features {missing_columns}") for s in wanted}
+    features = features[features_used]
+    complete = features[features.notna().all(axis=1)]
+    metrics = version.metrics or {}
+    stats = metrics.get("return_stats", {})
+    horizon = int(metrics.get("horizon", version.hyperparameters.get("horizon", 5)))
+
+    rows: dict[str, Any] = {}
+    out: dict[str, PredictionOutcome] = {}
+    for symbol in wanted:
+        if symbol not in TRADABLE:
+            out[symbol] = PredictionOutcome(symbol, None, f"{symbol} is not one of {', '.join(TRADABLE)}")
+            continue
+        if symbol not in last_close:
+            out[symbol] = PredictionOutcome(symbol, None, f"no bars stored for {symbol}")
+            continue
+        bar_day, _ = last_close[symbol]
+        if day is not None and bar_day != day:
+            out[symbol] = PredictionOutcome(symbol, None, f"no {symbol} bar on {day} (latest {bar_day})")
+            continue
+        key = (pd.Timestamp(bar_day), symbol)
+        if key not in complete.index:
+            out[symbol] = PredictionOutcome(symbol, None, f"not enough {symbol} history on {bar_day} for every feature")
+            continue
+        rows[symbol] = key
+    if rows:
+        X = complete.loc[list(rows.values())]
+        first_day = X.index.get_level_values("date").min()
+        context = complete[complete.index.get_level_values("date") < first_day]
+        parts = model.predict_components(X, context=context)
+        contributions = _contributions(model, X)
+        for symbol, key in rows.items():
+            row = parts.loc[key]
+            p_up = float(row["ensemble"])
+            bar_day, close = last_close[symbol]
+            symbol_stats = stats.get(symbol) or stats.get("all") or {"avg_up": 0.0, "avg_down": 0.0}
+            expected = expected_return(p_up, symbol_stats)
+            out[symbol] = PredictionOutcome(
+                symbol,
+                Prediction(
+                    symbol=symbol,
+                    day=bar_day,
+                    horizon_days=horizon,
+                    p_up=p_up,
+                    p_up_raw=float(row["stacked"]),
+                    confidence=max(p_up, 1.0 - p_up),
+                    direction="up" if p_up > 0.5 else "down",
+                    components={k: float(row[k]) for k in model.kinds},
+                    contributions=contributions.get(key, []),
+                    close=close,
+                    expected_return=expected,
+                    price_target=_target(close, expected),
+                    model_version_id=version.pk,
+                    model_label=version.label,
+                    feature_values={str(k): float(v) for k, v in X.loc[key].items()},
+                ),
+            )
+    return {s: out[s] for s in wanted}
+
+
+def _contributions(model: Any, X: Any) -> dict[Any, list[tuple[str, float]]]:
+    xgb = getattr(model, "models", {}).get("xgb")
+    if xgb is None or not hasattr(xgb, "contributions"):
+        return {}
+    table = xgb.contributions(X).drop(columns=["bias"], errors="ignore")
+    result = {}
+    for key, values in table.iterrows():
+        top = values.reindex(values.abs().sort_values(ascending=False).index)[:TOP_CONTRIBUTIONS]
+        result[key] = [(str(name), round(float(v), 6)) for name, v in top.items()]
+    return result
+
+
+def predict_symbol(*, symbol: str, day: date | None = None) -> PredictionOutcome:
+    """The prediction for one symbol (features are computed for all five either way)."""
+    return predict_day(day=day, symbols=[symbol])[symbol]

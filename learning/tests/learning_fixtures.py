@@ -1,0 +1,92 @@
+"""Fixtures shared by the Django-side learning tests (import the ones a module uses).
+
+Small on purpose: three stocks and SPY from the seeded demo market to mid-2024, tiny models,
+four years, one walk-forward fold, no LSTM. A training run takes a second or two.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from learning import predictor
+from learning.factories import TINY_MODEL_PARAMS, demo_bars_load
+from learning.models import TrainingRun
+
+END = date(2024, 6, 28)
+SYMBOLS = ("AAPL", "AMZN", "NVDA", "SPY")
+YEARS = 4
+KINDS = ["rf", "xgb"]
+
+
+@pytest.fixture
+def learning_settings(settings: Any, tmp_path: Any) -> Iterator[Any]:
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.LEARNING_MODEL_PARAMS = {k: dict(v) for k, v in TINY_MODEL_PARAMS.items()}
+    settings.LEARNING_MODELS = list(KINDS)
+    settings.LEARNING_INNER_YEARS = 2
+    settings.LEARNING_EVAL_FOLDS = 1
+    settings.LEARNING_MIN_FOLD_DAYS = 60
+    settings.LEARNING_HORIZON_DAYS = 5
+    predictor.clear_cache()
+    yield settings
+    predictor.clear_cache()
+
+
+@pytest.fixture
+def demo_bars(db: Any) -> int:
+    return demo_bars_load(end=END, years=YEARS, symbols=SYMBOLS)
+
+
+_TRAINED: dict[str, Any] = {}
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields if not f.primary_key}
+
+
+@pytest.fixture
+def trained(learning_settings: Any, demo_bars: int, tmp_path_factory: pytest.TempPathFactory) -> TrainingRun:
+    """One succeeded training run (rf, xgb and the ensemble all active).
+
+    Trained once per test process; later tests get a copy of its rows and artifact files. Training is
+    deterministic (same bars, settings and seed), so the copy is what a new run would have produced, and
+    test_training.py checks the training itself on fresh runs.
+    """
+    from learning.models import ModelVersion
+    from learning.services.training import models_train
+
+    models_dir = Path(learning_settings.MODELS_DIR)
+    if not _TRAINED:
+        run = models_train()
+        assert run.status == "succeeded", run.error
+        store = tmp_path_factory.mktemp("trained-models")
+        shutil.copytree(models_dir, store, dirs_exist_ok=True)
+        _TRAINED.update(run=_row(run), versions=[_row(v) for v in ModelVersion.objects.filter(training_run=run)], store=store)
+        return run
+    shutil.copytree(_TRAINED["store"], models_dir, dirs_exist_ok=True)
+    run = TrainingRun.objects.create(**_TRAINED["run"])
+    ModelVersion.objects.bulk_create([ModelVersion(**{**fields, "training_run_id": run.pk}) for fields in _TRAINED["versions"]])
+    return run
+
+
+def analyst_user(**extra: Any) -> Any:
+    from django.contrib.auth.models import Group
+
+    from accounts.factories import UserFactory
+    from accounts.roles import Role
+
+    user = UserFactory(**extra)
+    user.groups.add(Group.objects.get_or_create(name=Role.ANALYST.value)[0])
+    return user
+
+
+def operator_user(**extra: Any) -> Any:
+    from accounts.factories import UserFactory
+
+    return UserFactory(is_staff=True, **extra)

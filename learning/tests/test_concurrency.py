@@ -1,0 +1,78 @@
+"""Concurrency on MariaDB/MySQL: row locks keep one active version per kind and one training run at a time.
+
+Each thread has its own database connection and closes it when done. Run with
+``DATABASE_URL=mysql://root@127.0.0.1:3306/qa_learning``; skipped on SQLite, whose database-wide write
+lock would make these tests prove nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from learning.factories import ModelVersionFactory
+from learning.models import ModelStatus, ModelVersion, RunStatus, TrainingRun
+from learning.services.runs import training_run_start
+from learning.services.versions import model_version_activate
+
+pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True)]
+
+
+def run_at_once(n: int, work: Callable[[int], Any]) -> list[tuple[str, Any]]:
+    barrier = threading.Barrier(n)
+    results: list[tuple[str, Any]] = []
+    lock = threading.Lock()
+
+    def target(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            outcome: tuple[str, Any] = ("ok", work(i))
+        except Exception as exc:  # reported by the test, never swallowed
+            outcome = ("error", exc)
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread hung (lock wait?)"
+    return results
+
+
+def test_simultaneous_activations_leave_exactly_one_active_version(settings: Any, tmp_path: Path) -> None:
+    settings.MODELS_DIR = tmp_path
+    (tmp_path / "xgb").mkdir()
+    versions = []
+    for i in range(6):
+        body = f"model {i}".encode()
+        (tmp_path / "xgb" / f"m{i}.json").write_bytes(body)
+        versions.append(
+            ModelVersionFactory(kind="xgb", artifact_path=f"xgb/m{i}.json", artifact_sha256=hashlib.sha256(body).hexdigest())
+        )
+
+    results = run_at_once(len(versions), lambda i: model_version_activate(version_id=versions[i].pk))
+
+    assert [r for r in results if r[0] == "error"] == []
+    assert ModelVersion.objects.filter(kind="xgb", status=ModelStatus.ACTIVE).count() == 1
+    assert ModelVersion.objects.filter(kind="xgb", status=ModelStatus.RETIRED).count() == len(versions) - 1
+
+
+def test_simultaneous_starts_let_exactly_one_run_work() -> None:
+    queued = [TrainingRun.objects.create() for _ in range(5)]
+
+    results = run_at_once(len(queued), lambda i: training_run_start(run_id=queued[i].pk)[1])
+
+    assert [r for r in results if r[0] == "error"] == []
+    assert sorted(r[1] for r in results) == [False] * 4 + [True]
+    assert TrainingRun.objects.filter(status=RunStatus.RUNNING).count() == 1
+    assert TrainingRun.objects.filter(status=RunStatus.SKIPPED).count() == 4

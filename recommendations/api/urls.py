@@ -1,0 +1,15 @@
+"""Mounted at ``api/recommendations/`` by the project's URLs.
+
+No converters on purpose: ``me`` is a valid ``user_id``; the views answer 404 for anything else that is not a number.
+"""
+
+from django.urls import path
+
+from recommendations.api import views
+
+app_name = "recommendations-api"
+
+urlpatterns = [
+    path("<user_id>", views.RecommendationListView.as_view(), name="list"),
+    path("<user_id>/<recommendation_id>/respond", views.RecommendationRespondView.as_view(), name="respond"),
+]

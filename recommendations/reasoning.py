@@ -1,0 +1,336 @@
+"""The plain-language reason on a recommendation card. Pure: no Django, no I/O.
+
+Built from what the model said (calibrated P(up), the features that pushed hardest) and what the risk
+checks did (position weight against the profile's limit, the VaR budget, the Kelly size, or why the size is
+zero), and worded for the user's experience:
+
+- Beginner: everyday words, no jargon, no formulas ("has risen 8 % over the past month");
+- Intermediate: the common terms with numbers ("20-day momentum +8 %, RSI 71");
+- Advanced: the numbers behind the decision (P(up), Kelly fraction, 1-day 95 % VaR against the budget).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from recommendations.sizing import ACTION_THRESHOLDS
+
+BEGINNER, INTERMEDIATE, ADVANCED = "Beginner", "Intermediate", "Advanced"
+
+#: Words a Beginner's text must never contain (tests check it).
+JARGON: Final = ("RSI", "VaR", "Kelly", "SMA", "MACD", "volatility", "momentum", "log-odds", "P(up)", "Bollinger", "beta")
+
+_KELLY_NAMES: Final = {0.25: "quarter", 0.5: "half", 0.75: "three-quarter", 1.0: "full"}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the text may mention. Fractions are fractions (0.18 = 18 %); money in dollars."""
+
+    symbol: str
+    action: str  # BUY / SELL / HOLD
+    side: str  # BUY / SELL / SHORT / COVER / "" (no trade)
+    shares: float
+    price: float
+    p_up: float
+    horizon_days: int
+    profile: str
+    max_weight: float
+    weight_after: float
+    var_after_pct: float  # portfolio 1-day 95 % VaR after the trade, fraction of equity
+    var_budget_pct: float
+    kelly_full: float
+    kelly_fraction: float
+    reason: str  # the sizing reason code (see recommendations.sizing)
+    contributions: Sequence[tuple[str, float]] = ()
+    feature_values: dict[str, float] = field(default_factory=dict)
+    no_signal_reason: str = ""
+
+
+def _pct(x: float, signed: bool = True, digits: int = 0) -> str:
+    value = round(x * 100, digits)
+    if digits == 0:
+        value = int(value)
+    text = f"{value:+}" if signed else f"{value}"
+    return f"{text} %"
+
+
+# name -> (beginner phrase, expert phrase); each gets the feature's value (None when unknown).
+_Phrase = Callable[[float | None], str]
+
+
+def _up_down(v: float | None, up: str, down: str) -> str:
+    return up if (v or 0) >= 0 else down
+
+
+_FEATURES: dict[str, tuple[_Phrase, _Phrase]] = {
+    "ret_1": (
+        lambda v: (
+            f"the price {_up_down(v, 'rose', 'fell')} {_pct(abs(v or 0), False, 1)} on the last day"
+            if v is not None
+            else "the last day's price move"
+        ),
+        lambda v: f"1-day return {_pct(v, digits=1)}" if v is not None else "1-day return",
+    ),
+    "ret_5": (
+        lambda v: (
+            f"the price {_up_down(v, 'rose', 'fell')} {_pct(abs(v or 0), False)} over the past week"
+            if v is not None
+            else "the past week's price move"
+        ),
+        lambda v: f"5-day return {_pct(v, digits=1)}" if v is not None else "5-day return",
+    ),
+    "ret_20": (
+        lambda v: (
+            f"the price {_up_down(v, 'rose', 'fell')} {_pct(abs(v or 0), False)} over the past month"
+            if v is not None
+            else "the past month's price move"
+        ),
+        lambda v: f"20-day momentum {_pct(v)}" if v is not None else "20-day momentum",
+    ),
+    "ret_60": (
+        lambda v: (
+            f"the price {_up_down(v, 'rose', 'fell')} {_pct(abs(v or 0), False)} over the past three months"
+            if v is not None
+            else "the past three months' price move"
+        ),
+        lambda v: f"60-day momentum {_pct(v)}" if v is not None else "60-day momentum",
+    ),
+    "rsi_14": (
+        lambda v: (
+            "the stock has risen fast lately and may be stretched"
+            if (v or 50) >= 70
+            else "the stock has fallen fast lately and may be oversold"
+            if (v or 50) <= 30
+            else "recent buying and selling have been balanced"
+        ),
+        lambda v: f"RSI {round(v)}" if v is not None else "RSI",
+    ),
+    "vol_20": (
+        lambda v: "its price has been swinging a lot lately" if (v or 0) >= 0.4 else "its price has moved calmly lately",
+        lambda v: f"20-day volatility {_pct(v or 0, False)} a year",
+    ),
+    "vol_60": (
+        lambda v: (
+            "its price has been swinging a lot these months" if (v or 0) >= 0.4 else "its price has moved calmly these months"
+        ),
+        lambda v: f"60-day volatility {_pct(v or 0, False)} a year",
+    ),
+    "dist_sma_20": (
+        lambda v: f"it trades {_pct(abs(v or 0), False)} {_up_down(v, 'above', 'below')} its average price of the past month",
+        lambda v: f"{_pct(v or 0, digits=1)} from the 20-day SMA",
+    ),
+    "dist_sma_50": (
+        lambda v: f"it trades {_pct(abs(v or 0), False)} {_up_down(v, 'above', 'below')} its average price of the past ten weeks",
+        lambda v: f"{_pct(v or 0, digits=1)} from the 50-day SMA",
+    ),
+    "dist_sma_200": (
+        lambda v: f"it trades {_pct(abs(v or 0), False)} {_up_down(v, 'above', 'below')} its average price of the past year",
+        lambda v: f"{_pct(v or 0, digits=1)} from the 200-day SMA",
+    ),
+    "macd_hist": (
+        lambda v: f"its short-term trend is turning {_up_down(v, 'up', 'down')}",
+        lambda v: f"MACD histogram {_pct(v or 0, digits=2)} of price",
+    ),
+    "rs_spy_20": (
+        lambda v: f"it did {_up_down(v, 'better', 'worse')} than the overall market over the past month",
+        lambda v: f"relative strength vs SPY {_pct(v or 0)} over 20 days",
+    ),
+    "rs_spy_60": (
+        lambda v: f"it did {_up_down(v, 'better', 'worse')} than the overall market over the past three months",
+        lambda v: f"relative strength vs SPY {_pct(v or 0)} over 60 days",
+    ),
+    "drawdown_60": (
+        lambda v: f"it is {_pct(abs(v or 0), False)} below its high of the past three months",
+        lambda v: f"60-day drawdown {_pct(v or 0)}",
+    ),
+    "volume_z_20": (
+        lambda v: (
+            "trading was unusually busy"
+            if (v or 0) > 1
+            else "trading was quieter than usual"
+            if (v or 0) < -1
+            else "trading volume was ordinary"
+        ),
+        lambda v: f"volume z-score {v:+.1f}" if v is not None else "volume z-score",
+    ),
+    "bb_pctb_20": (
+        lambda v: (
+            "the price is near the top of its usual range"
+            if (v or 0.5) > 0.8
+            else "the price is near the bottom of its usual range"
+            if (v or 0.5) < 0.2
+            else "the price is inside its usual range"
+        ),
+        lambda v: f"Bollinger %b {v:.2f}" if v is not None else "Bollinger %b",
+    ),
+    "beta_spy_60": (
+        lambda v: "it tends to move more than the market" if (v or 1) > 1 else "it tends to move less than the market",
+        lambda v: f"beta {v:.2f} to SPY" if v is not None else "beta to SPY",
+    ),
+}
+
+
+def feature_phrase(name: str, value: float | None, *, experience: str) -> str:
+    """One feature, worded for ``experience``. Unknown features fall back to their name (never for Beginners)."""
+    base = name.removeprefix("rank_")
+    ranked = name.startswith("rank_")
+    phrases = _FEATURES.get(base)
+    if experience == BEGINNER:
+        if ranked:
+            return f"how it compares with the other four stocks ({phrases[0](None) if phrases else 'recent price moves'})"
+        return phrases[0](value) if phrases else "other recent price patterns"
+    if ranked:
+        label = phrases[1](None) if phrases else base
+        return f"{label} rank {value:.2f} among the five" if value is not None else f"{label} rank among the five"
+    if phrases:
+        return phrases[1](value)
+    return f"{name} {value:.3g}" if value is not None else name
+
+
+def _why_model(f: Facts, experience: str) -> str:
+    up = f.p_up >= 0.5
+    prob = f.p_up if up else 1 - f.p_up
+    days = f.horizon_days
+    if experience == BEGINNER:
+        chance = round(prob * 100)
+        word = "rise" if up else "fall"
+        return f"Our model sees about a {chance} in 100 chance that {f.symbol} will {word} over the next {days} trading days."
+    if experience == INTERMEDIATE:
+        return f"The model gives {f.symbol} a {_pct(f.p_up, False)} chance of closing higher in {days} trading days."
+    return f"P(up over {days}d) = {f.p_up:.3f} (calibrated ensemble)."
+
+
+def _drivers(f: Facts, experience: str) -> str:
+    items = [(n, c) for n, c in f.contributions if c][:3]
+    if not items:
+        return ""
+    parts = []
+    for name, contribution in items:
+        phrase = feature_phrase(name, f.feature_values.get(name), experience=experience)
+        if experience == ADVANCED:
+            phrase = f"{phrase} ({contribution:+.2f} log-odds)"
+        elif experience == INTERMEDIATE:
+            phrase = f"{phrase} (pointing {'up' if contribution > 0 else 'down'})"
+        parts.append(phrase)
+    joined = "; ".join(parts) if experience != BEGINNER else _and_join(parts)
+    if experience == BEGINNER:
+        return f"What weighed most: {joined}."
+    return f"Main drivers: {joined}."
+
+
+def _and_join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _kelly_name(fraction: float) -> str:
+    return _KELLY_NAMES.get(round(fraction, 2), f"{fraction:.2f}x")
+
+
+def _risk_checks(f: Facts, experience: str) -> str:
+    weight, limit = _pct(f.weight_after, False), _pct(f.max_weight, False)
+    profile = f.profile
+    if f.action == "HOLD":
+        return _hold_reason(f, experience)
+    verb = {"BUY": "buy", "SELL": "sell", "SHORT": "sell short", "COVER": "buy back"}.get(f.side, f.side.lower())
+    size = f"{_shares(f.shares)} shares at about ${f.price:,.2f}"
+    if experience == BEGINNER:
+        first = f"We suggest you {verb} {size}."
+        if f.side in ("SELL", "COVER"):
+            return f"{first} {f.symbol} would then be {weight} of your money."
+        inside = f"inside the {limit} most a {profile} investor puts in one stock"
+        return f"{first} {f.symbol} would then be {weight} of your money, {inside}."
+    text = (
+        f"Suggested: {verb} {size}; the position would reach {weight} of your portfolio, inside your {profile} limit of {limit}."
+    )
+    if experience == ADVANCED:
+        text += (
+            f" Sized at {_kelly_name(f.kelly_fraction)} Kelly (f* = {f.kelly_full:.3f});"
+            f" portfolio 1-day 95 % VaR after the trade {_pct(f.var_after_pct, False, 2)}"
+            f" of a {_pct(f.var_budget_pct, False, 1)} budget"
+            f"{_binding(f.reason)}."
+        )
+    return text
+
+
+def _shares(shares: float) -> str:
+    return f"{shares:,.4f}".rstrip("0").rstrip(".")
+
+
+def _binding(reason: str) -> str:
+    return {
+        "weight_limit": "; capped by the position weight limit",
+        "var_budget": "; capped by the VaR budget",
+        "cash": "; capped by available cash",
+        "holdings": "; all of the shares held",
+        "kelly": "",
+    }.get(reason, "")
+
+
+_HOLD_TEXT: dict[str, tuple[str, str]] = {
+    # reason -> (beginner, expert); {profile}, {limit}, {symbol} are filled in.
+    "no_edge": (
+        "The signal is not strong enough to act on for a {profile} investor, so we suggest doing nothing today.",
+        "Not strong enough for your {profile} thresholds (buy at {buy}, sell at {sell}): hold.",
+    ),
+    "no_kelly_edge": (
+        "The possible gain is too small for the risk, so we suggest doing nothing today.",
+        "No Kelly edge at this payoff ratio (f* <= 0): hold.",
+    ),
+    "payoff_unknown": (
+        "We cannot size this safely today, so we suggest doing nothing.",
+        "The model version has no payoff ratio, so no Kelly size can be computed: hold.",
+    ),
+    "no_equity": (
+        "Your portfolio has no money in it yet, so there is nothing to suggest.",
+        "The portfolio has no value to size against: hold.",
+    ),
+    "nothing_held": (
+        "The model leans down, but you hold no {symbol} to sell, so there is nothing to do.",
+        "Bearish, but you hold no {symbol} and short selling is not available to you: hold.",
+    ),
+    "at_target": (
+        "You already hold as much {symbol} as we would suggest.",
+        "The position is already at or above its Kelly target: hold.",
+    ),
+    "weight_limit": (
+        "{symbol} is already as large a part of your money as a {profile} investor should hold ({limit}).",
+        "The position is at your {profile} limit of {limit} of the portfolio: hold.",
+    ),
+    "var_budget": (
+        "Your portfolio already carries as much short-term risk as your {profile} profile allows.",
+        "The portfolio's 1-day 95 % VaR budget ({budget}) is used up: hold.",
+    ),
+    "cash": (
+        "You have no spare cash for this purchase.",
+        "No available cash for the trade (no margin): hold.",
+    ),
+    "too_small": (
+        "The suggested amount rounds down to nothing, so we suggest doing nothing today.",
+        "The size rounds down to zero shares: hold.",
+    ),
+}
+
+
+def _hold_reason(f: Facts, experience: str) -> str:
+    beginner, expert = _HOLD_TEXT.get(f.reason, _HOLD_TEXT["no_edge"])
+    template = beginner if experience == BEGINNER else expert
+    buy, sell = ACTION_THRESHOLDS.get(f.profile, (0.5, 0.5))
+    return template.format(
+        profile=f.profile,
+        limit=_pct(f.max_weight, False),
+        symbol=f.symbol,
+        budget=_pct(f.var_budget_pct, False, 1),
+        buy=f"{buy:.2f}",
+        sell=f"{sell:.2f}",
+    )
+
+
+def reasoning_text(facts: Facts, *, experience: str) -> str:
+    """The full reason: what the model says, why (top features), and what the risk checks did."""
+    if experience not in (BEGINNER, INTERMEDIATE, ADVANCED):
+        experience = BEGINNER  # the safest wording when the level is unknown
+    parts = [_why_model(facts, experience), _drivers(facts, experience), _risk_checks(facts, experience)]
+    return " ".join(p for p in parts if p)

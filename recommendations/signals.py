@@ -1,0 +1,168 @@
+"""Model signals for the engine: one per symbol and day, from the learning app's active ensemble.
+
+:func:`signals_for` is the only place the recommendations app asks the models anything. When the
+learning app cannot answer (not installed, no active model, an artifact that fails verification, no bar on
+the day) it returns *no* signal for that symbol with the reason. There is no fallback that invents numbers:
+no signal means no recommendation.
+
+``payoff_ratio`` (``b`` in the Kelly formula) is ``avg_up / |avg_down|`` from the ``return_stats`` the active
+version stored: the symbol's mean forward return over H of the labelled rows that went up, and of those that
+did not (``"all"`` when the symbol has none). ``feature_values`` are the values of the top-contribution
+features on the day (for the reason text), computed from the same bars the predictor used.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from market.symbols import TRADABLE
+from recommendations.sizing import payoff_ratio
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HORIZON = 5
+
+
+@dataclass(frozen=True)
+class Signal:
+    """What the model says about one symbol after one day's close.
+
+    ``p_up``: calibrated P(close higher after ``horizon_days`` sessions); ``confidence``: the calibrated
+    probability of the predicted direction; ``expected_return``: over the horizon, a fraction;
+    ``top_contributions``: ``(feature, contribution in log-odds)``, largest first.
+    """
+
+    symbol: str
+    date: date
+    p_up: float
+    confidence: float
+    expected_return: float
+    price_target: Decimal | None
+    top_contributions: list[tuple[str, float]]
+    model_version_id: int | None
+    horizon_days: int = DEFAULT_HORIZON
+    payoff_ratio: float = math.nan
+    close: Decimal | None = None
+    model_label: str = ""
+    components: dict[str, float] = field(default_factory=dict)
+    feature_values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SignalBatch:
+    """The signals of one day, and for every symbol without one, why not."""
+
+    date: date
+    signals: dict[str, Signal]
+    missing: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        """One line for logs and command output when some or all symbols have no signal."""
+        if not self.missing:
+            return ""
+        reasons = sorted(set(self.missing.values()))
+        if len(reasons) == 1:
+            return f"{', '.join(sorted(self.missing))}: {reasons[0]}"
+        return "; ".join(f"{s}: {r}" for s, r in sorted(self.missing.items()))
+
+
+#: Anything that gives the signals of a day: :func:`signals_for` in production; tests inject their own.
+SignalProvider = Callable[[date], SignalBatch]
+
+
+def signals_for(day: date) -> SignalBatch:
+    """Signals for the five stocks after the close of ``day`` from the active ensemble, or the reasons there are none."""
+    try:
+        from learning import predictor
+        from learning.models import ModelKind
+    except ImportError as exc:  # the learning app is optional for this module
+        return _none(day, f"the learning app is not available ({exc})")
+
+    try:
+        outcomes = predictor.predict_day(day=day, symbols=list(TRADABLE))
+    except Exception as exc:  # a broken model must not take generation down; the reason is reported
+        logger.exception("predictions for %s failed", day)
+        return _none(day, f"the model could not predict: {exc.__class__.__name__}: {exc}")
+    _, version, _ = predictor.active_model(ModelKind.ENSEMBLE)
+    stats = ((version.metrics or {}).get("return_stats", {}) if version is not None else {}) or {}
+
+    signals: dict[str, Signal] = {}
+    missing: dict[str, str] = {}
+    for symbol, outcome in outcomes.items():
+        prediction = outcome.prediction
+        if prediction is None:
+            missing[symbol] = outcome.reason or "no prediction"
+            continue
+        symbol_stats = stats.get(symbol) or stats.get("all") or {}
+        b = payoff_ratio(float(symbol_stats.get("avg_up", math.nan)), float(symbol_stats.get("avg_down", math.nan)))
+        signals[symbol] = Signal(
+            symbol=symbol,
+            date=prediction.day,
+            p_up=float(prediction.p_up),
+            confidence=float(prediction.confidence),
+            expected_return=float(prediction.expected_return),
+            price_target=prediction.price_target,
+            top_contributions=[(str(n), float(v)) for n, v in prediction.contributions],
+            model_version_id=int(prediction.model_version_id),
+            horizon_days=int(prediction.horizon_days),
+            payoff_ratio=b,
+            close=prediction.close,
+            model_label=str(prediction.model_label),
+            components={k: float(v) for k, v in prediction.components.items()},
+        )
+    if signals:
+        signals = _with_feature_values(day, signals)
+    return SignalBatch(date=day, signals=signals, missing=missing)
+
+
+def _none(day: date, reason: str) -> SignalBatch:
+    return SignalBatch(date=day, signals={}, missing=dict.fromkeys(TRADABLE, reason))
+
+
+def _with_feature_values(day: date, signals: dict[str, Signal]) -> dict[str, Signal]:
+    """Attach the day's values of each signal's top-contribution features (best effort: the text can do without)."""
+    try:
+        values = _feature_values(day, sorted(signals))
+    except Exception:  # explanatory only; never block a recommendation on it
+        logger.warning("feature values for the reasons on %s could not be computed", day, exc_info=True)
+        return signals
+    out = {}
+    for symbol, signal in signals.items():
+        row = values.get(symbol, {})
+        wanted = {name: row[name] for name, _ in signal.top_contributions if name in row}
+        out[symbol] = Signal(**{**signal.__dict__, "feature_values": wanted})
+    return out
+
+
+def _feature_values(day: date, symbols: list[str]) -> dict[str, dict[str, float]]:
+    import pandas as pd
+
+    from learning import selectors
+    from learning.ml.data import panel_from_long
+    from learning.ml.features import compute_features
+    from learning.predictor import HISTORY_SESSIONS
+    from market.models import PriceBar
+    from market.symbols import ALL_SYMBOLS
+
+    bars = PriceBar.objects.filter(symbol__in=ALL_SYMBOLS, date__lte=day)
+    dates = list(bars.order_by("-date").values_list("date", flat=True).distinct()[:HISTORY_SESSIONS])
+    if not dates:
+        return {}
+    rows = list(bars.filter(date__gte=min(dates)).order_by("symbol", "date").values_list(*selectors.BAR_COLUMNS))
+    panel = panel_from_long(pd.DataFrame(rows, columns=list(selectors.BAR_COLUMNS)))
+    features = compute_features(panel, symbols=sorted(s for s in panel if s in TRADABLE))
+    result: dict[str, dict[str, float]] = {}
+    stamp = pd.Timestamp(day)
+    for symbol in symbols:
+        key = (stamp, symbol)
+        if key in features.index:
+            row: Any = features.loc[key]
+            result[symbol] = {str(k): float(v) for k, v in row.items() if pd.notna(v)}
+    return result

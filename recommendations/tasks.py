@@ -1,0 +1,46 @@
+"""Celery tasks of the recommendations app: thin wrappers over :mod:`recommendations.services`.
+
+Both receive ISO dates (JSON only) or nothing ("the latest day with prices"), and are safe to run twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from celery import shared_task
+
+from recommendations.selectors import latest_price_date
+from recommendations.services import recommendations_evaluate, recommendations_generate
+
+
+@shared_task(name="recommendations.tasks.generate_recommendations")
+def generate_recommendations(day: str | None = None) -> dict[str, Any]:
+    """Generate the recommendations after the close of ``day`` (default: the latest day with a bar for every stock)."""
+    target = date.fromisoformat(day) if day else latest_price_date()
+    if target is None:
+        return {"date": None, "created": 0, "reason": "no prices stored"}
+    result = recommendations_generate(date=target)
+    return {
+        "date": target.isoformat(),
+        "users": result.users,
+        "created": result.created,
+        "existing": result.existing,
+        "actions": dict(result.actions),
+        "reason": result.reason,
+    }
+
+
+@shared_task(name="recommendations.tasks.evaluate_recommendations")
+def evaluate_recommendations(as_of: str | None = None) -> dict[str, Any]:
+    """Expire unanswered recommendations and score those whose horizon has passed, as of ``as_of`` (default: latest bar)."""
+    target = date.fromisoformat(as_of) if as_of else latest_price_date()
+    if target is None:
+        return {"as_of": None, "evaluated": 0, "expired": 0}
+    result = recommendations_evaluate(as_of=target)
+    return {
+        "as_of": target.isoformat(),
+        "evaluated": result.evaluated,
+        "expired": result.expired,
+        "waiting_for_prices": result.waiting_for_prices,
+    }

@@ -1,0 +1,103 @@
+"""The reason text: worded per experience level, built from the contributions and the risk checks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from recommendations import reasoning
+from recommendations.reasoning import ADVANCED, BEGINNER, INTERMEDIATE, JARGON, Facts, reasoning_text
+
+
+def facts(**overrides):
+    base = dict(
+        symbol="NVDA",
+        action="BUY",
+        side="BUY",
+        shares=3.5,
+        price=480.0,
+        p_up=0.62,
+        horizon_days=5,
+        profile="Moderate",
+        max_weight=0.20,
+        weight_after=0.18,
+        var_after_pct=0.012,
+        var_budget_pct=0.025,
+        kelly_full=0.24,
+        kelly_fraction=0.5,
+        reason="kelly",
+        contributions=[("ret_20", 0.41), ("rsi_14", 0.22), ("vol_20", -0.05)],
+        feature_values={"ret_20": 0.08, "rsi_14": 71.2, "vol_20": 0.45},
+    )
+    base.update(overrides)
+    return Facts(**base)
+
+
+def has_jargon(text: str) -> list[str]:
+    return [w for w in JARGON if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text, flags=re.IGNORECASE)]
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["kelly", "no_edge", "no_kelly_edge", "payoff_unknown", "nothing_held", "at_target", "weight_limit", "var_budget", "cash"],
+)
+def test_beginners_never_see_jargon(reason):
+    action = "BUY" if reason == "kelly" else "HOLD"
+    text = reasoning_text(facts(action=action, side="BUY" if action == "BUY" else "", reason=reason), experience=BEGINNER)
+    assert has_jargon(text) == [], text
+
+
+def test_a_beginner_reads_plain_words_with_the_moves_and_the_limit():
+    text = reasoning_text(facts(), experience=BEGINNER)
+    assert "62 in 100" in text
+    assert "rose 8 % over the past month" in text
+    assert "18 % of your money" in text and "20 %" in text and "Moderate" in text
+
+
+def test_an_intermediate_reads_the_usual_terms_with_the_numbers():
+    text = reasoning_text(facts(), experience=INTERMEDIATE)
+    assert "20-day momentum +8 %" in text and "RSI 71" in text
+    assert "the position would reach 18 % of your portfolio, inside your Moderate limit of 20 %" in text
+    assert "Kelly" not in text
+
+
+def test_an_advanced_user_reads_the_numbers_behind_the_size():
+    text = reasoning_text(facts(), experience=ADVANCED)
+    assert "P(up over 5d) = 0.620" in text
+    assert "+0.41 log-odds" in text
+    assert "half Kelly (f* = 0.240)" in text
+    assert "VaR after the trade 1.2 % of a 2.5 % budget" in text
+
+
+def test_the_reason_names_what_capped_the_size_for_advanced_users():
+    text = reasoning_text(facts(reason="var_budget"), experience=ADVANCED)
+    assert "capped by the VaR budget" in text
+
+
+def test_a_hold_explains_why_the_size_is_zero():
+    text = reasoning_text(facts(action="HOLD", side="", reason="weight_limit", shares=0), experience=INTERMEDIATE)
+    assert "limit of 20 %" in text and "hold" in text.lower()
+    plain = reasoning_text(facts(action="HOLD", side="", reason="cash", shares=0), experience=BEGINNER)
+    assert "no spare cash" in plain
+
+
+def test_a_bearish_beginner_text_talks_of_a_fall():
+    text = reasoning_text(facts(p_up=0.3, action="SELL", side="SELL", reason="kelly"), experience=BEGINNER)
+    assert "70 in 100 chance that NVDA will fall" in text
+    assert "sell 3.5 shares" in text
+
+
+def test_unknown_features_are_named_for_experts_and_hidden_from_beginners():
+    f = facts(contributions=[("mystery_feature", 0.3)], feature_values={"mystery_feature": 1.5})
+    assert "mystery_feature" in reasoning_text(f, experience=ADVANCED)
+    assert "mystery_feature" not in reasoning_text(f, experience=BEGINNER)
+
+
+def test_ranked_features_read_as_a_comparison_with_the_other_stocks():
+    assert "among the five" in reasoning.feature_phrase("rank_ret_20", 0.75, experience=ADVANCED)
+    assert "other four stocks" in reasoning.feature_phrase("rank_ret_20", 0.75, experience=BEGINNER)
+
+
+def test_an_unknown_experience_level_gets_the_plain_wording():
+    assert reasoning_text(facts(), experience="") == reasoning_text(facts(), experience=BEGINNER)
