@@ -52,6 +52,9 @@ _OPERATOR = [
     "knox.view_authtoken",
     "knox.delete_authtoken",
     "market.*",
+    # Feature-flag overrides (django-waffle switches) and model promotion are operators' jobs.
+    "waffle.*",
+    "learning.change_modelversion",
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

@@ -119,3 +119,13 @@ def test_role_required_page_decorator(rf):
     request.user = user_role_set(user=UserFactory(), role=Role.ANALYST)
     assert page(request).status_code == 200
     assert AuditEvent.objects.filter(action=AuditAction.PERMISSION_DENIED).count() == 1
+
+
+@pytest.mark.django_db
+def test_operators_may_override_feature_flags_but_investors_may_not():
+    from django.contrib.auth.models import Group
+
+    operator = Group.objects.get(name="operator")
+    investor = Group.objects.get(name="investor")
+    assert operator.permissions.filter(content_type__app_label="waffle", codename="change_switch").exists()
+    assert not investor.permissions.filter(content_type__app_label="waffle").exists()
