@@ -34,6 +34,8 @@ class RiskProfile:
     kelly_fraction: Decimal
     var_budget_1d_95: Decimal
     allowed_actions: frozenset[str]
+    #: Share of portfolio value a rebalancing suggestion keeps in cash.
+    cash_buffer: Decimal
 
     @property
     def max_position_weight_pct(self) -> Decimal:
@@ -57,6 +59,7 @@ class RiskProfile:
             "var_budget_1d_95": str(self.var_budget_1d_95),
             "allowed_actions": sorted(self.allowed_actions),
             "allows_shorting": self.allows_shorting,
+            "cash_buffer": str(self.cash_buffer),
         }
 
 
@@ -70,6 +73,8 @@ PROFILES: dict[str, RiskProfile] = {
         kelly_fraction=Decimal("0.25"),
         var_budget_1d_95=Decimal("0.015"),
         allowed_actions=_LONG_ONLY,
+        # Five 10 % caps allow at most 50 % in stocks: the buffer states what the caps imply.
+        cash_buffer=Decimal("0.50"),
     ),
     MODERATE: RiskProfile(
         name=MODERATE,
@@ -78,6 +83,8 @@ PROFILES: dict[str, RiskProfile] = {
         kelly_fraction=Decimal("0.50"),
         var_budget_1d_95=Decimal("0.025"),
         allowed_actions=_LONG_ONLY,
+        # Without cash, five 20 % caps would force an almost equal split.
+        cash_buffer=Decimal("0.15"),
     ),
     AGGRESSIVE: RiskProfile(
         name=AGGRESSIVE,
@@ -86,6 +93,8 @@ PROFILES: dict[str, RiskProfile] = {
         kelly_fraction=Decimal("0.75"),
         var_budget_1d_95=Decimal("0.04"),
         allowed_actions=_LONG_ONLY | {SHORT, COVER},
+        # Something left for fees and the next opportunity.
+        cash_buffer=Decimal("0.05"),
     ),
 }
 

@@ -35,8 +35,10 @@ from portfolios.forms import (
 )
 from portfolios.ledger import q2
 from portfolios.models import Position, TradeSource
+from portfolios.selectors.rebalancing import rebalancing_panel
 from portfolios.services.onboarding import Holding, onboarding_entries, portfolio_setup
 from quantai.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from quantai.flags import Flag, flag_enabled
 
 TRADES_PER_PAGE = 50
 NONE = "\N{EN DASH}"
@@ -135,6 +137,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "recent_trades": selectors.trades_for_user(user=user)[:5],
         "metrics": _metrics(report),
     }
+    if flag_enabled(Flag.PORTFOLIO_REBALANCING):  # the optimiser runs only when the feature is on
+        context["rebalancing"] = rebalancing_panel(user=user)
     return render(request, "portfolios/dashboard.html", context)
 
 

@@ -7,6 +7,7 @@ for anything else that is not a number).
 from django.urls import path
 
 from portfolios.api import alerts, views
+from portfolios.api.rebalancing import RebalancingView
 
 app_name = "portfolio-api"
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("<user_id>/trades", views.TradesView.as_view(), name="trades"),
     path("<user_id>/cash", views.CashView.as_view(), name="cash"),
     path("<user_id>/analytics", views.AnalyticsView.as_view(), name="analytics"),
+    path("<user_id>/rebalancing", RebalancingView.as_view(), name="rebalancing"),
     path("<user_id>/alerts", alerts.AlertsView.as_view(), name="alerts"),
     path("<user_id>/alerts/<alert_id>/act", alerts.AlertActView.as_view(), name="alert-act"),
     path("<user_id>/alerts/<alert_id>/dismiss", alerts.AlertDismissView.as_view(), name="alert-dismiss"),
