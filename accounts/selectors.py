@@ -79,3 +79,21 @@ def user_tokens_active(*, user: User) -> QuerySet[AuthToken]:
 def audit_events_for(*, user: User, limit: int = 50) -> QuerySet[AuditEvent]:
     """The most recent events where the user is the actor (their own security history)."""
     return AuditEvent.objects.filter(actor=user).order_by("-created_at", "-id")[:limit]
+
+
+def user_in_scope(*, caller: User, user_id: str, write: bool = False) -> User | None:
+    """The user a ``{user_id}`` URL segment names, if ``caller`` may act on their data; else ``None``.
+
+    ``me`` and the caller's own id name the caller. Staff may read (never write) another user's
+    data. Anything else is ``None`` whether that user exists or not, so ids are no oracle: views
+    answer 404.
+    """
+    if user_id == "me":
+        return caller
+    if not user_id.isdigit():
+        return None
+    if int(user_id) == caller.pk:
+        return caller
+    if caller.is_staff and not write:
+        return User.objects.filter(pk=int(user_id)).first()
+    return None

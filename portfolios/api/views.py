@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from accounts.selectors import user_in_scope
 from market.symbols import TRADABLE
 from portfolios import selectors, services
 from portfolios.api.serializers import (
@@ -69,19 +70,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 def portfolio_owner(request: Request, user_id: str, *, write: bool = False) -> User:
     """Whose portfolio ``user_id`` names, if the caller may see it (writes: only their own)."""
-    caller: User = request.user  # type: ignore[assignment]
-    if user_id == "me":
-        return caller
-    if not user_id.isdigit():
+    owner = user_in_scope(caller=request.user, user_id=user_id, write=write)  # type: ignore[arg-type]
+    if owner is None:
         raise NotFound("No such portfolio.")
-    if int(user_id) == caller.pk:
-        return caller
-    if caller.is_staff and not write:
-        owner = User.objects.filter(pk=int(user_id)).first()
-        if owner is not None:
-            return owner
-    # 404 whether the user exists or not: ids are not an oracle.
-    raise NotFound("No such portfolio.")
+    return owner
 
 
 def _idempotency_key(request: Request, body_key: str | None) -> str:

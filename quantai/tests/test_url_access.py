@@ -96,7 +96,12 @@ def _allowed_methods(route: Route) -> list[str]:
 def _values_for(route: Route, owner: Any) -> dict[str, Any]:
     missing = [k for k in route.kwargs if k not in OWNED_OBJECT]
     assert not missing, f"route {route.name} ({route.pattern}) has parameters {missing}: add them to OWNED_OBJECT"
-    return {k: OWNED_OBJECT[k](owner) for k in route.kwargs}
+    # One object per owner and parameter: several routes share a parameter (respond, feedback, ...).
+    made: dict[str, Any] = owner.__dict__.setdefault("_harness_objects", {})
+    for k in route.kwargs:
+        if k not in made:
+            made[k] = OWNED_OBJECT[k](owner)
+    return {k: made[k] for k in route.kwargs}
 
 
 def _request(client: Any, method: str, path: str) -> Any:

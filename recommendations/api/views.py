@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.ratelimits import rate_limit
+from accounts.selectors import user_in_scope
 from quantai.errors import NotFound
 from recommendations import selectors, services
 from recommendations.api.serializers import (
@@ -50,18 +51,10 @@ RECOMMENDATION_ID = OpenApiParameter("recommendation_id", OpenApiTypes.INT, Open
 
 def recommendation_owner(request: Request, user_id: str, *, write: bool = False) -> User:
     """Whose recommendations ``user_id`` names, if the caller may see them (answers: only their own)."""
-    caller: User = request.user  # type: ignore[assignment]
-    if user_id == "me":
-        return caller
-    if not user_id.isdigit():
+    owner = user_in_scope(caller=request.user, user_id=user_id, write=write)  # type: ignore[arg-type]
+    if owner is None:
         raise NotFound("No such user.")
-    if int(user_id) == caller.pk:
-        return caller
-    if caller.is_staff and not write:
-        owner = User.objects.filter(pk=int(user_id)).first()
-        if owner is not None:
-            return owner
-    raise NotFound("No such user.")  # whether the user exists or not: ids are not an oracle
+    return owner
 
 
 class RecommendationListView(generics.ListAPIView):
