@@ -17,8 +17,10 @@ pickle; XGBoost is stored as JSON and torch as a ``state_dict`` read with ``weig
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
+import zipfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
@@ -111,3 +113,33 @@ def feature_names_of(X: pd.DataFrame | np.ndarray) -> list[str]:
 def check_header(meta: dict[str, Any], *, kind: str, path: Path) -> None:
     if meta.get("kind") != kind or meta.get("format_version") != FORMAT_VERSION:
         raise ModelError(f"{path} is not a {kind} artifact of format {FORMAT_VERSION}")
+
+
+def torch_artifact_write(path: str | Path, payload: dict[str, Any]) -> None:
+    """Save a torch model's payload (tensors and plain data only) atomically."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write(path, buffer.getvalue())
+
+
+def torch_artifact_read(path: str | Path, *, kind: str, what: str) -> dict[str, Any]:
+    """Load a payload written by :func:`torch_artifact_write` and check its header.
+
+    torch's format is a zip archive: anything else is refused before torch's restricted
+    (``weights_only``) unpickler sees it. ``what`` names the artifact in error messages.
+    """
+    import torch
+
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise ModelError(f"{path} is not {what}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(f"{path} is not {what}: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise ModelError(f"{path} is not a model artifact")
+    check_header(payload, kind=kind, path=path)
+    return payload

@@ -21,9 +21,7 @@ fixed thread count keeps float sums, hence predictions, the same on machines wit
 
 from __future__ import annotations
 
-import io
 import itertools
-import zipfile
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -34,10 +32,10 @@ from learning.ml.models.base import (
     FORMAT_VERSION,
     ModelError,
     as_labels,
-    atomic_write,
-    check_header,
     feature_names_of,
     library_versions,
+    torch_artifact_read,
+    torch_artifact_write,
 )
 from learning.ml.validation import holdout_split
 
@@ -261,25 +259,11 @@ class LSTMModel:
             "std": torch.from_numpy(self.std_),
             "state_dict": self._net.state_dict(),
         }
-        buffer = io.BytesIO()
-        torch.save(payload, buffer)
-        atomic_write(path, buffer.getvalue())
+        torch_artifact_write(path, payload)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        import torch
-
-        path = Path(path)
-        # torch's format is a zip archive; anything else is refused before an unpickler sees it.
-        if not zipfile.is_zipfile(path):
-            raise ModelError(f"{path} is not a torch model artifact")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ModelError(f"{path} is not a torch model artifact: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise ModelError(f"{path} is not a model artifact")
-        check_header(payload, kind=cls.kind, path=path)
+        payload = torch_artifact_read(path, kind=cls.kind, what="a torch model artifact")
         model = cls(**payload["params"])
         model.feature_names = list(payload["feature_names"])
         model.best_epoch_ = payload["best_epoch"]

@@ -34,9 +34,7 @@ hyperparameters. As for every artifact, the registry verifies its sha256 before 
 
 from __future__ import annotations
 
-import io
 import random
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -48,10 +46,10 @@ from learning.ml.models.base import (
     FORMAT_VERSION,
     ModelError,
     as_labels,
-    atomic_write,
-    check_header,
     feature_names_of,
     library_versions,
+    torch_artifact_read,
+    torch_artifact_write,
 )
 
 CLIP_SD = 5.0
@@ -289,25 +287,13 @@ class RLAgentModel:
             "std": torch.from_numpy(self.std_),
             "state_dict": self._policy.state_dict(),
         }
-        buffer = io.BytesIO()
-        torch.save(payload, buffer)
-        atomic_write(path, buffer.getvalue())
+        torch_artifact_write(path, payload)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
         import torch
 
-        path = Path(path)
-        # torch's format is a zip archive; anything else is refused before torch's (restricted) unpickler sees it.
-        if not zipfile.is_zipfile(path):
-            raise ModelError(f"{path} is not an RL agent artifact")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ModelError(f"{path} is not an RL agent artifact: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise ModelError(f"{path} is not a model artifact")
-        check_header(payload, kind=cls.kind, path=path)
+        payload = torch_artifact_read(path, kind=cls.kind, what="an RL agent artifact")
         model = cls(**payload["params"])
         model.feature_names = list(payload["feature_names"])
         model.mean_ = payload["mean"].numpy()
