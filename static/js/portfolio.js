@@ -115,6 +115,8 @@
     drawAllocation(data);
     // A new close revalues the portfolio on the server: show the fresh figures.
     document.addEventListener("quantai:price.update", function () { window.location.reload(); });
+    // A stop loss or take profit was crossed (or an automatic exit ran): show the alert card now.
+    document.addEventListener("quantai:risk.alert", function () { window.location.reload(); });
     document.getElementById("portfolio-dashboard").dataset.ready = "true";
   }
   latestCloseHint();
