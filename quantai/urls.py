@@ -4,14 +4,27 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from quantai import health, views
+from recommendations.api import views as recommendation_api
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("", include("accounts.urls")),
     path("api/auth/", include("accounts.api.urls")),
+    # The original design's recommendation paths, next to the portfolio they belong to.
+    path(
+        "api/portfolio/<user_id>/recommendations",
+        recommendation_api.RecommendationListView.as_view(),
+        name="portfolio-recommendations",
+    ),
+    path(
+        "api/portfolio/<user_id>/recommendations/<recommendation_id>/respond",
+        recommendation_api.RecommendationRespondView.as_view(),
+        name="portfolio-recommendation-respond",
+    ),
     path("api/portfolio/", include("portfolios.api.urls")),
     path("portfolio/", include("portfolios.urls")),
+    path("recommendations/", include("recommendations.urls")),
     path("api/recommendations/", include("recommendations.api.urls")),
     path("api/learning/", include("learning.api.urls")),
     path("", include("learning.urls")),

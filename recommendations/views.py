@@ -1,0 +1,321 @@
+"""Server-rendered recommendation pages: today's cards (answered with htmx), one recommendation, the history.
+
+Signed-in users only; every recommendation is looked up within ``request.user``'s rows, so another
+investor's id answers 404. Answers go through :func:`recommendations.services.recommendation_respond`, the
+same service as the API and the terminal command. A card's form works without JavaScript too (a normal
+POST that redirects back); with htmx it swaps in the updated card and the page does not reload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from accounts.models import User
+from market.models import PriceBar
+from quantai.errors import ApplicationError
+from quantai.flags import Flag, flag_enabled
+from recommendations import selectors, services
+from recommendations.forms import HistoryFilterForm, RespondForm
+from recommendations.models import Recommendation, RecommendationStatus, RecommendationType
+from recommendations.services.evaluate import HOLD_BAND
+
+HISTORY_PER_PAGE = 50
+#: Calendar days of closes shown before the signal day on the detail chart (about six months of sessions).
+CHART_DAYS_BEFORE = 180
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _own_recommendation(user: User, recommendation_id: str) -> Recommendation:
+    """The user's recommendation with this id, or 404 (another investor's id answers 404 too)."""
+    if not str(recommendation_id).isdigit():
+        raise Http404("No such recommendation.")
+    rec = Recommendation.objects.filter(pk=int(recommendation_id), user=user).select_related("trade").first()
+    if rec is None:
+        raise Http404("No such recommendation.")
+    return rec
+
+
+def no_model_reason() -> str:
+    """Why no recommendation can be made at all, or "" when an active ensemble model exists.
+
+    Only the registry row is read: the page must not load a model (or import ML libraries) to say this.
+    """
+    try:
+        from learning import selectors as learning_selectors
+        from learning.models import ModelKind
+    except ImportError:  # the learning app is optional for this module
+        return "the learning app is not installed, so there is no model to make recommendations"
+    if learning_selectors.active_version(kind=ModelKind.ENSEMBLE) is None:
+        return (
+            "no model has been trained yet: an operator runs `python manage.py train_models`,"
+            " then recommendations arrive after the next close"
+        )
+    return ""
+
+
+def _card_context(rec: Recommendation, form: RespondForm | None = None, error: str = "") -> dict[str, Any]:
+    answerable = rec.is_pending and not services.is_expired(rec)
+    return {
+        "rec": rec,
+        "answerable": answerable,
+        "can_give_feedback": rec.status in (RecommendationStatus.ACCEPTED, RecommendationStatus.REJECTED)
+        and rec.user_feedback_score is None
+        and not rec.user_feedback_comment,
+        "feedback_on": flag_enabled(Flag.USER_FEEDBACK),
+        "form": form or RespondForm(initial={"shares": rec.recommended_shares.normalize()}),
+        "error": error,
+    }
+
+
+@login_required
+@require_GET
+def today_view(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    recs = list(selectors.recommendations_for_user(user=user, scope="today"))
+    context = {
+        "cards": [_card_context(r) for r in recs],
+        "trading_date": recs[0].trading_date if recs else None,
+        "no_model_reason": "" if recs else no_model_reason(),
+        "pending": sum(1 for r in recs if r.is_pending),
+    }
+    return render(request, "recommendations/today.html", context)
+
+
+@login_required
+@require_GET
+def card_view(request: HttpRequest, recommendation_id: str) -> HttpResponse:
+    """One card as an HTML fragment: what the page fetches when a recommendation arrives live."""
+    rec = _own_recommendation(_user(request), recommendation_id)
+    return render(request, "recommendations/_card.html", _card_context(rec))
+
+
+@login_required
+def respond_view(request: HttpRequest, recommendation_id: str) -> HttpResponse:
+    """Accept, reject or add feedback. htmx gets the updated card (200 even on a refusal, so it is swapped in)."""
+    user = _user(request)
+    # Ownership first: another investor's id is 404 whatever the method, so ids are not an oracle.
+    rec = _own_recommendation(user, recommendation_id)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form: RespondForm | None = RespondForm(request.POST)
+    error = ""
+    if form is not None and form.is_valid():
+        data = form.cleaned_data
+        answer = data["answer"]
+        # Feedback on an answered card repeats the recorded answer: the service then only adds the feedback.
+        accept = answer == "accept" if answer != "feedback" else bool(rec.user_accepted)
+        try:
+            if answer == "feedback" and rec.user_accepted is None:
+                raise services.AlreadyResponded("Answer the recommendation before sending feedback.")
+            result = services.recommendation_respond(
+                user=user,
+                recommendation_id=rec.pk,
+                accept=accept,
+                shares=data["shares"] if data["shares"] != rec.recommended_shares else None,
+                feedback_score=data["feedback_score"],
+                comment=data["comment"] or None,
+            )
+            rec = result.recommendation
+            form = None
+        except ApplicationError as exc:
+            details = [m for msgs in (exc.fields or {}).values() for m in msgs]
+            error = " ".join(details) or exc.message
+            rec.refresh_from_db()
+    elif form is not None:
+        error = " ".join(str(m) for msgs in form.errors.values() for m in msgs)
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "recommendations/_card.html", _card_context(rec, form, error))
+    if error:
+        messages.error(request, f"{rec.symbol}: {error}")
+    else:
+        messages.success(request, f"{rec.get_recommendation_type_display()} {rec.symbol}: {rec.get_status_display().lower()}.")
+    return redirect("recommendations:today")
+
+
+def _chart_data(rec: Recommendation) -> dict[str, Any]:
+    """Closes around the signal day (up to the horizon day once it has passed) and the marks to draw on them."""
+    start = rec.trading_date - timedelta(days=CHART_DAYS_BEFORE)
+    end = max(rec.evaluate_on, rec.trading_date)
+    bars = PriceBar.objects.filter(symbol=rec.symbol, date__gte=start, date__lte=end).order_by("date")
+    series = [{"time": d.isoformat(), "value": str(c)} for d, c in bars.values_list("date", "close")]
+    markers = [{"time": rec.trading_date.isoformat(), "kind": "signal", "text": f"{rec.recommendation_type} signal"}]
+    if rec.outcome_evaluated and rec.outcome_date:
+        markers.append({"time": rec.outcome_date.isoformat(), "kind": "outcome", "text": "Horizon"})
+    contributions = [{"feature": str(n), "value": float(v)} for n, v in rec.top_contributions]  # type: ignore[arg-type]
+    return {
+        "symbol": rec.symbol,
+        "series": series,
+        "markers": markers,
+        "price": str(rec.recommended_price),
+        "target": None if rec.price_target is None else str(rec.price_target),
+        "contributions": contributions,
+    }
+
+
+def _percent(value: Any) -> str:
+    if value is None:
+        return "\N{EN DASH}"
+    return f"{float(value) * 100:+.1f} %"
+
+
+def _conditions(mc: dict[str, Any]) -> list[tuple[str, str]]:
+    """The market_conditions JSON as labelled lines (missing parts are simply left out)."""
+    rows: list[tuple[str, str]] = []
+    symbol = mc.get("symbol") or {}
+    spy = mc.get("spy") or {}
+    if "market" in mc:
+        rows.append(("Market (SPY vs its 200-day average)", str(mc["market"])))
+    for label, part in (("Stock", symbol), ("SPY", spy)):
+        if not part:
+            continue
+        rows.append((f"{label} trend", str(part.get("trend", "unknown"))))
+        rows.append((f"{label} volatility", str(part.get("volatility_level", "unknown"))))
+        rows.append((f"{label} 20-day return", _percent(part.get("return_20d"))))
+        rows.append((f"{label} annualised volatility (20 days)", _percent(part.get("volatility_20d")).lstrip("+")))
+    return rows
+
+
+def _share(value: Any, places: int = 1) -> str | None:
+    """A stored fraction (number or decimal string) as a percentage, or None when it is missing or not a number."""
+    try:
+        return f"{float(value) * 100:.{places}f} %"
+    except (TypeError, ValueError):
+        return None
+
+
+def _risk_checks(sizing: dict[str, Any]) -> list[tuple[str, str]]:
+    """The sizing checks stored with the recommendation, as the investor reads them."""
+    rows: list[tuple[str, str]] = []
+    if sizing.get("profile"):
+        rows.append(("Risk profile", str(sizing["profile"])))
+    weight, limit = _share(sizing.get("weight_after")), _share(sizing.get("max_weight"))
+    if weight and limit:
+        rows.append(("Position weight after", f"{weight} (limit {limit})"))
+    var, budget = _share(sizing.get("var_after_pct"), 2), _share(sizing.get("var_budget_1d_95"), 2)
+    if var and budget:
+        rows.append(("Portfolio 1-day VaR 95 % after", f"{var} of equity (budget {budget})"))
+    kelly, fraction = _share(sizing.get("kelly_full")), sizing.get("kelly_fraction")
+    if kelly and fraction:
+        rows.append(("Full Kelly stake", f"{kelly}, scaled by {fraction} for the profile"))
+    return rows
+
+
+@login_required
+@require_GET
+def detail_view(request: HttpRequest, recommendation_id: str) -> HttpResponse:
+    rec = _own_recommendation(_user(request), recommendation_id)
+    features = rec.model_features or {}
+    values = features.get("feature_values") or {}
+    context = {
+        **_card_context(rec),
+        "chart": _chart_data(rec),
+        "contributions": [(n, v, values.get(n)) for n, v in rec.top_contributions],
+        "conditions": _conditions(rec.market_conditions or {}),
+        "risk_checks": _risk_checks(features.get("sizing") or {}),
+        "model_label": features.get("model_label") or "",
+        "on_detail": True,
+    }
+    return render(request, "recommendations/detail.html", context)
+
+
+@dataclass
+class Accuracy:
+    """How often one kind of recommendation was right, and how often a recommendation made at random would have been."""
+
+    label: str
+    evaluated: int = 0
+    correct: int = 0
+    base_rate: float | None = None
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.evaluated if self.evaluated else None
+
+
+@dataclass
+class AccuracySummary:
+    overall: Accuracy
+    by_action: list[Accuracy] = field(default_factory=list)
+    up_share: float | None = None
+
+
+def accuracy_summary(rows: list[tuple[str, Decimal, Decimal | None, Decimal | None, bool | None]]) -> AccuracySummary:
+    """Accuracy of evaluated recommendations, with the base rate beside it (pure: takes plain rows).
+
+    ``rows``: ``(action, recommended_price, actual_price, outcome_price, direction_correct)``. "Right" is what
+    the evaluate service stored: BUY up, SELL down, HOLD inside ±HOLD_BAND. The base rate of an action is how
+    often that same call would have been right on *all* the evaluated recommendations (BUY: the share that rose;
+    SELL: that fell; HOLD: that stayed inside the band), so an accuracy above it means the model chose when to
+    say it. The overall base rate weights those by how often each action was given.
+    """
+    moves: list[float] = []
+    per = {a: Accuracy(label=a) for a in RecommendationType.values}
+    for action, price, actual, outcome, correct in rows:
+        entry = actual if actual is not None else price
+        if outcome is None or not entry:
+            continue
+        moves.append(float(outcome / entry - 1))
+        acc = per[action]
+        acc.evaluated += 1
+        acc.correct += 1 if correct else 0
+    overall = Accuracy(label="All")
+    if not moves:
+        return AccuracySummary(overall=overall, by_action=[a for a in per.values() if a.evaluated])
+    n = len(moves)
+    share = {
+        RecommendationType.BUY.value: sum(1 for m in moves if m > 0) / n,
+        RecommendationType.SELL.value: sum(1 for m in moves if m < 0) / n,
+        RecommendationType.HOLD.value: sum(1 for m in moves if abs(m) <= float(HOLD_BAND)) / n,
+    }
+    for action, acc in per.items():
+        acc.base_rate = share[action]
+    overall.evaluated = sum(a.evaluated for a in per.values())
+    overall.correct = sum(a.correct for a in per.values())
+    overall.base_rate = sum(share[a] * per[a].evaluated for a in per) / overall.evaluated
+    return AccuracySummary(overall=overall, by_action=[a for a in per.values() if a.evaluated], up_share=share["BUY"])
+
+
+@login_required
+@require_GET
+def history_view(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    filters = HistoryFilterForm(request.GET or None)
+    wanted = filters.cleaned_data if filters.is_valid() else {}
+    qs = selectors.recommendations_for_user(
+        user=user,
+        scope="history",
+        status=wanted.get("status") or None,
+        symbol=wanted.get("symbol") or None,
+        action=wanted.get("action") or None,
+    )
+    page = Paginator(qs, HISTORY_PER_PAGE).get_page(request.GET.get("page"))
+    evaluated = qs.filter(outcome_evaluated=True).values_list(
+        "recommendation_type", "recommended_price", "actual_price", "outcome_price", "direction_correct"
+    )
+    answered = qs.filter(status__in=[RecommendationStatus.ACCEPTED, RecommendationStatus.REJECTED]).count()
+    accepted = qs.filter(status=RecommendationStatus.ACCEPTED).count()
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "filters": filters,
+        "query": query.urlencode(),
+        "summary": accuracy_summary(list(evaluated)),
+        "hold_band_pct": HOLD_BAND * 100,
+        "answered": answered,
+        "acceptance_rate": accepted / answered if answered else None,
+    }
+    return render(request, "recommendations/history.html", context)
