@@ -42,7 +42,7 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install-dev
-	$(VENV)/bin/mypy quantai accounts market portfolios learning/ml backtesting
+	$(VENV)/bin/mypy quantai accounts market portfolios learning recommendations backtesting
 
 benchmark: install-dev
 	$(PY) manage.py benchmark $(BENCH_ARGS)

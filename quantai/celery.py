@@ -37,6 +37,7 @@ app.conf.update(
         "backtesting.tasks.*": {"queue": "ml"},
         # Generation runs model inference.
         "recommendations.tasks.generate_recommendations": {"queue": "ml"},
+        "recommendations.tasks.learn_personalisation": {"queue": "ml"},
     },
     timezone="UTC",
     broker_connection_retry_on_startup=True,
@@ -64,6 +65,12 @@ app.conf.beat_schedule = {
         "task": "recommendations.tasks.evaluate_recommendations",
         "schedule": crontab(hour=21, minute=45, day_of_week="mon-fri"),
         "options": {"expires": 3600},
+    },
+    # Learn each user's profile and the acceptance model from the day's answers before generating.
+    "recommendations-learn-personalisation": {
+        "task": "recommendations.tasks.learn_personalisation",
+        "schedule": crontab(hour=21, minute=55, day_of_week="mon-fri"),
+        "options": {"expires": 15 * 60},
     },
     "recommendations-generate": {
         "task": "recommendations.tasks.generate_recommendations",

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from recommendations.models import Recommendation
+from recommendations.models import AcceptanceModelVersion, Recommendation, UserPreferenceProfile
 
 
 @admin.register(Recommendation)
@@ -39,3 +39,29 @@ class RecommendationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the nightly personalisation job; operators only read them."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(UserPreferenceProfile)
+class UserPreferenceProfileAdmin(_ReadOnlyAdmin):
+    list_display = ("user", "responses", "acceptance_rate", "confidence_threshold", "size_scale", "computed_at")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+
+
+@admin.register(AcceptanceModelVersion)
+class AcceptanceModelVersionAdmin(_ReadOnlyAdmin):
+    list_display = ("version", "created_at", "responses", "users")
+    ordering = ("-version",)

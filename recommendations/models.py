@@ -98,6 +98,13 @@ class Recommendation(models.Model):
     shadow_return_pct = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # --- personalisation (set at generation when Flag.PERSONALISED_RECOMMENDATIONS is on; NULL otherwise) ---
+    priority = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Rank among the user's recommendations of the day (1 is shown first)"
+    )
+    acceptance_probability = models.DecimalField(
+        max_digits=5, decimal_places=4, null=True, blank=True, help_text="Predicted P(the user accepts), 0-1"
+    )
 
     class Meta:
         db_table = "recommendations_feedback"
@@ -142,3 +149,55 @@ class Recommendation(models.Model):
     @property
     def top_contributions(self) -> list[list[object]]:
         return list((self.model_features or {}).get("contributions", []))
+
+
+class UserPreferenceProfile(models.Model):
+    """One user's learned profile (:class:`recommendations.personalisation.Profile`), recomputed nightly.
+
+    ``profile`` holds the whole estimate; the columns repeat the headline numbers for the admin and queries.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference_profile")
+    responses = models.PositiveIntegerField(default=0)
+    acceptance_rate = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0.5"))
+    confidence_threshold = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
+    size_scale = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("1"))
+    profile = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(size_scale__gt=0, size_scale__lte=1), name="prefprofile_scale_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id} ({self.responses} answers)"
+
+
+class AcceptanceModelVersion(models.Model):
+    """One trained acceptance model (P(accept) of a recommendation); the newest one whose artifact verifies is used.
+
+    The artifact lives under ``settings.MODELS_DIR / "acceptance"``, written to a temporary file and renamed,
+    and is loaded only when its sha256 matches ``artifact_sha256`` (see :mod:`recommendations.acceptance`).
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    data_hash = models.CharField(max_length=64, help_text="sha256 of the training rows and settings")
+    responses = models.PositiveIntegerField(default=0)
+    users = models.PositiveIntegerField(default=0)
+    features = models.JSONField(default=list)
+    hyperparameters = models.JSONField(default=dict)
+    library_versions = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict, help_text="time-ordered cross-validation: AUC per fold, mean, base rate")
+    feature_importance = models.JSONField(default=list, help_text="[[feature, importance], ...], largest first")
+    artifact_path = models.CharField(max_length=255, help_text="relative to settings.MODELS_DIR")
+    artifact_sha256 = models.CharField(max_length=64)
+    artifact_size = models.BigIntegerField(default=0)
+    format_version = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"acceptance model v{self.version}"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Max, QuerySet
+from django.db.models import F, Max, QuerySet
 
 from accounts.models import User
 from market.models import PriceBar
@@ -104,7 +104,8 @@ def recommendations_for_user(
         qs = qs.filter(symbol=symbol)
     if action:
         qs = qs.filter(recommendation_type=action)
-    return qs.order_by("-trading_date", "symbol", "id")
+    # Personalised ranking (priority 1 first) when generation set one; symbol order otherwise.
+    return qs.order_by("-trading_date", F("priority").asc(nulls_last=True), "symbol", "id")
 
 
 def latest_price_date() -> date | None:

@@ -44,3 +44,24 @@ def evaluate_recommendations(as_of: str | None = None) -> dict[str, Any]:
         "expired": result.expired,
         "waiting_for_prices": result.waiting_for_prices,
     }
+
+
+@shared_task(name="recommendations.tasks.learn_personalisation", soft_time_limit=3600, time_limit=3900)
+def learn_personalisation(seed: int = 0) -> dict[str, Any]:
+    """Nightly: recompute every answering user's learned profile, then (re)train the acceptance model.
+
+    Safe to run twice: profiles are recomputed from the same answers, and training is skipped (with the reason)
+    when the answers are unchanged since the newest model. scikit-learn is imported only inside the training.
+    """
+    from recommendations.acceptance import acceptance_model_train
+    from recommendations.services.personalise import preference_profiles_recompute
+
+    profiles = preference_profiles_recompute()
+    trained = acceptance_model_train(seed=seed)
+    return {
+        "profiles": profiles,
+        "trained": trained.trained,
+        "reason": trained.reason,
+        "version": trained.version.version if trained.version is not None else None,
+        "auc_mean": trained.metrics.get("auc_mean"),
+    }

@@ -23,6 +23,7 @@ from portfolios.services import short_selling_allowed
 from quantai.notifier import RecommendationNew, notify_user
 from recommendations import conditions, reasoning, selectors, sizing
 from recommendations.models import Recommendation, RecommendationType
+from recommendations.services.personalise import Personaliser
 from recommendations.signals import Signal, SignalBatch, SignalProvider, signals_for
 
 logger = logging.getLogger(__name__)
@@ -139,6 +140,8 @@ def recommendations_generate(
     expires_on = calendar.next_trading_day(day)
     now = timezone.now()
     rows: list[Recommendation] = []
+    # --- personalisation hook (1/3): None when Flag.PERSONALISED_RECOMMENDATIONS is off -> nothing below changes.
+    personaliser = Personaliser.for_users(user_list)
     symbols = [s for s in TRADABLE if s in batch.signals]
     for done, symbol in enumerate(symbols, start=1):
         signal = batch.signals[symbol]
@@ -166,6 +169,8 @@ def recommendations_generate(
             short_reserve=float(SHORT_RESERVE),
         )
         sized = sizing.size_positions(accounts, market)
+        if personaliser is not None:  # personalisation hook (2/3): shrinks buys/new shorts only, never above `sized`
+            sized = personaliser.adapt(symbol=symbol, user_ids=user_ids, sized=sized, market=market, accounts=accounts)
         market_conditions = conditions.market_conditions(
             symbol_closes=arrays[symbol], spy_closes=arrays.get(BENCHMARK, np.array([]))
         )
@@ -196,6 +201,9 @@ def recommendations_generate(
             )
         if progress:
             progress(symbol, done, len(symbols))
+
+    if personaliser is not None:  # personalisation hook (3/3): priority and P(accept); no row removed or re-actioned
+        personaliser.rank(rows)
 
     with transaction.atomic():
         # ignore_conflicts: a concurrent run that wrote the same (user, symbol, date) first wins; no error.

@@ -1,0 +1,300 @@
+"""The learned per-user profile (hand-checked smoothing, threshold, risk adaptation) and how generation applies it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from portfolios.factories import buy, funded_investor
+from recommendations import personalisation as pers
+from recommendations import sizing
+from recommendations.factories import RecommendationFactory, signal_batch
+from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
+from recommendations.services import recommendations_generate
+from recommendations.services.personalise import Personaliser, preference_profiles_recompute
+from recommendations.tests.conftest import make_market
+
+T0 = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
+
+
+def answers(rows: list[tuple[str, float, bool, float, float]]) -> pd.DataFrame:
+    """(symbol, confidence, accepted, recommended shares, actual shares or NaN), one minute apart."""
+    return pd.DataFrame.from_records(
+        [
+            {
+                "timestamp": T0 + timedelta(minutes=i),
+                "symbol": s,
+                "confidence": c,
+                "accepted": a,
+                "has_trade": a and not np.isnan(actual),
+                "recommended_shares": rec,
+                "actual_shares": actual,
+            }
+            for i, (s, c, a, rec, actual) in enumerate(rows)
+        ],
+        columns=list(pers.RESPONSE_COLUMNS),
+    )
+
+
+# --- smoothing, threshold, risk adaptation on hand examples --------------------------------------------------------
+
+
+def test_smoothed_rate_is_the_beta_posterior_mean():
+    assert pers.smoothed_rate(3, 4, prior=0.5, strength=2) == pytest.approx(4 / 6)
+    assert pers.smoothed_rate(0, 0, prior=0.3, strength=4) == pytest.approx(0.3)
+    assert pers.smoothed_rate(30, 30, prior=0.5, strength=4) == pytest.approx(32 / 34)
+
+
+def test_symbol_rates_shrink_toward_the_users_overall_rate():
+    nan = float("nan")
+    rows = [("AAPL", 0.6, True, 1, nan)] * 4 + [("NVDA", 0.6, False, 1, nan)] * 4 + [("GOOGL", 0.6, True, 1, nan)]
+    rows += [("GOOGL", 0.6, False, 1, nan)]
+    profile = pers.build_profile(answers(rows))
+
+    assert (profile.responses, profile.accepted) == (10, 5)
+    assert profile.acceptance_rate == pytest.approx((5 + 1) / (10 + 2))  # Laplace: 0.5
+    assert profile.symbol_rate("AAPL") == pytest.approx((4 + 4 * 0.5) / (4 + 4))  # 0.75, not 1.0 after four answers
+    assert profile.symbol_rate("NVDA") == pytest.approx((0 + 4 * 0.5) / (4 + 4))  # 0.25
+    assert profile.symbol_rate("GOOGL") == pytest.approx((1 + 2) / (2 + 4))
+    assert profile.symbol_rate("META") == pytest.approx(profile.acceptance_rate)  # never answered
+    assert profile.symbol_counts == {"AAPL": 4, "GOOGL": 2, "NVDA": 4}
+
+
+def test_the_threshold_is_where_the_user_starts_accepting():
+    confidences = [0.52, 0.54, 0.56, 0.58, 0.60, 0.62, 0.64, 0.66, 0.68, 0.70]
+    accepted = np.array([c >= 0.60 for c in confidences])
+
+    t, below, above = pers.confidence_threshold(np.array(confidences), accepted)
+
+    assert t == pytest.approx(0.59)
+    assert below == pytest.approx((0 + 1) / (4 + 2))
+    assert above == pytest.approx((6 + 1) / (6 + 2))
+
+
+def test_no_threshold_without_evidence():
+    conf = np.linspace(0.5, 0.8, 12)
+    assert pers.confidence_threshold(conf, np.ones(12, dtype=bool)) == (None, None, None)  # never rejects
+    assert pers.confidence_threshold(conf[:5], np.array([False, False, True, True, True])) == (None, None, None)  # too few
+    alternating = np.arange(12) % 2 == 0  # acceptance unrelated to confidence
+    assert pers.confidence_threshold(conf, alternating)[0] is None
+
+
+def test_a_user_below_their_threshold_is_expected_to_reject_more():
+    rows = [("AAPL", c, c >= 0.6, 1, float("nan")) for c in np.linspace(0.5, 0.7, 11)]
+    profile = pers.build_profile(answers(rows))
+    assert profile.confidence_threshold is not None
+    assert profile.expected_acceptance("AAPL", 0.55) < profile.expected_acceptance("AAPL", 0.65)
+
+
+def test_a_user_who_keeps_halving_sizes_gets_about_half():
+    rows = [("AAPL", 0.6, True, 10.0, 5.0)] * 20
+    profile = pers.build_profile(answers(rows))
+    assert profile.size_scale == pytest.approx((20 * 0.5 + 3) / (20 + 3))
+    assert profile.size_samples == 20
+
+
+@pytest.mark.parametrize(
+    ("ratio", "expected"),
+    [(0.01, pers.MIN_SIZE_SCALE), (3.0, 1.0), (1.0, 1.0)],
+    ids=["never-below-a-quarter", "buying-more-never-grows-sizes", "full-size"],
+)
+def test_risk_adaptation_is_bounded(ratio, expected):
+    scale, _ = pers.size_scale(np.full(30, 10.0), np.full(30, 10.0 * ratio))
+    assert scale == pytest.approx(expected)
+
+
+def test_only_recent_trades_count_for_risk_adaptation():
+    old = [("AAPL", 0.6, True, 10.0, 2.0)] * 30
+    recent = [("AAPL", 0.6, True, 10.0, 10.0)] * pers.SIZE_WINDOW
+    assert pers.build_profile(answers(old + recent)).size_scale == pytest.approx(1.0)
+
+
+def test_a_profile_survives_its_json_form():
+    rows = [("AAPL", c, c >= 0.6, 10.0, 4.0 if c >= 0.6 else float("nan")) for c in np.linspace(0.5, 0.7, 11)]
+    profile = pers.build_profile(answers(rows))
+    assert pers.Profile.from_dict(profile.as_dict()) == profile
+    assert pers.Profile.from_dict(None) == pers.NEUTRAL
+
+
+# --- invariants of applying a profile (hypothesis) -----------------------------------------------------------------
+
+
+@st.composite
+def sized_books(draw: st.DrawFn) -> tuple[sizing.Sizing, sizing.Accounts, sizing.Market, np.ndarray]:
+    n = draw(st.integers(1, 12))
+    floats = st.floats(0, 1e5, allow_nan=False)
+    equity = np.array(draw(st.lists(st.just(0.0) | st.floats(1, 1e6), min_size=n, max_size=n)))
+    held_long = np.array(draw(st.lists(st.sampled_from([0.0, 1.0, 7.5, 250.0]), min_size=n, max_size=n)))
+    held_short = np.where(held_long > 0, 0.0, np.array(draw(st.lists(st.sampled_from([0.0, 3.0]), min_size=n, max_size=n))))
+    accounts = sizing.Accounts(
+        equity=equity,
+        cash=equity * draw(st.floats(0, 1)),
+        available_cash=equity * draw(st.floats(0, 1)),
+        held_long=held_long,
+        held_short=held_short,
+        other_var=np.array(draw(st.lists(floats, min_size=n, max_size=n))),
+        kelly_fraction=np.full(n, draw(st.sampled_from([0.25, 0.5, 0.75]))),
+        max_weight=np.full(n, draw(st.sampled_from([0.1, 0.2, 0.3]))),
+        var_budget=np.full(n, draw(st.sampled_from([0.015, 0.025, 0.04]))),
+        buy_threshold=np.full(n, 0.55),
+        sell_threshold=np.full(n, 0.45),
+        allow_short=np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n))),
+    )
+    market = sizing.Market(
+        price=draw(st.floats(1, 1000)),
+        sigma_1d=draw(st.floats(0, 0.08)),
+        p_up=draw(st.floats(0, 1)),
+        payoff_ratio=draw(st.floats(0.3, 3)),
+    )
+    scale = np.array(draw(st.lists(st.floats(-1, 2) | st.just(float("nan")), min_size=n, max_size=n)))
+    return sizing.size_positions(accounts, market), accounts, market, scale
+
+
+@settings(max_examples=300, deadline=None)
+@given(sized_books())
+def test_personalisation_never_flips_direction_grows_a_size_or_shrinks_a_sale_of_held_shares(book):
+    sized, accounts, market, scale = book
+    adapted = pers.adapt_sizing(
+        sized,
+        scale,
+        price=market.price,
+        sigma_1d=market.sigma_1d,
+        equity=np.maximum(accounts.equity, 0),
+        other_var=accounts.other_var,
+        var_budget=accounts.var_budget,
+    )
+
+    assert (adapted.action == sized.action).all() and (adapted.side == sized.side).all()
+    assert (adapted.reason == sized.reason).all()
+    assert (adapted.shares <= sized.shares).all()  # never above what the risk limits allowed
+    assert ((adapted.shares > 0) == (sized.shares > 0)).all()  # a trade stays a trade
+    held_sale = sized.side == sizing.SIDE_SELL
+    assert (adapted.shares[held_sale] == sized.shares[held_sale]).all()
+    assert (adapted.shares >= np.minimum(sized.shares, sizing.floor_shares(sized.shares * pers.MIN_SIZE_SCALE))).all()
+    assert (adapted.weight_after <= sized.weight_after + 1e-9).all()
+    assert (adapted.risk_score <= sized.risk_score + 1e-9).all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["BUY", "SELL", "HOLD"]), st.sampled_from(["BUY", "SELL", "SHORT", "COVER", ""]), st.floats()),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_ranking_keeps_every_recommendation_and_puts_sales_of_held_shares_first(items):
+    tiers = [pers.ranking_tier(a, s) for a, s, _ in items]
+    ranks = pers.rank_order(tiers, [score for *_, score in items])
+
+    assert sorted(ranks.tolist()) == list(range(1, len(items) + 1))  # nothing hidden
+    held_sales = [r for r, (a, s, _) in zip(ranks, items, strict=True) if a == "SELL" and s == "SELL"]
+    others = [r for r, (a, s, _) in zip(ranks, items, strict=True) if not (a == "SELL" and s == "SELL")]
+    if held_sales and others:
+        assert max(held_sales) < min(others)
+
+
+def test_within_a_tier_the_likelier_answer_comes_first():
+    assert pers.rank_order([1, 1, 1, 2], [0.2, 0.9, 0.5, 0.99]).tolist() == [3, 1, 2, 4]
+
+
+# --- generation with and without the flag --------------------------------------------------------------------------
+
+
+def _store_profile(user, **kwargs) -> None:
+    profile = pers.Profile(**kwargs)
+    UserPreferenceProfile.objects.create(
+        user=user, responses=profile.responses, size_scale=Decimal(str(profile.size_scale)), profile=profile.as_dict()
+    )
+
+
+def _flag(settings_fixture, on: bool) -> None:
+    settings_fixture.FEATURE_FLAGS = {**settings_fixture.FEATURE_FLAGS, "personalised_recommendations": on}
+
+
+FIELDS = ("symbol", "recommendation_type", "trade_side", "recommended_shares", "risk_score", "recommendation_reasoning")
+
+
+def _rows(user) -> list[tuple]:
+    return list(Recommendation.objects.filter(user=user).order_by("symbol").values_list(*FIELDS))
+
+
+@pytest.mark.django_db
+def test_with_the_flag_off_a_learned_profile_changes_nothing(signal_day, settings):
+    _flag(settings, False)
+    closes = make_market(signal_day)
+    learned = funded_investor("20000.00")
+    plain = funded_investor("20000.00")
+    for user in (learned, plain):
+        buy(user, "AAPL", 20, closes["AAPL"].quantize(Decimal("0.01")))
+    _store_profile(learned, responses=40, size_scale=0.25, symbol_rates={"NVDA": 0.95, "AMZN": 0.05})
+    assert Personaliser.for_users([learned]) is None
+
+    recommendations_generate(date=signal_day, signals=signal_batch(signal_day, {"AAPL": 0.2, "NVDA": 0.7, "AMZN": 0.7}))
+
+    assert _rows(learned) == _rows(plain)
+    assert len(_rows(learned)) == 3
+    learned_recs = Recommendation.objects.filter(user=learned)
+    assert all(r.priority is None and r.acceptance_probability is None for r in learned_recs)
+    assert all("personalisation" not in r.model_features for r in learned_recs)
+    features = {r.symbol: r.model_features for r in learned_recs}
+    assert features == {r.symbol: r.model_features for r in Recommendation.objects.filter(user=plain)}
+
+
+@pytest.mark.django_db
+def test_with_the_flag_on_a_shrinking_user_gets_smaller_buys_but_the_same_sales_and_directions(signal_day, settings):
+    _flag(settings, True)
+    closes = make_market(signal_day)
+    shrinker = funded_investor("20000.00")
+    plain = funded_investor("20000.00")
+    for user in (shrinker, plain):
+        buy(user, "AAPL", 20, closes["AAPL"].quantize(Decimal("0.01")))
+    _store_profile(shrinker, responses=40, size_scale=0.5, symbol_rates={"NVDA": 0.95, "AMZN": 0.05, "AAPL": 0.01})
+
+    recommendations_generate(date=signal_day, signals=signal_batch(signal_day, {"AAPL": 0.2, "NVDA": 0.7, "AMZN": 0.7}))
+
+    mine = {r.symbol: r for r in Recommendation.objects.filter(user=shrinker)}
+    theirs = {r.symbol: r for r in Recommendation.objects.filter(user=plain)}
+    assert {s: r.recommendation_type for s, r in mine.items()} == {s: r.recommendation_type for s, r in theirs.items()}
+    assert mine["AAPL"].recommendation_type == "SELL" and mine["AAPL"].recommended_shares == theirs["AAPL"].recommended_shares
+    for symbol in ("NVDA", "AMZN"):
+        base = theirs[symbol].recommended_shares
+        assert mine[symbol].recommendation_type == "BUY" and 0 < mine[symbol].recommended_shares < base
+        assert mine[symbol].recommended_shares >= (base * Decimal("0.5")).quantize(Decimal("0.0001")) - Decimal("0.0001")
+        assert mine[symbol].model_features["personalisation"]["base_shares"] == pytest.approx(float(base))
+    # The sale of held shares comes first even though this user almost never accepts AAPL; then the preferred NVDA.
+    assert [mine[s].priority for s in ("AAPL", "NVDA", "AMZN")] == [1, 2, 3]
+    assert mine["NVDA"].acceptance_probability > mine["AMZN"].acceptance_probability
+    assert theirs["AAPL"].priority == 1 and theirs["NVDA"].model_features["personalisation"]["size_scale"] == 1.0
+
+
+@pytest.mark.django_db
+def test_profiles_are_learned_from_stored_answers(signal_day):
+    user = funded_investor("1000.00")
+    other = funded_investor("1000.00")
+    for i, (symbol, accepted) in enumerate([("AAPL", True)] * 6 + [("NVDA", False)] * 6):
+        RecommendationFactory(
+            user=user,
+            symbol=symbol,
+            trading_date=signal_day + timedelta(days=i) if i else signal_day,
+            status=RecommendationStatus.ACCEPTED if accepted else RecommendationStatus.REJECTED,
+            user_accepted=accepted,
+            user_response_timestamp=T0 + timedelta(days=i),
+            recommended_shares=Decimal("10"),
+            actual_shares_traded=Decimal("4") if accepted else None,
+        )
+
+    assert preference_profiles_recompute() == 1
+    assert preference_profiles_recompute(user_ids=[user.pk, other.pk]) == 2  # idempotent, and neutral for the silent
+
+    row = UserPreferenceProfile.objects.get(user=user)
+    profile = pers.Profile.from_dict(row.profile)
+    assert profile.symbol_rate("AAPL") > 0.7 > 0.3 > profile.symbol_rate("NVDA")
+    assert row.size_scale == Decimal(str(round((6 * 0.4 + 3) / 9, 4)))
+    assert UserPreferenceProfile.objects.get(user=other).profile == pers.NEUTRAL.as_dict()
