@@ -6,3 +6,10 @@ class QuantAIConfig(AppConfig):
 
     name = "quantai"
     verbose_name = "QuantAI"
+
+    def ready(self) -> None:
+        # Every process that runs tasks (workers, and the web process with eager tasks) records when each
+        # task last finished, for the System page.
+        from quantai.monitoring import connect_task_heartbeats
+
+        connect_task_heartbeats()

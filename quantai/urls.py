@@ -3,12 +3,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from quantai import health, views
+from quantai import health, views, views_system
 from recommendations.api import views as recommendation_api
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("system/", views_system.system_page, name="system"),
+    path("metrics", views_system.metrics, name="metrics"),
     path("", include("accounts.urls")),
     path("api/auth/", include("accounts.api.urls")),
     # The original design's recommendation paths, next to the portfolio they belong to.

@@ -348,6 +348,11 @@ LEARNING_MODELS: list[str] = env.list("LEARNING_MODELS", default=[])
 LEARNING_AUC_MARGIN = env.float("LEARNING_AUC_MARGIN", default=0.01)
 LEARNING_EVAL_FOLDS = env.int("LEARNING_EVAL_FOLDS", default=3)
 
+# --- Monitoring ---------------------------------------------------------------------
+# Bearer token a Prometheus scraper sends to GET /metrics; empty turns token access off
+# (operators' sessions still work).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_JSON = env.bool("LOG_JSON", default=False)
