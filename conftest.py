@@ -21,10 +21,11 @@ from urllib.parse import urlparse
 
 import pytest
 
+from quantai.tests.browser import CHROMIUM
+
 REQUIRE_LIVE = os.environ.get("REQUIRE_LIVE_SERVICES") == "1"
 #: Redis for live tests; they override the app's settings to point here, so they run in both passes.
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SHARED_PRICES = Path(__file__).resolve().parent.parent / "shared" / "data" / "prices"
 
 LIVE_SKIP_PREFIX = "live service missing:"

@@ -14,7 +14,6 @@ the key pages are kept under the test's ``tmp_path`` for a human look.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import time
 from datetime import UTC, timedelta
@@ -31,24 +30,14 @@ from accounts.lockout import shown_lock_end
 from accounts.models import AuditAction, AuditEvent, OnboardingStage, User
 from accounts.profiles import profile_for
 from accounts.questionnaire import QUESTIONS_BY_KEY, score_questionnaire
+from quantai.tests.browser import HTTP_STATUS_CONSOLE_ERROR, launch_chromium
+from quantai.tests.browser import BrowserWatch as _SharedWatch
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-# What this machine's closed network and a root user need; see the root conftest for the probe.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USERNAME = "journey-investor"
 EMAIL = "journey.investor@example.com"
 PASSWORD = "plum orchard lantern 1987 quietly"
 WRONG_PASSWORD = "plum orchard lantern 1988 quietly"
 STARTING_CASH = "25000.00"
-HTTP_STATUS_CONSOLE_ERROR = "Failed to load resource: the server responded with a status of"
 FAILURE_LIMIT = 3
 # Long enough that the refused right password (step 6) lands inside the lock even on a slow
 # machine, short enough to wait out in a test.
@@ -69,8 +58,9 @@ def _option_label(key: str, value: str) -> str:
     return next(o.label for o in QUESTIONS_BY_KEY[key].options if o.value == value)
 
 
-class BrowserWatch:
-    """Everything the browser complained about, and every HTTP error it received."""
+class BrowserWatch(_SharedWatch):
+    """Everything the browser complained about, and every HTTP error it received, kept apart so the
+    lockout's expected 429s can be checked exactly."""
 
     def __init__(self) -> None:
         self.console_errors: list[str] = []
@@ -134,13 +124,11 @@ def test_newcomer_onboards_is_locked_out_waits_and_signs_back_in(live_server, se
         page.screenshot(path=str(shots[name]), full_page=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.set_default_timeout(10_000)
-            page.on("console", watch.on_console)
-            page.on("pageerror", watch.on_page_error)
-            page.on("response", watch.on_response)
+            watch.attach(page)
             page.route_web_socket(re.compile(r"/ws/live/$"), _fake_live_socket)
 
             # 1. The home page leads a newcomer to registration.

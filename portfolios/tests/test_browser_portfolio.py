@@ -9,7 +9,6 @@ test's ``tmp_path`` for a human look.
 from __future__ import annotations
 
 import json
-import os
 import re
 from decimal import Decimal
 from io import StringIO
@@ -22,35 +21,9 @@ from django.core.management import call_command
 
 from portfolios.models import CashAccount, Position, Trade
 from portfolios.selectors import latest_closes
+from quantai.tests.browser import BrowserWatch, launch_chromium
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "demo orchard lantern 2024 calmly"
-HTTP_STATUS_CONSOLE_ERROR = "Failed to load resource: the server responded with a status of"
-
-
-class BrowserWatch:
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def on_console(self, message: Any) -> None:
-        if message.type == "error" and not message.text.startswith(HTTP_STATUS_CONSOLE_ERROR):
-            self.problems.append(f"console: {message.text} @ {message.location.get('url', '')}")
-
-    def on_page_error(self, error: Any) -> None:
-        self.problems.append(f"page error: {error}")
-
-    def on_response(self, response: Any) -> None:
-        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
-            self.problems.append(f"HTTP {response.status} {response.request.method} {response.url}")
 
 
 def _quiet_socket(ws: Any) -> None:
@@ -85,13 +58,11 @@ def test_demo_investor_records_a_buy_and_sees_the_dashboard_update(live_server, 
         page.screenshot(path=str(shots[-1]), full_page=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(15_000)
-            page.on("console", watch.on_console)
-            page.on("pageerror", watch.on_page_error)
-            page.on("response", watch.on_response)
+            watch.attach(page)
             page.route_web_socket(re.compile(r"/ws/live/$"), _quiet_socket)
 
             page.goto(f"{live_server.url}/login/?next=/portfolio/")

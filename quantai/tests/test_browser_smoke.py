@@ -6,7 +6,6 @@ pytest-django's live server. The screenshot is kept under the test's ``tmp_path`
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from decimal import Decimal
 
@@ -16,18 +15,8 @@ from django.contrib.auth import get_user_model
 from accounts.models import OnboardingStage
 from market.models import PriceBar
 from market.selectors import invalidate_latest_prices
+from quantai.tests.browser import launch_chromium
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-# What this machine's closed network and a root user need; see the root conftest for the probe.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USERNAME = "demo-investor"
 PASSWORD = "correct-horse-battery-staple-42"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -66,7 +55,7 @@ def test_investor_sees_the_market_signs_in_and_is_welcomed(live_server, tmp_path
     failed_requests: list[str] = []
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.set_default_timeout(15_000)

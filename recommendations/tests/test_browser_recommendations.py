@@ -28,41 +28,15 @@ from market import calendar
 from portfolios.factories import funded_investor
 from portfolios.models import CashAccount, Trade
 from quantai.notifier import user_group
+from quantai.tests.browser import BrowserWatch, launch_chromium
 from recommendations.factories import signal_batch
 from recommendations.models import Recommendation, RecommendationStatus
 from recommendations.services import recommendations_generate
 from recommendations.tests.conftest import make_market
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "quiet harbour 2024 lantern oak"
-HTTP_STATUS_CONSOLE_ERROR = "Failed to load resource: the server responded with a status of"
 #: Screenshots land here too when set (for a human look after the run).
 SHOTS_DIR = os.environ.get("QUANTAI_SCREENSHOTS")
-
-
-class BrowserWatch:
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def on_console(self, message: Any) -> None:
-        if message.type == "error" and not message.text.startswith(HTTP_STATUS_CONSOLE_ERROR):
-            self.problems.append(f"console: {message.text} @ {message.location.get('url', '')}")
-
-    def on_page_error(self, error: Any) -> None:
-        self.problems.append(f"page error: {error}")
-
-    def on_response(self, response: Any) -> None:
-        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
-            self.problems.append(f"HTTP {response.status} {response.request.method} {response.url}")
 
 
 @pytest.mark.browser
@@ -92,13 +66,11 @@ def test_a_recommendation_made_while_the_page_is_open_appears_and_is_accepted_th
             page.screenshot(path=str(Path(SHOTS_DIR) / shots[-1].name), full_page=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(15_000)
-            page.on("console", watch.on_console)
-            page.on("pageerror", watch.on_page_error)
-            page.on("response", watch.on_response)
+            watch.attach(page)
             # Not connected to a server: Playwright treats the socket as open and the test sends into it.
             page.route_web_socket(re.compile(r"/ws/live/$"), lambda ws: sockets.append(ws))
 
