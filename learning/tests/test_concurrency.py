@@ -8,45 +8,18 @@ lock would make these tests prove nothing.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from learning.factories import ModelVersionFactory
 from learning.models import ModelStatus, ModelVersion, RunStatus, TrainingRun
 from learning.services.runs import training_run_start
 from learning.services.versions import model_version_activate
+from quantai.tests.concurrency import run_at_once
 
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True)]
-
-
-def run_at_once(n: int, work: Callable[[int], Any]) -> list[tuple[str, Any]]:
-    barrier = threading.Barrier(n)
-    results: list[tuple[str, Any]] = []
-    lock = threading.Lock()
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcome: tuple[str, Any] = ("ok", work(i))
-        except Exception as exc:  # reported by the test, never swallowed
-            outcome = ("error", exc)
-        finally:
-            connection.close()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung (lock wait?)"
-    return results
 
 
 def test_simultaneous_activations_leave_exactly_one_active_version(settings: Any, tmp_path: Path) -> None:

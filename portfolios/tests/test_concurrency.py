@@ -7,7 +7,6 @@ database-wide write lock would make these tests prove nothing.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -15,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from accounts.models import User
 from portfolios.factories import InvestorFactory, buy, funded_investor, next_key, price_bar
@@ -23,37 +21,14 @@ from portfolios.models import CashAccount, Position, Trade
 from portfolios.selectors import ledger_verify
 from portfolios.services import cash_deposit, positions_revalue, trade_execute
 from quantai.errors import ValidationFailed
+from quantai.tests.concurrency import run_at_once as shared_run_at_once
 
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True)]
 D = Decimal
 
 
 def run_at_once(n: int, work: Callable[[int], Any]) -> list[tuple[str, Any]]:
-    """Start ``n`` threads that call ``work(i)`` together; collect ("ok", result) / ("refused", error) / ("error", exc)."""
-    barrier = threading.Barrier(n)
-    results: list[tuple[str, Any]] = []
-    lock = threading.Lock()
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcome: tuple[str, Any] = ("ok", work(i))
-        except ValidationFailed as exc:
-            outcome = ("refused", exc)
-        except Exception as exc:  # reported by the test, never swallowed
-            outcome = ("error", exc)
-        finally:
-            connection.close()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung (lock wait?)"
-    return results
+    return shared_run_at_once(n, work, refused=(ValidationFailed,))
 
 
 def test_twenty_simultaneous_sells_of_a_ten_share_position_accept_exactly_ten():

@@ -6,19 +6,18 @@ lock would make these tests prove nothing. Each thread has its own connection an
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from portfolios.factories import funded_investor
 from portfolios.models import CashAccount, Trade
 from portfolios.selectors import ledger_verify
 from quantai.errors import ApplicationError
+from quantai.tests.concurrency import run_at_once as shared_run_at_once
 from recommendations.factories import RecommendationFactory
 from recommendations.models import Recommendation, RecommendationStatus
 from recommendations.services import recommendation_respond
@@ -27,30 +26,7 @@ pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True)]
 
 
 def run_at_once(n: int, work: Callable[[int], Any]) -> list[tuple[str, Any]]:
-    barrier = threading.Barrier(n)
-    results: list[tuple[str, Any]] = []
-    lock = threading.Lock()
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcome: tuple[str, Any] = ("ok", work(i))
-        except ApplicationError as exc:
-            outcome = ("refused", exc)
-        except Exception as exc:  # reported by the test, never swallowed
-            outcome = ("error", exc)
-        finally:
-            connection.close()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung (lock wait?)"
-    return results
+    return shared_run_at_once(n, work, refused=(ApplicationError,))
 
 
 def test_ten_simultaneous_accepts_execute_one_trade():
