@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from market.symbols import TRADABLE
 from recommendations.sizing import payoff_ratio
@@ -116,53 +115,13 @@ def signals_for(day: date) -> SignalBatch:
             close=prediction.close,
             model_label=str(prediction.model_label),
             components={k: float(v) for k, v in prediction.components.items()},
+            # The day's values of the top-contribution features, as the predictor computed them.
+            feature_values={
+                str(n): float(prediction.feature_values[n]) for n, _ in prediction.contributions if n in prediction.feature_values
+            },
         )
-    if signals:
-        signals = _with_feature_values(day, signals)
     return SignalBatch(date=day, signals=signals, missing=missing)
 
 
 def _none(day: date, reason: str) -> SignalBatch:
     return SignalBatch(date=day, signals={}, missing=dict.fromkeys(TRADABLE, reason))
-
-
-def _with_feature_values(day: date, signals: dict[str, Signal]) -> dict[str, Signal]:
-    """Attach the day's values of each signal's top-contribution features (best effort: the text can do without)."""
-    try:
-        values = _feature_values(day, sorted(signals))
-    except Exception:  # explanatory only; never block a recommendation on it
-        logger.warning("feature values for the reasons on %s could not be computed", day, exc_info=True)
-        return signals
-    out = {}
-    for symbol, signal in signals.items():
-        row = values.get(symbol, {})
-        wanted = {name: row[name] for name, _ in signal.top_contributions if name in row}
-        out[symbol] = Signal(**{**signal.__dict__, "feature_values": wanted})
-    return out
-
-
-def _feature_values(day: date, symbols: list[str]) -> dict[str, dict[str, float]]:
-    import pandas as pd
-
-    from learning import selectors
-    from learning.ml.data import panel_from_long
-    from learning.ml.features import compute_features
-    from learning.predictor import HISTORY_SESSIONS
-    from market.models import PriceBar
-    from market.symbols import ALL_SYMBOLS
-
-    bars = PriceBar.objects.filter(symbol__in=ALL_SYMBOLS, date__lte=day)
-    dates = list(bars.order_by("-date").values_list("date", flat=True).distinct()[:HISTORY_SESSIONS])
-    if not dates:
-        return {}
-    rows = list(bars.filter(date__gte=min(dates)).order_by("symbol", "date").values_list(*selectors.BAR_COLUMNS))
-    panel = panel_from_long(pd.DataFrame(rows, columns=list(selectors.BAR_COLUMNS)))
-    features = compute_features(panel, symbols=sorted(s for s in panel if s in TRADABLE))
-    result: dict[str, dict[str, float]] = {}
-    stamp = pd.Timestamp(day)
-    for symbol in symbols:
-        key = (stamp, symbol)
-        if key in features.index:
-            row: Any = features.loc[key]
-            result[symbol] = {str(k): float(v) for k, v in row.items() if pd.notna(v)}
-    return result

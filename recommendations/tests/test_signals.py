@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from recommendations import signals
 from recommendations.signals import SignalBatch, signals_for
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +42,7 @@ def test_a_prediction_becomes_a_signal_with_the_payoff_ratio_of_the_model_versio
         price_target=Decimal("190.88"),
         model_version_id=7,
         model_label="ensemble v3",
+        feature_values={"ret_20": 0.05, "rsi_14": 55.0},
     )
     outcomes = {
         "AAPL": predictor.PredictionOutcome("AAPL", prediction),
@@ -51,7 +51,6 @@ def test_a_prediction_becomes_a_signal_with_the_payoff_ratio_of_the_model_versio
     version = SimpleNamespace(metrics={"return_stats": {"AAPL": {"avg_up": 0.03, "avg_down": -0.02}}})
     monkeypatch.setattr(predictor, "predict_day", lambda day, symbols: outcomes)
     monkeypatch.setattr(predictor, "active_model", lambda kind: (object(), version, ""))
-    monkeypatch.setattr(signals, "_feature_values", lambda day, symbols: {"AAPL": {"ret_20": 0.05, "rsi_14": 55.0}})
 
     batch = signals_for(DAY)
 
@@ -90,12 +89,12 @@ def test_a_model_version_without_return_stats_gives_an_unknown_payoff(monkeypatc
         close=Decimal("10"),
         model_label="x",
         components={},
+        feature_values={},
     )
     monkeypatch.setattr(
         predictor, "predict_day", lambda day, symbols: {"AAPL": SimpleNamespace(prediction=prediction, reason="")}
     )
     monkeypatch.setattr(predictor, "active_model", lambda kind: (object(), SimpleNamespace(metrics={}), ""))
-    monkeypatch.setattr(signals, "_feature_values", lambda day, symbols: {})
 
     assert math.isnan(signals_for(DAY).signals["AAPL"].payoff_ratio)
 
