@@ -3,7 +3,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from quantai import health, views, views_system
+from quantai import health, views, views_analytics, views_system
+from recommendations.api import feedback as recommendation_feedback_api
 from recommendations.api import views as recommendation_api
 
 urlpatterns = [
@@ -24,10 +25,19 @@ urlpatterns = [
         recommendation_api.RecommendationRespondView.as_view(),
         name="portfolio-recommendation-respond",
     ),
+    # Replaces the portfolios app's analytics (same path, matched first): adds the recommendation statistics,
+    # which portfolios may not import.
+    path(
+        "api/portfolio/<user_id>/analytics",
+        views_analytics.PortfolioAnalyticsView.as_view(),
+        name="portfolio-analytics",
+    ),
     path("api/portfolio/", include("portfolios.api.urls")),
     path("portfolio/", include("portfolios.urls")),
     path("recommendations/", include("recommendations.urls")),
     path("api/recommendations/", include("recommendations.api.urls")),
+    # The original design's feedback path; the rows it writes are the recommendations app's.
+    path("api/learning/feedback", recommendation_feedback_api.LearningFeedbackView.as_view(), name="api-learning-feedback"),
     path("api/learning/", include("learning.api.urls")),
     path("", include("learning.urls")),
     path("api/backtests/", include("backtesting.api.urls")),

@@ -2,7 +2,7 @@
 
 Built from what the model said (calibrated P(up), the features that pushed hardest) and what the risk
 checks did (position weight against the profile's limit, the VaR budget, the Kelly size, or why the size is
-zero), and worded for the user's experience:
+zero), and why personalisation sized it below what the limits allowed, worded for the user's experience:
 
 - Beginner: everyday words, no jargon, no formulas ("has risen 8 % over the past month");
 - Intermediate: the common terms with numbers ("20-day momentum +8 %, RSI 71");
@@ -47,6 +47,10 @@ class Facts:
     contributions: Sequence[tuple[str, float]] = ()
     feature_values: dict[str, float] = field(default_factory=dict)
     no_signal_reason: str = ""
+    #: What the risk limits allowed before personalisation shrank the size (0: personalisation did not shrink it),
+    #: and the user's learned size scale (the share of suggested sizes they usually take).
+    personal_base_shares: float = 0.0
+    personal_size_scale: float = 1.0
 
 
 def _pct(x: float, signed: bool = True, digits: int = 0) -> str:
@@ -255,6 +259,24 @@ def _risk_checks(f: Facts, experience: str) -> str:
     return text
 
 
+def _personal_size(f: Facts, experience: str) -> str:
+    """Why the size is below what the risk limits allowed, when personalisation shrank it ("" otherwise)."""
+    if f.action == "HOLD" or not 0 < f.shares < f.personal_base_shares:
+        return ""
+    n, base = _shares(f.shares), _shares(f.personal_base_shares)
+    if experience == BEGINNER:
+        return (
+            f"We sized it down to {n} shares, from the {base} your limits would allow,"
+            " because you usually take smaller amounts than we suggest."
+        )
+    if experience == INTERMEDIATE:
+        return f"Sized down to {n} shares (your limits allowed {base}) because you usually take smaller positions than suggested."
+    return (
+        f"Sized down to {n} shares from {base} (learned size scale {f.personal_size_scale:.2f})"
+        " because you usually take smaller positions than suggested."
+    )
+
+
 def _shares(shares: float) -> str:
     return f"{shares:,.4f}".rstrip("0").rstrip(".")
 
@@ -332,5 +354,10 @@ def reasoning_text(facts: Facts, *, experience: str) -> str:
     """The full reason: what the model says, why (top features), and what the risk checks did."""
     if experience not in (BEGINNER, INTERMEDIATE, ADVANCED):
         experience = BEGINNER  # the safest wording when the level is unknown
-    parts = [_why_model(facts, experience), _drivers(facts, experience), _risk_checks(facts, experience)]
+    parts = [
+        _why_model(facts, experience),
+        _drivers(facts, experience),
+        _risk_checks(facts, experience),
+        _personal_size(facts, experience),
+    ]
     return " ".join(p for p in parts if p)

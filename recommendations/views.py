@@ -2,8 +2,10 @@
 
 Signed-in users only; every recommendation is looked up within ``request.user``'s rows, so another
 investor's id answers 404. Answers go through :func:`recommendations.services.recommendation_respond`, the
-same service as the API and the terminal command. A card's form works without JavaScript too (a normal
-POST that redirects back); with htmx it swaps in the updated card and the page does not reload.
+same service as the API and the terminal command; feedback alone (in any status, without answering) goes
+through :func:`recommendations.services.recommendation_feedback`, the same as the feedback API. A card's form
+works without JavaScript too (a normal POST that redirects back); with htmx it swaps in the updated card and the
+page does not reload.
 """
 
 from __future__ import annotations
@@ -71,9 +73,8 @@ def _card_context(rec: Recommendation, form: RespondForm | None = None, error: s
     return {
         "rec": rec,
         "answerable": answerable,
-        "can_give_feedback": rec.status in (RecommendationStatus.ACCEPTED, RecommendationStatus.REJECTED)
-        and rec.user_feedback_score is None
-        and not rec.user_feedback_comment,
+        # Any status may be rated (pending and expired too), once from the card.
+        "can_give_feedback": rec.user_feedback_score is None and not rec.user_feedback_comment,
         "feedback_on": flag_enabled(Flag.USER_FEEDBACK),
         "form": form or RespondForm(initial={"shares": rec.recommended_shares.normalize()}),
         "error": error,
@@ -112,23 +113,25 @@ def respond_view(request: HttpRequest, recommendation_id: str) -> HttpResponse:
         return HttpResponseNotAllowed(["POST"])
     form: RespondForm | None = RespondForm(request.POST)
     error = ""
+    feedback_only = False
     if form is not None and form.is_valid():
         data = form.cleaned_data
         answer = data["answer"]
-        # Feedback on an answered card repeats the recorded answer: the service then only adds the feedback.
-        accept = answer == "accept" if answer != "feedback" else bool(rec.user_accepted)
+        feedback_only = answer == "feedback"
         try:
-            if answer == "feedback" and rec.user_accepted is None:
-                raise services.AlreadyResponded("Answer the recommendation before sending feedback.")
-            result = services.recommendation_respond(
-                user=user,
-                recommendation_id=rec.pk,
-                accept=accept,
-                shares=data["shares"] if data["shares"] != rec.recommended_shares else None,
-                feedback_score=data["feedback_score"],
-                comment=data["comment"] or None,
-            )
-            rec = result.recommendation
+            if feedback_only:  # rates the card without answering it, whatever its status
+                rec = services.recommendation_feedback(
+                    user=user, recommendation_id=rec.pk, score=data["feedback_score"], comment=data["comment"] or None
+                )
+            else:
+                rec = services.recommendation_respond(
+                    user=user,
+                    recommendation_id=rec.pk,
+                    accept=answer == "accept",
+                    shares=data["shares"] if data["shares"] != rec.recommended_shares else None,
+                    feedback_score=data["feedback_score"],
+                    comment=data["comment"] or None,
+                ).recommendation
             form = None
         except ApplicationError as exc:
             details = [m for msgs in (exc.fields or {}).values() for m in msgs]
@@ -140,6 +143,8 @@ def respond_view(request: HttpRequest, recommendation_id: str) -> HttpResponse:
         return render(request, "recommendations/_card.html", _card_context(rec, form, error))
     if error:
         messages.error(request, f"{rec.symbol}: {error}")
+    elif feedback_only:
+        messages.success(request, f"{rec.get_recommendation_type_display()} {rec.symbol}: thank you for your feedback.")
     else:
         messages.success(request, f"{rec.get_recommendation_type_display()} {rec.symbol}: {rec.get_status_display().lower()}.")
     return redirect("recommendations:today")

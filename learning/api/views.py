@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAnalyst, IsOperator
 from accounts.ratelimits import rate_limit
-from learning import selectors
+from learning import hooks, selectors
 from learning.api.serializers import PerformanceSerializer, TrainAcceptedSerializer, TrainingRunSerializer, TrainRequestSerializer
 from learning.services import training_run_request
 
@@ -92,10 +92,13 @@ class PerformanceView(APIView):
         summary="Model performance",
         description="The active version of each model kind with its metrics on the promotion gate's fold, the active "
         "ensemble's walk-forward folds (every model next to the always-up, momentum and buy-and-hold baselines), its "
-        "reliability bins, feature importances and stacker weights. `live` will hold the accuracy of scored "
-        "recommendations once they exist.",
+        "reliability bins, feature importances and stacker weights. `live`: how the recommendations made so far did "
+        "(acceptance rate, accuracy of those scored at their horizon beside the base rate, calibration), all users "
+        "together and per model version; null until there are recommendations.",
     )
     def get(self, request: Request) -> Response:
-        response = Response(PerformanceSerializer(selectors.performance_summary()).data)
+        summary = selectors.performance_summary()
+        summary["live"] = hooks.live_performance()  # filled by the recommendations app (learning.hooks)
+        response = Response(PerformanceSerializer(summary).data)
         add_never_cache_headers(response)
         return response

@@ -142,3 +142,68 @@ def test_the_openapi_schema_documents_the_learning_endpoints() -> None:
     for path in (TRAIN, RUNS, PERFORMANCE):
         assert path in text
     assert "training_in_progress" in text
+
+
+# --- the `live` block, filled through learning.hooks -------------------------------------------------------------
+
+
+def _live_group(**extra: Any) -> dict[str, Any]:
+    bucket = {"lower": 0.6, "upper": 0.7, "evaluated": 4, "mean_confidence": 0.64, "hit_rate": 0.75}
+    return {
+        "total": 10,
+        "answered": 8,
+        "accepted": 4,
+        "acceptance_rate": 0.5,
+        "evaluated": 4,
+        "correct": 3,
+        "accuracy": 0.75,
+        "base_rate": 0.5,
+        "calibration": [bucket],
+        **extra,
+    }
+
+
+def test_performance_carries_the_live_block_of_the_registered_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    from learning import hooks
+
+    calls: list[int] = []
+
+    def provider() -> Any:
+        calls.append(1)
+        return {**_live_group(), "by_model_version": [_live_group(model_version_id=None)]}
+
+    monkeypatch.setattr(hooks, "_live", provider)
+
+    body = client_for(analyst_user()).get(PERFORMANCE).json()
+
+    assert calls == [1]
+    assert body["live"]["accuracy"] == 0.75 and body["live"]["base_rate"] == 0.5 and body["live"]["acceptance_rate"] == 0.5
+    assert body["live"]["calibration"][0]["hit_rate"] == 0.75
+    assert body["live"]["by_model_version"][0]["model_version_id"] is None
+
+
+def test_performance_live_is_null_without_a_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    from learning import hooks
+
+    monkeypatch.setattr(hooks, "_live", None)
+
+    assert client_for(analyst_user()).get(PERFORMANCE).json()["live"] is None
+
+
+def test_the_live_block_is_refused_to_anonymous_callers_and_investors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from learning import hooks
+
+    monkeypatch.setattr(hooks, "_live", lambda: {**_live_group(), "by_model_version": []})
+
+    assert_error(client_for(None).get(PERFORMANCE), 401, "not_authenticated")
+    assert_error(client_for(UserFactory()).get(PERFORMANCE), 403, "permission_denied")
+    assert client_for(operator_user()).get(PERFORMANCE).json()["live"]["total"] == 10
+
+
+def test_the_schema_documents_the_live_block() -> None:
+    schema = client_for(analyst_user()).get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    components = schema["components"]["schemas"]
+    live = components["Performance"]["properties"]["live"]
+    ref = (live.get("allOf") or live.get("oneOf") or [live])[0]["$ref"].rsplit("/", 1)[-1]
+    assert {"accuracy", "base_rate", "acceptance_rate", "calibration", "by_model_version"} <= set(components[ref]["properties"])

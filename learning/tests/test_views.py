@@ -73,3 +73,62 @@ def test_an_operator_starts_a_run_from_the_page(learning_settings: Any, monkeypa
 def test_an_analyst_cannot_start_a_run(learning_settings: Any) -> None:  # noqa: F811
     assert client_for(analyst_user()).post(TRAIN).status_code == 403
     assert not TrainingRun.objects.exists()
+
+
+# --- figures from learning.hooks (filled by the recommendations app) ----------------------------------------------
+
+
+def test_the_page_shows_the_acceptance_models_importances_largest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    from learning import hooks
+
+    card = {
+        "version": 3,
+        "trained_at": "2026-11-20T02:00:00+00:00",
+        "responses": 412,
+        "users": 9,
+        "auc_mean": 0.712,
+        "base_rate": 0.45,
+        "importances": [("confidence", 0.1), ("user_symbol_rate", 0.4), ("risk_score", 0.2)],
+    }
+    monkeypatch.setattr(hooks, "_importance", lambda: card)
+
+    response = client_for(analyst_user()).get(PAGE)
+
+    html = response.content.decode()
+    assert "Acceptance model v3" in html and "412 answers from 9 users" in html and "0.712" in html
+    features = re.findall(r'<tr data-feature="([^"]+)"', html)
+    assert features == ["user_symbol_rate", "risk_score", "confidence"]
+    assert '<meter min="0" max="1" value="1.0000">40.0 %</meter>' in html
+    assert '<meter min="0" max="1" value="0.2500">10.0 %</meter>' in html
+
+
+def test_the_page_says_so_when_no_acceptance_model_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    from learning import hooks
+
+    monkeypatch.setattr(hooks, "_importance", lambda: None)
+    monkeypatch.setattr(hooks, "_live", lambda: None)
+
+    html = client_for(analyst_user()).get(PAGE).content.decode()
+
+    assert 'id="no-acceptance-model"' in html and 'id="live-recommendations"' not in html
+
+
+def test_the_page_shows_live_accuracy_beside_the_base_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from learning import hooks
+
+    group = {
+        "total": 10,
+        "answered": 8,
+        "accepted": 4,
+        "acceptance_rate": 0.5,
+        "evaluated": 4,
+        "correct": 3,
+        "accuracy": 0.75,
+        "base_rate": 0.5,
+        "calibration": [],
+    }
+    monkeypatch.setattr(hooks, "_live", lambda: {**group, "by_model_version": [{**group, "model_version_id": 7}]})
+
+    html = client_for(analyst_user()).get(PAGE).content.decode()
+
+    assert 'data-live="accuracy">75 %' in html and 'data-live="base-rate">50 %' in html and "#7" in html

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import User
 from recommendations import stats
 from recommendations.api.views import _ERROR, _READ_ERRORS, TAG, USER_ID, recommendation_owner
 
@@ -59,11 +60,23 @@ class ModelVersionStatsSerializer(GroupStatsSerializer):
     model_version_id = serializers.IntegerField(source="key", allow_null=True)
 
 
-class UserStatsSerializer(serializers.Serializer):
-    user_id = serializers.IntegerField()
+class RecommendationStatisticsSerializer(serializers.Serializer):
+    """One investor's statistics overall, per symbol and per model version (also part of the portfolio analytics)."""
+
     overall = GroupStatsSerializer()
     by_symbol = SymbolStatsSerializer(many=True)
     by_model_version = ModelVersionStatsSerializer(many=True)
+
+
+class UserStatsSerializer(RecommendationStatisticsSerializer):
+    user_id = serializers.IntegerField()
+
+
+def user_statistics(user: User) -> dict[str, Any]:
+    """``user``'s :func:`~recommendations.stats.user_recommendation_stats`, shaped for
+    :class:`RecommendationStatisticsSerializer`."""
+    result = stats.user_recommendation_stats(user=user)
+    return {"overall": result.overall, "by_symbol": result.by_symbol, "by_model_version": result.by_model_version}
 
 
 class RecommendationStatsView(APIView):
@@ -79,11 +92,4 @@ class RecommendationStatsView(APIView):
     )
     def get(self, request: Request, user_id: str, *args: Any, **kwargs: Any) -> Response:
         owner = recommendation_owner(request, user_id)
-        result = stats.user_recommendation_stats(user=owner)
-        body = {
-            "user_id": owner.pk,
-            "overall": result.overall,
-            "by_symbol": result.by_symbol,
-            "by_model_version": result.by_model_version,
-        }
-        return Response(UserStatsSerializer(body).data)
+        return Response(UserStatsSerializer({"user_id": owner.pk, **user_statistics(owner)}).data)

@@ -1,6 +1,7 @@
 """Every write of the recommendations app: generating, answering, expiring and scoring recommendations."""
 
 from recommendations.services.evaluate import EvaluateResult, outcome_fields, recommendations_evaluate, recommendations_expire
+from recommendations.services.feedback import recommendation_feedback
 from recommendations.services.generate import GenerateResult, recommendations_generate
 from recommendations.services.respond import (
     AlreadyResponded,
@@ -19,6 +20,7 @@ __all__ = [
     "RespondResult",
     "is_expired",
     "outcome_fields",
+    "recommendation_feedback",
     "recommendation_respond",
     "recommendations_evaluate",
     "recommendations_expire",

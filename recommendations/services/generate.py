@@ -197,6 +197,7 @@ def recommendations_generate(
                     expires_on=expires_on,
                     evaluate_on=evaluate_on,
                     market_conditions=market_conditions,
+                    personal=personaliser.adjustments.get((user.pk, symbol)) if personaliser is not None else None,
                 )
             )
         if progress:
@@ -261,6 +262,7 @@ def _row(
     expires_on: date,
     evaluate_on: date,
     market_conditions: dict[str, Any],
+    personal: tuple[float, float] | None = None,
 ) -> Recommendation:
     action = str(sized.action[i])
     side = str(sized.side[i])
@@ -295,6 +297,9 @@ def _row(
         reason=reason,
         contributions=signal.top_contributions,
         feature_values=signal.feature_values,
+        # (size the risk limits allowed, learned scale) when personalisation shrank this size: the reason says so.
+        personal_base_shares=personal[0] if personal else 0.0,
+        personal_size_scale=personal[1] if personal else 1.0,
     )
     model_features = {
         "p_up": round(signal.p_up, 6),

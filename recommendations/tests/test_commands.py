@@ -65,6 +65,22 @@ def test_evaluate_scores_and_a_second_run_changes_nothing():
     assert "1 recommendations scored" in lines[0] and "0 recommendations scored" in lines[1]
 
 
+def test_evaluate_outcomes_is_the_same_command_under_the_issues_name():
+    r = RecommendationFactory(user=funded_investor("1000.00"), trading_date=DAY)
+    price_bar("AAPL", r.evaluate_on, "103.0000")
+    out = StringIO()
+
+    call_command("evaluate_outcomes", "--as-of", r.evaluate_on.isoformat(), stdout=out)
+    call_command("evaluate_outcomes", "--as-of", r.evaluate_on.isoformat(), stdout=out)
+
+    r.refresh_from_db()
+    assert r.outcome_evaluated and r.shadow_pnl == Decimal("6.00")
+    lines = out.getvalue().splitlines()
+    assert "1 recommendations scored" in lines[0] and "0 recommendations scored" in lines[1]
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("evaluate_outcomes", "--as-of", "June", stdout=StringIO())
+
+
 def test_the_evaluate_task_defaults_to_the_latest_day_with_prices():
     r = RecommendationFactory(user=funded_investor("1000.00"), trading_date=DAY)
     for symbol in ("AAPL", "AMZN", "GOOGL", "META", "NVDA"):

@@ -75,3 +75,22 @@ def test_accepting_several_recommendations_at_once_never_overspends():
     assert Recommendation.objects.filter(user=user, status=RecommendationStatus.ACCEPTED).count() == 2
     assert CashAccount.objects.get(user=user).balance == Decimal("100.00")
     assert ledger_verify() == []
+
+
+def test_feedback_sent_while_the_card_is_accepted_is_never_lost():
+    from recommendations.services import recommendation_feedback
+
+    user = funded_investor("1000.00")
+    rec = RecommendationFactory(user=user, recommended_shares=Decimal("2"), recommended_price=Decimal("100.00"))
+
+    def work(i: int) -> Any:
+        if i % 2:
+            return recommendation_feedback(user=user, recommendation_id=rec.pk, score=4, comment="Rated while answering.")
+        return recommendation_respond(user=user, recommendation_id=rec.pk, accept=True)
+
+    results = run_at_once(8, work)
+
+    assert all(kind == "ok" for kind, _ in results), results
+    rec.refresh_from_db()
+    assert rec.status == RecommendationStatus.ACCEPTED and Trade.objects.filter(user=user, side="BUY").count() == 1
+    assert (rec.user_feedback_score, rec.user_feedback_comment) == (4, "Rated while answering.")

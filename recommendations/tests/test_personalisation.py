@@ -268,6 +268,12 @@ def test_with_the_flag_on_a_shrinking_user_gets_smaller_buys_but_the_same_sales_
         assert mine[symbol].recommendation_type == "BUY" and 0 < mine[symbol].recommended_shares < base
         assert mine[symbol].recommended_shares >= (base * Decimal("0.5")).quantize(Decimal("0.0001")) - Decimal("0.0001")
         assert mine[symbol].model_features["personalisation"]["base_shares"] == pytest.approx(float(base))
+        # The card says why the size is below what the risk limits allowed; the unshrunk user's does not.
+        shares = f"{mine[symbol].recommended_shares.normalize():f}"
+        assert f"sized it down to {shares} shares" in mine[symbol].recommendation_reasoning.lower()
+        assert "usually take smaller" in mine[symbol].recommendation_reasoning
+        assert "sized down" not in theirs[symbol].recommendation_reasoning.lower()
+    assert "sized down" not in mine["AAPL"].recommendation_reasoning.lower()  # a sale is never shrunk
     # The sale of held shares comes first even though this user almost never accepts AAPL; then the preferred NVDA.
     assert [mine[s].priority for s in ("AAPL", "NVDA", "AMZN")] == [1, 2, 3]
     assert mine["NVDA"].acceptance_probability > mine["AMZN"].acceptance_probability

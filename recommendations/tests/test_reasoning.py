@@ -101,3 +101,34 @@ def test_ranked_features_read_as_a_comparison_with_the_other_stocks():
 
 def test_an_unknown_experience_level_gets_the_plain_wording():
     assert reasoning_text(facts(), experience="") == reasoning_text(facts(), experience=BEGINNER)
+
+
+@pytest.mark.parametrize(
+    ("experience", "expected"),
+    [
+        (BEGINNER, "We sized it down to 2 shares, from the 4 your limits would allow, because you usually take smaller"),
+        (INTERMEDIATE, "Sized down to 2 shares (your limits allowed 4) because you usually take smaller positions"),
+        (ADVANCED, "Sized down to 2 shares from 4 (learned size scale 0.50) because you usually take smaller positions"),
+    ],
+)
+def test_a_size_shrunk_by_personalisation_says_why_at_every_level(experience, expected):
+    text = reasoning_text(facts(shares=2.0, personal_base_shares=4.0, personal_size_scale=0.5), experience=experience)
+
+    assert expected in text
+    assert text.index("Sized down" if experience != BEGINNER else "We sized it down") > text.index("Moderate")
+    if experience == BEGINNER:
+        assert has_jargon(text) == [], text
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},  # personalisation did not touch the size
+        {"personal_base_shares": 3.5, "personal_size_scale": 1.0},  # same size as the limits allowed
+        {"action": "HOLD", "side": "", "shares": 0.0, "reason": "too_small", "personal_base_shares": 4.0},
+    ],
+)
+def test_no_personalisation_sentence_when_the_size_was_not_shrunk(overrides):
+    for experience in (BEGINNER, INTERMEDIATE, ADVANCED):
+        text = reasoning_text(facts(**overrides), experience=experience)
+        assert "sized down" not in text.lower() and "smaller" not in text

@@ -336,13 +336,15 @@ def test_feedback_api_refuses_bad_input_in_the_common_error_shape(client, body, 
     assert set(error) == {"code", "message", "fields"} and field in error["fields"]
 
 
-def test_feedback_api_on_an_unanswered_recommendation_is_a_conflict(client):
+def test_feedback_api_rates_a_pending_recommendation_without_answering_it(client):
     user = _signed_in(client)
     rec = RecommendationFactory(user=user)
 
     response = client.post(_feedback_url("me", rec.pk), {"score": 3}, content_type="application/json")
 
-    assert response.status_code == 409 and response.json()["error"]["code"] == "not_answered"
+    rec.refresh_from_db()
+    assert response.status_code == 200 and response.json()["status"] == "pending"
+    assert (rec.status, rec.user_accepted, rec.user_feedback_score) == (RecommendationStatus.PENDING, None, 3)
 
 
 def test_feedback_api_never_reaches_another_users_recommendation(client):
@@ -363,7 +365,7 @@ def test_feedback_api_is_in_the_schema(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
 
     operation = schema["paths"]["/api/recommendations/{user_id}/{recommendation_id}/feedback"]["post"]
-    assert "409" in operation["responses"] and operation["tags"] == ["recommendations"]
+    assert {"200", "400", "404"} <= set(operation["responses"]) and operation["tags"] == ["recommendations"]
 
 
 def test_a_hold_card_offers_no_share_count(client):

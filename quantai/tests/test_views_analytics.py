@@ -1,0 +1,109 @@
+"""``GET /api/portfolio/{user_id}/analytics`` composed in quantai: the portfolio's figures plus recommendation statistics."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.factories import UserFactory
+from portfolios.factories import funded_investor
+from recommendations.factories import RecommendationFactory
+from recommendations.models import RecommendationStatus
+
+pytestmark = [pytest.mark.django_db]
+D = Decimal
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def _scored(user, symbol, price, outcome, correct, *, status=RecommendationStatus.REJECTED, confidence="0.6200", days=0):
+    return RecommendationFactory(
+        user=user,
+        symbol=symbol,
+        recommended_price=D(price),
+        outcome_price=D(outcome),
+        outcome_evaluated=True,
+        outcome_date=date(2024, 6, 10),
+        direction_correct=correct,
+        status=status,
+        user_accepted={RecommendationStatus.ACCEPTED: True, RecommendationStatus.REJECTED: False}.get(status),
+        confidence_score=D(confidence),
+        trading_date=date(2024, 5, 1 + days),
+    )
+
+
+@pytest.fixture
+def alice():
+    user = funded_investor("10000.00")
+    _scored(user, "AAPL", "100.00", "110.00", True, status=RecommendationStatus.ACCEPTED, confidence="0.7000")
+    _scored(user, "AAPL", "100.00", "95.00", False, days=1)
+    _scored(user, "NVDA", "100.00", "90.00", False, status=RecommendationStatus.ACCEPTED, days=2)
+    RecommendationFactory(user=user, symbol="NVDA", status=RecommendationStatus.EXPIRED, trading_date=date(2024, 5, 6))
+    # Someone else's recommendations must not count.
+    _scored(funded_investor("1000.00"), "AAPL", "100.00", "120.00", True, status=RecommendationStatus.ACCEPTED)
+    return user
+
+
+def test_the_owner_gets_the_portfolio_figures_and_their_recommendation_statistics(alice):
+    body = _client(alice).get("/api/portfolio/me/analytics").json()
+
+    assert body["allocation"] == [{"symbol": "CASH", "value": "10000.00", "weight": "1.000000"}]  # the portfolio part
+    overall = body["recommendations"]["overall"]
+    assert (overall["total"], overall["answered"], overall["accepted"]) == (4, 3, 2)
+    assert overall["acceptance_rate"] == pytest.approx(2 / 3)
+    assert (overall["evaluated"], overall["correct"]) == (3, 1)
+    assert overall["accuracy"] == pytest.approx(1 / 3)
+    assert overall["base_rate"] == pytest.approx(1 / 3)  # three BUYs, one of the three moves went up
+    buckets = sorted((round(b["lower"], 1), b["evaluated"], b["hit_rate"]) for b in overall["calibration"])
+    assert buckets == [(0.6, 2, 0.0), (0.7, 1, 1.0)]
+    per_symbol = {s["symbol"]: s for s in body["recommendations"]["by_symbol"]}
+    assert set(per_symbol) == {"AAPL", "NVDA"}
+    assert (per_symbol["AAPL"]["evaluated"], per_symbol["AAPL"]["correct"], per_symbol["AAPL"]["accuracy"]) == (2, 1, 0.5)
+    assert per_symbol["NVDA"]["acceptance_rate"] == 1.0 and per_symbol["NVDA"]["total"] == 2
+
+
+def test_a_new_investor_gets_empty_statistics_not_an_error():
+    body = _client(funded_investor("500.00")).get("/api/portfolio/me/analytics").json()
+
+    overall = body["recommendations"]["overall"]
+    assert overall["total"] == 0 and overall["accuracy"] is None and overall["acceptance_rate"] is None
+    assert body["recommendations"]["by_symbol"] == [] and body["twr"] == "0.000000"
+
+
+def test_anonymous_callers_get_401():
+    response = _client(None).get("/api/portfolio/me/analytics")
+
+    assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_another_investor_gets_404_for_anyones_id(alice):
+    bob = _client(funded_investor("1000.00"))
+
+    for user_id in (alice.pk, 999_999, "abc", "-1"):
+        response = bob.get(f"/api/portfolio/{user_id}/analytics")
+        assert response.status_code == 404 and "recommendations" not in response.json()
+
+
+def test_staff_read_another_investors_analytics_with_their_statistics(alice):
+    body = _client(UserFactory(is_staff=True)).get(f"/api/portfolio/{alice.pk}/analytics").json()
+
+    assert body["recommendations"]["overall"]["total"] == 4
+
+
+def test_the_schema_documents_the_composed_response(alice):
+    schema = _client(alice).get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    operation = schema["paths"]["/api/portfolio/{user_id}/analytics"]["get"]
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    properties = schema["components"]["schemas"][ref]["properties"]
+    assert {"twr", "var_95", "allocation", "series", "recommendations"} <= set(properties)
+    assert {"401", "404"} <= set(operation["responses"]) and operation["tags"] == ["portfolio"]
+    assert len([p for p in schema["paths"] if p.endswith("/analytics")]) == 1
