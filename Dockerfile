@@ -38,7 +38,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=quantai.settings.production \
     QUANTAI_VAR_DIR=/app/var
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libmariadb3 \
+ && apt-get install -y --no-install-recommends libmariadb3 mariadb-client \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 quantai \
  && useradd --system --uid 10001 --gid quantai --home-dir /app --shell /usr/sbin/nologin quantai

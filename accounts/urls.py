@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views, views_security
+from accounts import data_views, views, views_security
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -14,5 +14,7 @@ urlpatterns = [
     path("settings/", views.settings_view, name="account_settings"),
     path("settings/password/", views.password_change_view, name="password_change"),
     path("settings/sessions/", views.sessions_view, name="account_sessions"),
+    path("settings/data/", data_views.data_export_view, name="account_data_export"),
+    path("settings/delete/", data_views.account_delete_view, name="account_delete"),
     path("security/", views_security.security_dashboard_view, name="security_dashboard"),
 ]
