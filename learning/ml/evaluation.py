@@ -36,7 +36,7 @@ def _strategy(positions: pd.DataFrame, next_ret: pd.DataFrame, cost_bp: float) -
     return strategy_metrics(positions, next_ret.reindex(positions.index)[positions.columns], cost_bp=cost_bp)
 
 
-def _score(
+def score_predictions(
     proba: pd.Series | None,
     test: Dataset,
     base_rate: float | np.ndarray,
@@ -64,15 +64,20 @@ def _baselines(test: Dataset, base_rate: float | np.ndarray, next_ret: pd.DataFr
     momentum = test.X["ret_20"]
     always_long = pd.Series(1.0, index=test.X.index).unstack("symbol")
     return {
-        "always_up": _score(climatology, test, base_rate, next_ret, cost_bp, positions=always_long),
-        "momentum": _score(None, test, base_rate, next_ret, cost_bp, score=momentum),
+        "always_up": score_predictions(climatology, test, base_rate, next_ret, cost_bp, positions=always_long),
+        "momentum": score_predictions(None, test, base_rate, next_ret, cost_bp, score=momentum),
         "buy_and_hold": rounded(_strategy(always_long, next_ret, cost_bp)),
     }
 
 
-def _evaluate_fold(
+def evaluate_fold(
     data: Dataset, fold: Fold, next_ret: pd.DataFrame, *, ensemble_params: dict[str, Any], cost_bp: float
 ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Fit the ensemble on ``fold.train`` and score it and its components on ``fold.test`` (one walk-forward step).
+
+    Returns the fold's metrics and the test rows' probabilities; the ensemble sees features dated before
+    ``fold.test_start`` only.
+    """
     train, test = data.take(fold.train), data.take(fold.test)
     if len(train) == 0 or len(test) == 0:
         raise ValueError(f"fold {fold.name}: empty training ({len(train)}) or test ({len(test)}) set")
@@ -80,8 +85,8 @@ def _evaluate_fold(
     context = data.features[data.features.index.get_level_values("date") < fold.test_start]
     components = ensemble.predict_components(test.X, context=context)
     base_rate = float(train.y.mean())
-    models = {kind: _score(components[kind], test, base_rate, next_ret, cost_bp) for kind in ensemble.kinds}
-    models["ensemble"] = _score(components["ensemble"], test, base_rate, next_ret, cost_bp)
+    models = {kind: score_predictions(components[kind], test, base_rate, next_ret, cost_bp) for kind in ensemble.kinds}
+    models["ensemble"] = score_predictions(components["ensemble"], test, base_rate, next_ret, cost_bp)
     # One day's prediction for every symbol, as the nightly job makes it (features already computed).
     last_day = test.X.index.get_level_values("date").max()
     day_rows = data.features.loc[data.features.index.get_level_values("date") == last_day]
@@ -134,7 +139,7 @@ def evaluate_split(
     )
     symbols = sorted(set(data.X.index.get_level_values("symbol")))
     params = {"horizon": horizon, "embargo": embargo, **(ensemble_params or {})}
-    result, _ = _evaluate_fold(data, fold, next_day_returns(panel, symbols), ensemble_params=params, cost_bp=cost_bp)
+    result, _ = evaluate_fold(data, fold, next_day_returns(panel, symbols), ensemble_params=params, cost_bp=cost_bp)
     return result
 
 
@@ -157,7 +162,7 @@ def evaluate_walk_forward(
     params = {"horizon": horizon, "embargo": embargo, **(ensemble_params or {})}
     results, pooled = [], []
     for fold in folds:
-        result, predictions = _evaluate_fold(data, fold, next_ret, ensemble_params=params, cost_bp=cost_bp)
+        result, predictions = evaluate_fold(data, fold, next_ret, ensemble_params=params, cost_bp=cost_bp)
         results.append(result)
         pooled.append(predictions)
     overall: dict[str, Any] = {}
@@ -167,7 +172,7 @@ def evaluate_walk_forward(
         base_rate = allp["base_rate"].to_numpy()
         kinds = [c for c in allp.columns if c not in ("stacked", "y", "fwd_return", "base_rate", "fold")]
         overall = {
-            "models": {k: _score(allp[k], test, base_rate, next_ret, cost_bp) for k in kinds},
+            "models": {k: score_predictions(allp[k], test, base_rate, next_ret, cost_bp) for k in kinds},
             "baselines": _baselines(test, base_rate, next_ret, cost_bp),
         }
     return {"folds": results, "overall": overall}

@@ -36,7 +36,7 @@ import pandas as pd
 from learning.ml.data import Panel
 from learning.ml.dataset import Dataset, build_dataset
 from learning.ml.ensemble import StackedEnsemble
-from learning.ml.evaluation import _evaluate_fold, _score, next_day_returns
+from learning.ml.evaluation import evaluate_fold, next_day_returns, score_predictions
 from learning.ml.features import DEFAULT_BENCHMARK, FEATURE_NAMES
 from learning.ml.models import make_model
 from learning.ml.models.base import FORMAT_VERSION
@@ -307,7 +307,7 @@ def train_candidate(panel: Panel, config: TrainingConfig, *, progress: Progress 
     gate_predictions: pd.DataFrame | None = None
     for i, fold in enumerate(folds):
         progress(10 + 80 * i // steps, f"walk-forward fold {fold.name} ({i + 1} of {len(folds)})")
-        result, predictions = _evaluate_fold(data, fold, next_ret, ensemble_params=params, cost_bp=config.cost_bp)
+        result, predictions = evaluate_fold(data, fold, next_ret, ensemble_params=params, cost_bp=config.cost_bp)
         results.append(result)
         gate_predictions = predictions
     assert gate_predictions is not None
@@ -352,7 +352,7 @@ def score_recipe(
     model.fit(train.X[columns], train.y)
     proba = pd.Series(model.predict_proba(test.X[columns], context=context), index=test.X.index)
     base_rate = float(train.y.mean())
-    return _score(proba, test, base_rate, candidate.next_returns, candidate.config.cost_bp)
+    return score_predictions(proba, test, base_rate, candidate.next_returns, candidate.config.cost_bp)
 
 
 # ---- the promotion gate --------------------------------------------------------------------------
