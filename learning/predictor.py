@@ -2,8 +2,9 @@
 
 The active ensemble version is loaded once per process and kept in memory, keyed by its id and sha256:
 a promotion (new id) or a changed record (new hash) loads again, nothing else does. Loading verifies the
-artifact's sha256 first (:func:`learning.registry.artifact_load`); when there is no active version or its
-artifact does not verify, the answer is "no prediction" with the reason, never a guess.
+artifact's sha256 first (:func:`learning.registry.artifact_load`); when the active artifact does not verify
+the last good version (the newest earlier active one whose artifact verifies) answers, and when there is no
+such version, or no active version at all, the answer is "no prediction" with the reason, never a guess.
 
 For each symbol and day the answer holds:
 
@@ -44,6 +45,8 @@ logger = logging.getLogger(__name__)
 HISTORY_SESSIONS = 300
 TOP_CONTRIBUTIONS = 5
 PRICE_QUANTUM = Decimal("0.01")
+#: Earlier versions tried, newest first, when the active artifact does not verify (each costs one sha256 pass).
+FALLBACK_CANDIDATES = 3
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,23 @@ def clear_cache() -> None:
         _refused.clear()
 
 
+def _previously_active(version: ModelVersion) -> list[ModelVersion]:
+    """Versions of the same kind that were active before ``version`` (they passed the promotion gate), newest first."""
+    return list(
+        ModelVersion.objects.filter(kind=version.kind, activated_at__isnull=False)
+        .exclude(pk=version.pk)
+        .order_by("-activated_at", "-pk")[:FALLBACK_CANDIDATES]
+    )
+
+
 def active_model(kind: str = ModelKind.ENSEMBLE) -> tuple[Any | None, ModelVersion | None, str]:
-    """``(model, version, reason)`` for the active version of ``kind``; model ``None`` with a reason when there is none."""
+    """``(model, version, reason)`` for the active version of ``kind``; model ``None`` with a reason when there is none.
+
+    When the active version's artifact is missing, altered or unreadable, the last good version answers instead:
+    the most recently active earlier version of the kind whose own artifact verifies (``version`` is then that
+    one, so what is recorded with a prediction names the model that made it). When none verifies the answer
+    is "no model" with the reason, never a guess and never an exception.
+    """
     version = selectors.active_version(kind=kind)
     if version is None:
         return None, None, f"no active {kind} model: train one (manage.py train_models)"
@@ -109,13 +127,25 @@ def active_model(kind: str = ModelKind.ENSEMBLE) -> tuple[Any | None, ModelVersi
         if key in _refused:
             return None, version, _refused[key]
         model = registry.artifact_load(version)
+        used = version
+        if model is None:
+            for earlier in _previously_active(version):
+                model = registry.artifact_load(earlier)
+                if model is not None:
+                    used = earlier
+                    logger.error(
+                        "the active %s failed verification or could not be loaded; predicting with the last good %s",
+                        version.label,
+                        earlier.label,
+                    )
+                    break
         if model is None:
             reason = f"the active {version.label} failed verification or could not be loaded; see the worker log"
             _refused[key] = reason
             return None, version, reason
-        _loaded[kind] = _Loaded(key=key, model=model, version=version)
-        logger.info("loaded %s (sha256 %s) for predictions", version.label, version.artifact_sha256[:12])
-        return model, version, ""
+        _loaded[kind] = _Loaded(key=key, model=model, version=used)
+        logger.info("loaded %s (sha256 %s) for predictions", used.label, used.artifact_sha256[:12])
+        return model, used, ""
 
 
 def _recent_bars(day: date | None) -> tuple[Any, dict[str, tuple[date, Decimal]]]:

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from learning.models import ModelKind, ModelVersion
+from quantai.fault_points import pause_point
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def artifact_store(model: Any, *, kind: str, name: str) -> StoredArtifact:
         model.save(tmp)
         sha256 = file_sha256(tmp)
         size = tmp.stat().st_size
+        pause_point(f"learning.artifact_store.{kind}")
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -172,3 +174,28 @@ def artifact_delete(version: ModelVersion) -> bool:
         return False
     path.unlink()
     return True
+
+
+def artifact_leftovers_remove(*, prefix: str) -> list[str]:
+    """Delete what a killed attempt left under ``MODELS_DIR``: files named ``prefix*`` that no version references,
+    and the temporary ``.prefix*.tmp`` files of an interrupted save. Returns the removed paths (relative).
+
+    For the restart of a training run whose worker was lost (``prefix="run<id>-"``): nothing else writes files
+    with that run's prefix, and the versions already registered keep theirs.
+    """
+    root = models_dir()
+    if not prefix or not root.is_dir():
+        return []
+    referenced = set(ModelVersion.objects.values_list("artifact_path", flat=True))
+    removed: list[str] = []
+    for folder in (p for p in root.iterdir() if p.is_dir()):
+        for path in folder.iterdir():
+            relative = path.relative_to(root).as_posix()
+            temporary = path.name.startswith(f".{prefix}") and path.name.endswith(".tmp")
+            orphan = path.name.startswith(prefix) and relative not in referenced
+            if path.is_file() and (temporary or orphan):
+                path.unlink(missing_ok=True)
+                removed.append(relative)
+    if removed:
+        logger.warning("removed %d file(s) a lost training attempt left behind: %s", len(removed), ", ".join(sorted(removed)))
+    return sorted(removed)

@@ -11,14 +11,19 @@ from typing import Any
 
 from celery import shared_task
 
+from quantai.tasks_lock import once_per_period
+
 logger = logging.getLogger(__name__)
 
 #: Training on the full history takes minutes; the limits only stop a run that hangs.
 SOFT_TIME_LIMIT = 2 * 3600
 TIME_LIMIT = 2 * 3600 + 10 * 60
+#: The nightly run is claimed for half a day: two beats send it once, however far apart they started.
+NIGHTLY = 12 * 3600
 
 
 @shared_task(name="learning.tasks.train_models", bind=True, soft_time_limit=SOFT_TIME_LIMIT, time_limit=TIME_LIMIT)
+@once_per_period(NIGHTLY)
 def train_models(
     self: Any, run_id: int | None = None, until: str | None = None, kinds: list[str] | None = None
 ) -> dict[str, Any]:
@@ -27,14 +32,28 @@ def train_models(
     Safe to run twice: a run that was already handled is returned as it is. No retries: a failed run is
     recorded on its row (status, error, log) and reported in the result, and the next night (or an
     operator) tries again. Time limits are on the decorator: training on the full history takes minutes.
+
+    Delivered again after its worker was killed (late acknowledgement, same task id): the scheduled task
+    finds the run it created rather than starting a second one, the files the lost attempt left (a
+    half-written temporary file, artifacts it stored but never registered) are removed, and the run restarts.
+    Two beats sending the nightly task produce one run (:func:`quantai.tasks_lock.once_per_period`).
     """
-    from learning.models import RunTrigger, TrainingRun
+    from learning import registry
+    from learning.models import RunStatus, RunTrigger, TrainingRun
     from learning.services.training import models_train
 
     task_id = str(self.request.id or "")
     if run_id is not None and not TrainingRun.objects.filter(pk=run_id).exists():
         logger.info("training run #%s no longer exists; nothing to do", run_id)
         return {"run_id": run_id, "status": "missing"}
+    if run_id is None and task_id:
+        # A redelivered scheduled task: the run it created before its worker was lost.
+        run_id = TrainingRun.objects.filter(task_id=task_id).order_by("id").values_list("id", flat=True).first()
+    if (
+        run_id is not None
+        and TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, task_id=task_id).exclude(task_id="").exists()
+    ):
+        registry.artifact_leftovers_remove(prefix=f"run{run_id}-")
     try:
         run = models_train(
             run_id=run_id,

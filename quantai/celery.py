@@ -12,6 +12,25 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantai.settings.local")
 
+
+def _env_int(name: str, default: int) -> int:
+    """A positive integer from the environment (read here, not in settings: this module loads before them)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+#: The longest a task may run (training's hard limit is 2 h 10 min) or wait for its ETA before Redis hands
+#: an unacknowledged message to another worker. Shorter and a slow task would run twice at once; a worker
+#: killed mid-task is noticed after this long. Tests set a few seconds.
+VISIBILITY_TIMEOUT = _env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 4 * 3600)
+#: How often a worker sweeps for messages whose visibility timeout ran out (kombu's default is ~100 s).
+RESTORE_INTERVAL = _env_int("CELERY_BROKER_RESTORE_INTERVAL", 10)
+
 app = Celery("quantai")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
@@ -25,7 +44,11 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    broker_transport_options={"visibility_timeout": 4 * 3600},
+    broker_transport_options={
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": min(RESTORE_INTERVAL, VISIBILITY_TIMEOUT),
+        "unacked_restore_throttle": 1,
+    },
     result_expires=24 * 3600,
     task_soft_time_limit=5 * 60,
     task_time_limit=6 * 60,

@@ -1,9 +1,12 @@
 """Model signals for the engine: one per symbol and day, from the learning app's active ensemble.
 
-:func:`signals_for` is the only place the recommendations app asks the models anything. When the
-learning app cannot answer (not installed, no active model, an artifact that fails verification, no bar on
-the day) it returns *no* signal for that symbol with the reason. There is no fallback that invents numbers:
-no signal means no recommendation.
+:func:`signals_for` is the only place the recommendations app asks the models anything. When the active
+model's artifact is corrupted or missing, the learning app answers with the last good version (the newest
+earlier active one whose artifact verifies; each signal's ``model_version_id`` names it). When it cannot
+answer at all (not installed, no active model, no artifact that verifies, no bar on the day, an error while
+predicting) it returns *no* signal for that symbol with the reason, and generation says that no
+recommendation is available for the day. There is no fallback that invents numbers: no signal means no
+recommendation, and never an exception.
 
 ``payoff_ratio`` (``b`` in the Kelly formula) is ``avg_up / |avg_down|`` from the ``return_stats`` the active
 version stored: the symbol's mean forward return over H of the labelled rows that went up, and of those that

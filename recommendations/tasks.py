@@ -1,6 +1,9 @@
 """Celery tasks of the recommendations app: thin wrappers over :mod:`recommendations.services`.
 
 Both receive ISO dates (JSON only) or nothing ("the latest day with prices"), and are safe to run twice.
+Their scheduled (argument-less) invocations run once per day however many beat processes send them
+(:func:`quantai.tasks_lock.once_per_period`); a message redelivered after its worker was killed runs again
+and finishes the work (every write is a compare-and-set or a unique row).
 """
 
 from __future__ import annotations
@@ -10,11 +13,17 @@ from typing import Any
 
 from celery import shared_task
 
+from quantai.fault_points import pause_point
+from quantai.tasks_lock import once_per_period
 from recommendations.selectors import latest_price_date
 from recommendations.services import recommendations_evaluate, recommendations_generate
 
+#: The daily jobs' claim lasts just over half a day: far longer than two beats' clock skew, shorter than a day.
+DAILY = 12 * 3600
+
 
 @shared_task(name="recommendations.tasks.generate_recommendations")
+@once_per_period(DAILY)
 def generate_recommendations(day: str | None = None) -> dict[str, Any]:
     """Generate the recommendations after the close of ``day`` (default: the latest day with a bar for every stock)."""
     target = date.fromisoformat(day) if day else latest_price_date()
@@ -32,12 +41,13 @@ def generate_recommendations(day: str | None = None) -> dict[str, Any]:
 
 
 @shared_task(name="recommendations.tasks.evaluate_recommendations")
+@once_per_period(DAILY)
 def evaluate_recommendations(as_of: str | None = None) -> dict[str, Any]:
     """Expire unanswered recommendations and score those whose horizon has passed, as of ``as_of`` (default: latest bar)."""
     target = date.fromisoformat(as_of) if as_of else latest_price_date()
     if target is None:
         return {"as_of": None, "evaluated": 0, "expired": 0}
-    result = recommendations_evaluate(as_of=target)
+    result = recommendations_evaluate(as_of=target, progress=lambda done, total: pause_point("recommendations.evaluate.batch"))
     return {
         "as_of": target.isoformat(),
         "evaluated": result.evaluated,
@@ -47,6 +57,7 @@ def evaluate_recommendations(as_of: str | None = None) -> dict[str, Any]:
 
 
 @shared_task(name="recommendations.tasks.learn_personalisation", soft_time_limit=3600, time_limit=3900)
+@once_per_period(DAILY)
 def learn_personalisation(seed: int = 0) -> dict[str, Any]:
     """Nightly: recompute every answering user's learned profile, then (re)train the acceptance model.
 
