@@ -1,0 +1,244 @@
+"""The simulation's report: per week and overall figures, and each persona's hidden preferences against what was learned.
+
+Definitions (rates and accuracy are :mod:`recommendations.stats`'s, so they match the product's pages):
+
+- ``acceptance_rate``: accepted / answered (accepted + rejected); cards past a persona's attention expire unanswered
+  and are not in it (``shown`` and ``answered`` give the counts);
+- ``accuracy`` and ``base_rate``: of the week's evaluated recommendations (BUY up, SELL down, HOLD inside ±2 %),
+  and how often the same calls would have been right by luck;
+- ``pnl``: outcome P&L of the week's accepted trades (shares actually traded, signal-day close to horizon close);
+- ``benchmark_pnl``: buy-and-hold of SPY with the same money over the same days: for each of those trades,
+  ``traded value * (SPY close on the horizon day / SPY close on the signal day - 1)``.
+
+Weeks are Monday-to-Friday calendar weeks of the recommendations' trading dates. The personalised group's figures
+are at the top level; the control group's (same personas and random streams, personalisation off) under ``control``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.db.models import QuerySet
+
+from market.models import PriceBar
+from market.symbols import BENCHMARK, TRADABLE
+from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
+from recommendations.personalisation import Profile
+from recommendations.simulation.personas import Persona
+from recommendations.simulation.runner import SimulationResult, SimUser
+from recommendations.stats import recommendation_stats
+
+#: Calendar days after the start from which the "after 30 days" rates are measured.
+SETTLING_DAYS = 30
+
+
+def _round(value: float | None, places: int = 4) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), places)
+
+
+def _week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _pnl(qs: QuerySet[Recommendation], spy: dict[date, Decimal]) -> tuple[Decimal, Decimal, int]:
+    """(P&L of accepted evaluated trades, SPY buy-and-hold P&L of the same money and days, trades counted)."""
+    rows = qs.filter(
+        status=RecommendationStatus.ACCEPTED, outcome_evaluated=True, outcome_pnl__isnull=False, trade__isnull=False
+    ).values_list("outcome_pnl", "actual_shares_traded", "actual_price", "trading_date", "evaluate_on")
+    pnl = bench = Decimal(0)
+    count = 0
+    for outcome, shares, price, start, end in rows:
+        pnl += outcome or Decimal(0)
+        count += 1
+        if start in spy and end in spy and shares is not None and price is not None:
+            bench += shares * price * (spy[end] / spy[start] - 1)
+    return pnl.quantize(Decimal("0.01")), bench.quantize(Decimal("0.01")), count
+
+
+def group_figures(qs: QuerySet[Recommendation], spy: dict[date, Decimal]) -> dict[str, Any]:
+    """The figures of one set of recommendations (see the module docstring)."""
+    stats = recommendation_stats(recommendations=qs)
+    pnl, bench, trades = _pnl(qs, spy)
+    return {
+        "shown": stats.total,
+        "answered": stats.answered,
+        "accepted": stats.accepted,
+        "acceptance_rate": _round(stats.acceptance_rate),
+        "evaluated": stats.evaluated,
+        "accuracy": _round(stats.accuracy),
+        "base_rate": _round(stats.base_rate),
+        "trades": trades,
+        "pnl": float(pnl),
+        "benchmark_pnl": float(bench),
+    }
+
+
+def weekly(qs: QuerySet[Recommendation], sessions: list[date], spy: dict[date, Decimal]) -> list[dict[str, Any]]:
+    weeks: dict[date, list[date]] = defaultdict(list)
+    for day in sessions:
+        weeks[_week_start(day)].append(day)
+    out = []
+    for number, (start, days) in enumerate(sorted(weeks.items()), start=1):
+        figures = group_figures(qs.filter(trading_date__gte=days[0], trading_date__lte=days[-1]), spy)
+        out.append({"week": number, "week_start": start.isoformat(), "sessions": len(days), **figures})
+    return out
+
+
+def _spearman(a: list[float], b: list[float]) -> float | None:
+    """Rank correlation of two equal-length lists; ``None`` when either is constant or shorter than 3."""
+    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
+        return None
+    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(float)
+    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(float)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def persona_figures(persona: Persona, sims: list[SimUser]) -> dict[str, Any]:
+    """Hidden preferences against the learned profiles of the persona's personalised users, with match measures.
+
+    ``symbol_rank_correlation``: Spearman correlation over the five stocks between the hidden per-symbol
+    adjustment and the mean learned symbol acceptance rate (``None`` when the persona has no symbol preference);
+    ``confidence_threshold_error``: |mean learned threshold - hidden minimum confidence| (``None`` when either is
+    absent); ``size_scale_error``: |mean learned size scale - hidden size fraction|.
+    """
+    ids = [s.user.pk for s in sims]
+    stored = dict(UserPreferenceProfile.objects.filter(user_id__in=ids).values_list("user_id", "profile"))
+    profiles = [Profile.from_dict(stored.get(uid)) for uid in ids]
+    symbol_rates = {s: _mean([p.symbol_rates[s] for p in profiles if s in p.symbol_rates]) for s in TRADABLE}
+    thresholds = [p.confidence_threshold for p in profiles if p.confidence_threshold is not None]
+    learned_threshold = _mean(thresholds)
+    size_scale = _mean([p.size_scale for p in profiles])
+    answered = [s for s in TRADABLE if symbol_rates[s] is not None]
+    hidden_adj = [persona.symbol_adjustments.get(s, 0.0) for s in answered]
+    learned = {
+        "users": len(profiles),
+        "responses": int(sum(p.responses for p in profiles)),
+        "acceptance_rate": _round(_mean([p.acceptance_rate for p in profiles])),
+        "symbol_rates": {s: _round(v) for s, v in symbol_rates.items()},
+        "confidence_threshold": _round(learned_threshold),
+        "users_with_threshold": len(thresholds),
+        "size_scale": _round(size_scale),
+    }
+    match = {
+        "symbol_rank_correlation": _round(_spearman(hidden_adj, [float(symbol_rates[s] or 0.0) for s in answered])),
+        "confidence_threshold_error": _round(abs(learned_threshold - persona.min_confidence))
+        if learned_threshold is not None and persona.min_confidence > 0
+        else None,
+        "size_scale_error": _round(abs(size_scale - persona.size_fraction)) if size_scale is not None else None,
+    }
+    return {
+        "name": persona.name,
+        "description": persona.description,
+        "hidden": persona.hidden(),
+        "learned": learned,
+        "match": match,
+    }
+
+
+def simulation_report(result: SimulationResult) -> dict[str, Any]:
+    """The whole report as plain JSON (see the module docstring); reads the simulation's rows from the database."""
+    cfg = result.config
+    spy = dict(PriceBar.objects.filter(symbol=BENCHMARK).values_list("date", "close"))
+    settled_from = cfg.start + timedelta(days=SETTLING_DAYS)
+    groups: dict[bool, QuerySet[Recommendation]] = {
+        personalised: Recommendation.objects.filter(
+            user_id__in=[s.user.pk for s in result.users if s.personalised is personalised]
+        )
+        for personalised in (True, False)
+    }
+
+    def section(qs: QuerySet[Recommendation]) -> dict[str, Any]:
+        overall = group_figures(qs, spy)
+        return {
+            **overall,
+            "acceptance_rate_first_week": group_figures(
+                qs.filter(trading_date__lt=_week_start(result.sessions[0]) + timedelta(days=7)), spy
+            )["acceptance_rate"],
+            "acceptance_rate_after_30_days": group_figures(qs.filter(trading_date__gte=settled_from), spy)["acceptance_rate"],
+            "weeks": weekly(qs, result.sessions, spy),
+        }
+
+    report = section(groups[True])
+    by_persona: dict[str, list[SimUser]] = defaultdict(list)
+    for sim in result.users:
+        if sim.personalised:
+            by_persona[sim.persona.name].append(sim)
+    report["personas"] = [persona_figures(p, by_persona[p.name]) for p in cfg.personas if by_persona[p.name]]
+    for entry in report["personas"]:
+        for personalised, key in ((True, "observed_acceptance_rate"), (False, "control_acceptance_rate")):
+            ids = [s.user.pk for s in result.users if s.persona.name == entry["name"] and s.personalised is personalised]
+            entry[key] = group_figures(Recommendation.objects.filter(user_id__in=ids), spy)["acceptance_rate"] if ids else None
+    report["control"] = section(groups[False]) if cfg.control else None
+    report["config"] = {
+        "users": cfg.users,
+        "days": cfg.days,
+        "start": cfg.start.isoformat(),
+        "first_session": result.sessions[0].isoformat(),
+        "last_session": result.sessions[-1].isoformat(),
+        "seed": cfg.seed,
+        "models": list(cfg.models),
+        "retrain_every": cfg.retrain_every,
+        "control": cfg.control,
+        "personas": [p.name for p in cfg.personas],
+    }
+    report["retrains"] = result.retrains
+    report["refused_trades"] = result.refused_trades
+    report["generation_notes"] = result.generation_notes[:20]
+    report["seconds"] = round(result.seconds, 1)
+    return report
+
+
+def _fmt(value: Any, pct: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:5.1f}%" if pct else f"{value:,.0f}"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The stdout table: one line per week (personalised group, control beside it), then the totals and personas."""
+    control_weeks = {w["week"]: w for w in (report.get("control") or {}).get("weeks", [])}
+    lines = [
+        f"{'week':>4} {'start':>10} {'shown':>5} {'answ':>5} {'accept':>7} {'ctl acc':>7} "
+        f"{'accuracy':>8} {'base':>6} {'pnl':>10} {'SPY b&h':>10}"
+    ]
+    for w in report["weeks"]:
+        ctl = control_weeks.get(w["week"], {})
+        lines.append(
+            f"{w['week']:>4} {w['week_start']:>10} {w['shown']:>5} {w['answered']:>5} {_fmt(w['acceptance_rate'], True):>7} "
+            f"{_fmt(ctl.get('acceptance_rate'), True):>7} {_fmt(w['accuracy'], True):>8} {_fmt(w['base_rate'], True):>6} "
+            f"{_fmt(w['pnl']):>10} {_fmt(w['benchmark_pnl']):>10}"
+        )
+    ctl = report.get("control") or {}
+    lines.append(
+        f"overall: acceptance {_fmt(report['acceptance_rate'], True)} (control {_fmt(ctl.get('acceptance_rate'), True)}), "
+        f"accuracy {_fmt(report['accuracy'], True)} vs base rate {_fmt(report['base_rate'], True)}, "
+        f"P&L {_fmt(report['pnl'])} vs SPY buy-and-hold {_fmt(report['benchmark_pnl'])}"
+    )
+    lines.append(
+        f"acceptance first week {_fmt(report['acceptance_rate_first_week'], True)}, after {SETTLING_DAYS} days "
+        f"{_fmt(report['acceptance_rate_after_30_days'], True)} (control {_fmt(ctl.get('acceptance_rate_first_week'), True)} "
+        f"-> {_fmt(ctl.get('acceptance_rate_after_30_days'), True)})"
+    )
+    for p in report["personas"]:
+        m, h, learned = p["match"], p["hidden"], p["learned"]
+        lines.append(
+            f"persona {p['name']}: acceptance {_fmt(p['observed_acceptance_rate'], True)} (control "
+            f"{_fmt(p['control_acceptance_rate'], True)}); symbol rank corr {m['symbol_rank_correlation']}; "
+            f"min confidence {h['min_confidence']} vs learned {learned['confidence_threshold']}; "
+            f"size {h['size_fraction']} vs learned {learned['size_scale']}"
+        )
+    for r in report.get("retrains", []):
+        lines.append(
+            f"retrain before {r['before']} (bars to {r['trained_until']}): {r['status']}, "
+            f"{'promoted' if r['promoted'] else 'not promoted'} ({r['seconds']} s)"
+        )
+    return "\n".join(lines)
