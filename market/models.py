@@ -50,3 +50,71 @@ class PriceBar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.date} close {self.close}"
+
+
+class IncidentKind(models.TextChoices):
+    """Why a provider's answer for a symbol was not stored. Transient kinds are retried with backoff."""
+
+    TIMEOUT = "timeout", "Timed out"
+    CONNECTION = "connection", "Connection failed"
+    HTTP_ERROR = "http_error", "HTTP error"
+    ERROR_PAGE = "error_page", "Error page instead of data"
+    RATE_LIMITED = "rate_limited", "Rate limited"
+    BAD_RESPONSE = "bad_response", "Rejected or unreadable response"
+    NO_DATA = "no_data", "No data"
+    INVALID_BAR = "invalid_bar", "Impossible bar values"
+    IMPLAUSIBLE = "implausible", "Implausible price move"
+    FUTURE_DATE = "future_date", "Bar dated in the future"
+    STALE = "stale", "Stale data"
+    BUDGET_EXHAUSTED = "budget_exhausted", "Daily call budget spent"
+    CONFIG = "config", "Provider misconfigured"
+
+
+class ProviderIncident(models.Model):
+    """A price provider failing for a symbol (or, with an empty ``symbol``, as a whole): the operators' record.
+
+    One open incident per (provider, symbol, kind): a repeat bumps ``occurrences`` and
+    ``last_seen_at``. ``open_key`` holds ``provider:symbol:kind`` while the incident is open and
+    ``NULL`` once resolved, so a plain unique constraint (which SQLite and MariaDB both enforce,
+    unlike a conditional one) allows exactly one open row and any number of resolved ones. A
+    successful load of the symbol from the provider resolves its open incidents.
+    """
+
+    provider = models.CharField(max_length=16, choices=PriceSource.choices)
+    symbol = models.CharField(max_length=8, blank=True, help_text="Empty when the provider as a whole is affected")
+    kind = models.CharField(max_length=24, choices=IncidentKind.choices)
+    transient = models.BooleanField(help_text="Retried with backoff by the refresh task")
+    message = models.TextField(help_text="The latest failure's message")
+    occurrences = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True, help_text="When operators were mailed about it")
+    open_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        indexes = [models.Index(fields=["provider", "-last_seen_at"], name="incident_provider_seen_idx")]
+
+    def __str__(self) -> str:
+        state = "resolved" if self.resolved_at else "open"
+        return f"{self.provider} {self.symbol or '*'} {self.kind} ({state}, {self.occurrences}x)"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class ProviderCallCount(models.Model):
+    """Calls made to a metered provider on one UTC day, reserved before each call (see ``market.budget``)."""
+
+    provider = models.CharField(max_length=16, choices=PriceSource.choices)
+    day = models.DateField()
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day", "provider"]
+        constraints = [models.UniqueConstraint(fields=["provider", "day"], name="provider_call_count_day_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.day}: {self.calls} calls"

@@ -4,17 +4,22 @@ and the cache is invalidated by the service that writes bars."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Max
+from django.db import connections, router
+from django.db.models import Field, OuterRef, Subquery
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
-from market.models import PriceBar
+from market.models import PriceBar, ProviderCallCount, ProviderIncident
 from market.symbols import ALL_SYMBOLS
 
 LATEST_PRICES_CACHE_KEY = "market:latest-prices:v1"
+_PRICE_QUANTUM = Decimal("0.0001")  # PriceBar's decimal_places=4
 
 
 @dataclass(frozen=True)
@@ -32,29 +37,106 @@ class LatestPrice:
         return ((self.close / self.previous_close) - 1) * 100
 
 
-def latest_prices() -> list[LatestPrice]:
-    """The most recent bar of each symbol (with the close before it), from the cache when warm."""
-    cached = cache.get(LATEST_PRICES_CACHE_KEY)
-    if cached is not None:
-        return cached
-    latest_dates = dict(PriceBar.objects.values("symbol").annotate(d=Max("date")).values_list("symbol", "d"))
-    result: list[LatestPrice] = []
+def _latest_bar_ids() -> RawSQL:
+    """Primary keys of each symbol's newest bar.
+
+    A join against ``GROUP BY symbol`` is the one form both SQLite and MariaDB run off the
+    ``(symbol, date)`` index (MariaDB as a loose index scan); window functions and per-row
+    correlated subqueries read the whole table instead (~60-90 ms for 26,000 bars against
+    ~3-9 ms). Only quoted identifiers from the model's metadata are interpolated.
+    """
+    connection = connections[router.db_for_read(PriceBar)]
+    qn = connection.ops.quote_name
+    table = qn(PriceBar._meta.db_table)
+    pk, symbol, day = (qn(str(cast(Field, PriceBar._meta.get_field(name)).column)) for name in ("id", "symbol", "date"))
+    return RawSQL(  # noqa: S611
+        f"SELECT b.{pk} FROM {table} b INNER JOIN "  # noqa: S608
+        f"(SELECT {symbol}, MAX({day}) AS latest FROM {table} GROUP BY {symbol}) m "
+        f"ON b.{symbol} = m.{symbol} AND b.{day} = m.latest",
+        [],
+    )
+
+
+def latest_prices_uncached() -> list[LatestPrice]:
+    """The most recent bar of each symbol with the close before it, in one query, in ``ALL_SYMBOLS`` order."""
+    previous = PriceBar.objects.filter(symbol=OuterRef("symbol"), date__lt=OuterRef("date")).order_by("-date")
+    rows = {
+        row["symbol"]: row
+        for row in PriceBar.objects.filter(pk__in=_latest_bar_ids())
+        .annotate(previous_close=Subquery(previous.values("close")[:1]))
+        .values("symbol", "date", "close", "previous_close", "source")
+    }
+    result = []
     for symbol in ALL_SYMBOLS:
-        if symbol not in latest_dates:
+        row = rows.get(symbol)
+        if row is None:
             continue
-        last_two = list(PriceBar.objects.filter(symbol=symbol, date__lte=latest_dates[symbol]).order_by("-date")[:2])
+        before = row["previous_close"]
         result.append(
             LatestPrice(
                 symbol=symbol,
-                date=last_two[0].date,
-                close=last_two[0].close,
-                previous_close=last_two[1].close if len(last_two) > 1 else None,
-                source=last_two[0].source,
+                date=row["date"],
+                close=row["close"],
+                # A subquery's decimal comes back unscaled on SQLite (191.954900000000).
+                previous_close=None if before is None else Decimal(before).quantize(_PRICE_QUANTUM, ROUND_HALF_EVEN),
+                source=row["source"],
             )
         )
+    return result
+
+
+def latest_prices() -> list[LatestPrice]:
+    """The most recent bar of each symbol (with the close before it), from the cache when warm; one query when cold."""
+    cached = cache.get(LATEST_PRICES_CACHE_KEY)
+    if cached is not None:
+        return cached
+    result = latest_prices_uncached()
     cache.set(LATEST_PRICES_CACHE_KEY, result, timeout=settings.LATEST_PRICE_CACHE_SECONDS)
     return result
 
 
 def invalidate_latest_prices() -> None:
     cache.delete(LATEST_PRICES_CACHE_KEY)
+
+
+def provider_health(*, now: datetime | None = None) -> dict[str, Any]:
+    """The price feed for operators (System page, ``/metrics``): two queries and one cache read.
+
+    ``provider``: the configured source. ``failing``: providers with open incidents.
+    ``open_incidents``: each open :class:`~market.models.ProviderIncident` as plain data, most
+    recent first. ``budgets``: today's (UTC) calls of every metered provider against its budget.
+    ``latest``: the newest stored session of each symbol, so a feed that went quiet shows.
+    """
+    from market.budget import DEFAULT_DAILY_CALL_BUDGETS, daily_call_budget
+
+    now = now or timezone.now()
+    today = now.astimezone(UTC).date()
+    incidents = [
+        {
+            "provider": i.provider,
+            "symbol": i.symbol,
+            "kind": i.kind,
+            "kind_label": i.get_kind_display(),
+            "transient": i.transient,
+            "message": i.message,
+            "occurrences": i.occurrences,
+            "first_seen_at": i.first_seen_at,
+            "last_seen_at": i.last_seen_at,
+            "alerted": i.alerted_at is not None,
+        }
+        for i in ProviderIncident.objects.filter(open_key__isnull=False).order_by("-last_seen_at", "-id")
+    ]
+    metered = {*DEFAULT_DAILY_CALL_BUDGETS, *(getattr(settings, "MARKET_DATA_DAILY_CALL_BUDGETS", None) or {})}
+    used = dict(ProviderCallCount.objects.filter(day=today).values_list("provider", "calls"))
+    budgets = [
+        {"provider": name, "day": today, "calls": int(used.get(name, 0)), "budget": daily_call_budget(name)}
+        for name in sorted(metered)
+        if daily_call_budget(name) is not None
+    ]
+    return {
+        "provider": settings.MARKET_DATA_PROVIDER,
+        "failing": sorted({i["provider"] for i in incidents}),
+        "open_incidents": incidents,
+        "budgets": budgets,
+        "latest": [{"symbol": p.symbol, "date": p.date, "source": p.source} for p in latest_prices()],
+    }

@@ -1,4 +1,4 @@
-"""Celery tasks of the market app: thin wrappers over :mod:`market.services`."""
+"""Celery tasks of the market app: thin wrappers over :mod:`market.refresh`."""
 
 from __future__ import annotations
 
@@ -6,51 +6,39 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import requests
 from celery import shared_task
 
-from market import calendar
-from market.services import prices_load, provider_build
-from market.symbols import ALL_SYMBOLS
+from market.refresh import REFRESH_SESSIONS, ProviderTemporarilyFailing, prices_refresh_run
 
 logger = logging.getLogger(__name__)
 
-#: How many recent sessions each refresh re-reads: covers a few missed runs and late corrections.
-REFRESH_SESSIONS = 10
+__all__ = ["REFRESH_SESSIONS", "refresh_prices"]
 
 
 @shared_task(
+    bind=True,
     name="market.tasks.refresh_prices",
-    autoretry_for=(requests.ConnectionError, requests.Timeout),
-    retry_backoff=True,
+    autoretry_for=(ProviderTemporarilyFailing,),
+    # 60 s, 120 s, 240 s (each a random share of that: full jitter): three retries fit in the 15-minute period.
+    retry_backoff=60,
+    retry_backoff_max=600,
     retry_jitter=True,
     max_retries=3,
 )
-def refresh_prices(sessions: int = REFRESH_SESSIONS, as_of: str | None = None) -> dict[str, Any]:
+def refresh_prices(self: Any, sessions: int = REFRESH_SESSIONS, as_of: str | None = None) -> dict[str, Any]:
     """Reload the last ``sessions`` completed sessions of every symbol from ``MARKET_DATA_PROVIDER``.
 
     Idempotent: unchanged bars are left alone, so running it twice changes nothing. Only
     completed sessions are loaded, so a stored bar is always a final one. ``as_of`` (an ISO
-    datetime, UTC when naive) pins "now", for backfills and tests. Retries only on connection
-    errors and timeouts; a provider that rejects a symbol is reported in the result instead.
+    datetime, UTC when naive) pins "now", for backfills and tests. A symbol the provider fails
+    for keeps its last good bars and opens an operator incident (see :mod:`market.refresh`);
+    if any failure was transient (timeout, HTTP 5xx, error page) the task is retried with
+    backoff, and operators are mailed about transient failures only on the last attempt.
     """
     now = datetime.fromisoformat(as_of) if as_of else None
-    end = calendar.latest_completed_session(now)
-    start = calendar.add_trading_days(end, -(max(1, sessions) - 1))
-    provider = provider_build(today=now)
-    summaries = prices_load(provider=provider, symbols=ALL_SYMBOLS, start=start, end=end)
-    for summary in summaries:
-        if summary.error:
-            logger.warning("price refresh of %s from %s failed: %s", summary.symbol, provider.name, summary.error)
-    # A "price.update" live message for users holding a symbol with a new latest bar belongs here
-    # once portfolios exist; nobody owns positions yet.
-    return {
-        "source": provider.name,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "created": sum(s.created for s in summaries),
-        "updated": sum(s.updated for s in summaries),
-        "unchanged": sum(s.unchanged for s in summaries),
-        "failed": {s.symbol: s.error for s in summaries if s.error},
-        "skipped": {s.symbol: s.skipped for s in summaries if s.skipped},
-    }
+    last_attempt = self.request.retries >= self.max_retries
+    report = prices_refresh_run(sessions=sessions, now=now, alert_transient=last_attempt)
+    transient = report.transient_failures
+    if transient:
+        raise ProviderTemporarilyFailing.for_failures(report.source, transient)
+    return report.as_dict()

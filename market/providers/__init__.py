@@ -30,6 +30,7 @@ from market.providers.base import (
     ProviderConfigError,
     ProviderError,
     ProviderResponseError,
+    ProviderUnavailable,
 )
 
 PROVIDER_NAMES: tuple[str, ...] = ("csv", "yfinance", "alphavantage", "finazon", "demo")
@@ -43,6 +44,7 @@ __all__ = [
     "ProviderConfigError",
     "ProviderError",
     "ProviderResponseError",
+    "ProviderUnavailable",
     "get_provider",
 ]
 

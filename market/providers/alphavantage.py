@@ -2,8 +2,11 @@
 
 Alpha Vantage answers errors with HTTP 200 and a JSON body holding ``"Error Message"`` (bad
 symbol or call), ``"Note"`` or ``"Information"`` (call frequency limit reached, or a premium-only
-function); those become :class:`ProviderResponseError`. Connection failures and timeouts are left
-as ``requests`` exceptions so the refresh task can retry them.
+function); those become :class:`ProviderResponseError`. HTTP 5xx, HTTP 429 and HTML error pages
+are transient and become :class:`ProviderUnavailable`. Connection failures and timeouts are left
+as ``requests`` exceptions. The refresh retries both with backoff. Days with a split coefficient
+other than 1 are listed in ``frame.attrs["split_dates"]``, so a split's jump is not mistaken for
+bad data.
 
 ``TIME_SERIES_DAILY_ADJUSTED`` gives as-traded open/high/low/close plus an adjusted close. We
 scale the four prices by ``adjusted close / close`` so every stored bar follows the same
@@ -19,7 +22,16 @@ from typing import Any
 import pandas as pd
 import requests
 
-from market.providers.base import NoDataError, ProviderConfigError, ProviderResponseError, clean_bars, clip_dates
+from market.providers.base import (
+    SPLIT_DATES_ATTR,
+    NoDataError,
+    ProviderConfigError,
+    ProviderResponseError,
+    ProviderUnavailable,
+    clean_bars,
+    clip_dates,
+    transient_kind,
+)
 
 BASE_URL = "https://www.alphavantage.co/query"
 SERIES_KEY = "Time Series (Daily)"
@@ -48,9 +60,12 @@ def parse_alphavantage_daily(payload: Any, symbol: str) -> pd.DataFrame:
     if not series:
         raise NoDataError(f"Alpha Vantage returned no bars for {symbol}")
     records = []
+    splits: list[str] = []
     for day, bar in series.items():
         if not isinstance(bar, dict):
             bar = {}
+        if _is_split(bar.get("8. split coefficient")):
+            splits.append(str(day))
         records.append(
             {
                 "date": day,
@@ -67,7 +82,17 @@ def parse_alphavantage_daily(payload: Any, symbol: str) -> pd.DataFrame:
     for column in ("open", "high", "low", "close"):
         frame[column] = frame[column] * factor
     frame["close"] = frame["adj_close"]  # exact, not close * (adj / close)
+    frame.attrs[SPLIT_DATES_ATTR] = sorted(date.fromisoformat(day) for day in splits)
     return frame
+
+
+def _is_split(coefficient: object) -> bool:
+    """A split coefficient other than 1 (``"8. split coefficient": "4.0"`` on a 4-for-1 split day)."""
+    try:
+        value = float(str(coefficient))
+    except ValueError:
+        return False
+    return value > 0 and abs(value - 1.0) > 1e-9
 
 
 class AlphaVantageProvider:
@@ -102,6 +127,17 @@ class AlphaVantageProvider:
             "apikey": self.api_key,
         }
         response = self.session.get(BASE_URL, params=params, timeout=self.timeout)
+        kind = transient_kind(response.status_code, response.text, response.headers.get("Content-Type", ""))
+        if kind == "error_page":
+            raise ProviderUnavailable(
+                f"Alpha Vantage sent an HTML page (HTTP {response.status_code}) instead of data for {symbol}",
+                kind=kind,
+                status=response.status_code,
+            )
+        if kind is not None:
+            raise ProviderUnavailable(
+                f"Alpha Vantage answered HTTP {response.status_code} for {symbol}", kind=kind, status=response.status_code
+            )
         if response.status_code >= 400:
             raise ProviderResponseError(
                 f"Alpha Vantage answered HTTP {response.status_code} for {symbol}",
@@ -111,4 +147,7 @@ class AlphaVantageProvider:
             payload = response.json()
         except ValueError:
             raise ProviderResponseError(f"Alpha Vantage sent a response for {symbol} that is not JSON") from None
-        return clip_dates(parse_alphavantage_daily(payload, symbol), start, end)
+        frame = parse_alphavantage_daily(payload, symbol)
+        clipped = clip_dates(frame, start, end)
+        clipped.attrs[SPLIT_DATES_ATTR] = frame.attrs[SPLIT_DATES_ATTR]
+        return clipped

@@ -63,6 +63,20 @@ class ProviderResponseError(ProviderError):
         self.rate_limited = rate_limited
 
 
+class ProviderUnavailable(ProviderResponseError):
+    """A transient failure worth retrying with backoff: HTTP 5xx, HTTP 429, or an HTML error page
+    (a proxy's or the API's maintenance page) where data was expected.
+
+    ``kind`` is ``"http_error"``, ``"rate_limited"`` or ``"error_page"``; it is a
+    :class:`ProviderResponseError`, so callers that report response errors keep doing so.
+    """
+
+    def __init__(self, message: str, *, kind: str, status: int | None = None) -> None:
+        super().__init__(message, rate_limited=kind == "rate_limited")
+        self.kind = kind
+        self.status = status
+
+
 class PriceDataError(ProviderError):
     """A bar that cannot be stored. ``str()`` reads ``AAPL.csv line 17: high 10.5 is below low 11.0``.
 
@@ -79,6 +93,31 @@ class PriceDataError(ProviderError):
         scope = " in this file" if line is not None else ""
         suffix = f" (and {more} more problem{'s' if more != 1 else ''}{scope})" if more else ""
         super().__init__(f"{where}: {problem}{suffix}")
+
+
+#: ``frame.attrs`` key under which a provider lists the dates (``datetime.date``) it reports a split on.
+SPLIT_DATES_ATTR = "split_dates"
+
+
+def looks_like_html(text: str, content_type: str = "") -> bool:
+    """True for an HTML page (an error or maintenance page sent where JSON was expected)."""
+    head = text.lstrip()[:200].lower()
+    return "html" in content_type.lower() or head.startswith(("<!doctype html", "<html", "<head", "<body"))
+
+
+def transient_kind(status: int, body: str, content_type: str = "") -> str | None:
+    """Which transient failure an HTTP answer is (``"rate_limited"``, ``"error_page"``, ``"http_error"``), if any.
+
+    An HTML page is an error page whatever its status: APIs and the proxies in front of them send
+    maintenance and gateway pages as HTML, sometimes with status 200.
+    """
+    if status == 429:
+        return "rate_limited"
+    if looks_like_html(body, content_type):
+        return "error_page"
+    if status >= 500:
+        return "http_error"
+    return None
 
 
 def empty_bars() -> pd.DataFrame:

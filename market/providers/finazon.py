@@ -4,8 +4,9 @@ The response is ``{"data": [{"t": <unix seconds>, "o": .., "h": .., "l": .., "c"
 one page at a time (newest first by default), with prices adjusted for splits and dividends
 (``adjust=all``, Finazon's default), so ``adj_close`` is ``close``. Errors come as HTTP 4xx/5xx
 with a code and message (``API_RATE_LIMIT_EXCEEDED``, ``INVALID_API_KEY``, ...), which become
-:class:`ProviderResponseError`. Connection failures and timeouts are left as ``requests``
-exceptions so the refresh task can retry them.
+:class:`ProviderResponseError`; HTTP 5xx, rate limits and HTML error pages are transient and
+become :class:`ProviderUnavailable`. Connection failures and timeouts are left as ``requests``
+exceptions. The refresh retries both with backoff.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from typing import Any
 import pandas as pd
 import requests
 
-from market.providers.base import NoDataError, ProviderConfigError, ProviderResponseError, clean_bars, clip_dates
+from market.providers.base import (
+    NoDataError,
+    ProviderConfigError,
+    ProviderResponseError,
+    ProviderUnavailable,
+    clean_bars,
+    clip_dates,
+    transient_kind,
+)
 
 BASE_URL = "https://api.finazon.io/latest/time_series"
 DEFAULT_DATASET = "us_stocks_essential"
@@ -101,9 +110,22 @@ class FinazonProvider:
         response = self.session.get(
             BASE_URL, params=params, headers={"Authorization": f"apikey {self.api_key}"}, timeout=self.timeout
         )
+        kind = transient_kind(response.status_code, response.text, response.headers.get("Content-Type", ""))
+        if kind == "error_page":
+            raise ProviderUnavailable(
+                f"Finazon sent an HTML page (HTTP {response.status_code}) instead of data for {symbol}",
+                kind=kind,
+                status=response.status_code,
+            )
         if response.status_code >= 400:
             code, message = _error_text(response)
             detail = ": ".join(p for p in (code, message) if p) or "no details"
+            if code == "API_RATE_LIMIT_EXCEEDED":
+                kind = "rate_limited"
+            if kind is not None:
+                raise ProviderUnavailable(
+                    f"Finazon answered HTTP {response.status_code} for {symbol}: {detail}", kind=kind, status=response.status_code
+                )
             raise ProviderResponseError(
                 f"Finazon answered HTTP {response.status_code} for {symbol}: {detail}",
                 rate_limited=response.status_code == 429 or code == "API_RATE_LIMIT_EXCEEDED",

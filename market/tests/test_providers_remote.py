@@ -21,11 +21,13 @@ from market.providers import (
     PriceProvider,
     ProviderConfigError,
     ProviderResponseError,
+    ProviderUnavailable,
     get_provider,
     yahoo,
 )
 from market.providers.alphavantage import BASE_URL as AV_URL
-from market.providers.base import PRICE_COLUMNS
+from market.providers.alphavantage import parse_alphavantage_daily
+from market.providers.base import PRICE_COLUMNS, SPLIT_DATES_ATTR
 from market.providers.finazon import BASE_URL as FINAZON_URL
 
 DATA = Path(__file__).parent / "data"
@@ -189,15 +191,47 @@ def test_alphavantage_error_payloads_become_clear_errors(fixture, rate_limited, 
     assert caught.value.rate_limited is rate_limited
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "kind", "text"),
+    [
+        (503, "upstream down", "text/plain", "http_error", "answered HTTP 503 for AAPL"),
+        (500, "", "text/plain", "http_error", "answered HTTP 500 for AAPL"),
+        (429, "slow down", "text/plain", "rate_limited", "answered HTTP 429 for AAPL"),
+        (502, "<!DOCTYPE html><html><body>Bad gateway</body></html>", "text/html", "error_page", r"HTML page \(HTTP 502\)"),
+        (200, "<html>maintenance</html>", "text/plain", "error_page", r"HTML page \(HTTP 200\) instead of data"),
+    ],
+)
 @responses.activate
-def test_alphavantage_http_errors_and_non_json_are_reported():
-    responses.get(AV_URL, status=503, body="upstream down")
-    with pytest.raises(ProviderResponseError, match="HTTP 503"):
+def test_alphavantage_server_errors_and_error_pages_are_transient(status, body, content_type, kind, text):
+    responses.get(AV_URL, status=status, body=body, content_type=content_type)
+
+    with pytest.raises(ProviderUnavailable, match=text) as caught:
         av_provider().fetch("AAPL")
 
-    responses.replace(responses.GET, AV_URL, status=200, body="<html>maintenance</html>")
-    with pytest.raises(ProviderResponseError, match="not JSON"):
+    assert (caught.value.kind, caught.value.status) == (kind, status)
+    assert isinstance(caught.value, ProviderResponseError)  # callers reporting response errors still do
+
+
+@responses.activate
+def test_alphavantage_client_errors_and_non_json_are_permanent():
+    responses.get(AV_URL, status=403, body="forbidden")
+    with pytest.raises(ProviderResponseError, match="HTTP 403") as caught:
         av_provider().fetch("AAPL")
+    assert not isinstance(caught.value, ProviderUnavailable)
+
+    responses.replace(responses.GET, AV_URL, status=200, body="a,b,c", content_type="text/csv")
+    with pytest.raises(ProviderResponseError, match="not JSON") as caught:
+        av_provider().fetch("AAPL")
+    assert not isinstance(caught.value, ProviderUnavailable)
+
+
+def test_alphavantage_reports_the_days_with_a_split():
+    payload = load_json("alphavantage_daily_adjusted_AAPL.json")
+    payload["Time Series (Daily)"]["2024-01-05"]["8. split coefficient"] = "4.0"
+
+    frame = parse_alphavantage_daily(payload, "AAPL")
+
+    assert frame.attrs[SPLIT_DATES_ATTR] == [date(2024, 1, 5)]
 
 
 @responses.activate
@@ -289,6 +323,24 @@ def test_finazon_empty_data_is_no_data_and_bad_bars_are_rejected():
     responses.replace(responses.GET, FINAZON_URL, json=bad)
     with pytest.raises(PriceDataError, match=r"finazon AAPL: 2024-01-05: close -5.0 is not positive"):
         finazon_provider().fetch("AAPL")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "kind"),
+    [
+        (500, '{"error": {"code": "INTERNAL", "message": "oops"}}', "application/json", "http_error"),
+        (429, '{"error": {"code": "API_RATE_LIMIT_EXCEEDED", "message": "wait"}}', "application/json", "rate_limited"),
+        (503, "<html><body>Service Unavailable</body></html>", "text/html", "error_page"),
+    ],
+)
+@responses.activate
+def test_finazon_server_errors_and_error_pages_are_transient(status, body, content_type, kind):
+    responses.get(FINAZON_URL, status=status, body=body, content_type=content_type)
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        finazon_provider().fetch("AAPL")
+
+    assert caught.value.kind == kind
 
 
 def test_finazon_needs_a_key():
