@@ -1,15 +1,15 @@
 """The per-user live websocket at ``/ws/live/``.
 
 It accepts only authenticated sessions (the origin check sits in ``asgi.py``), joins only the
-caller's own group, and forwards each message type declared in :mod:`quantai.notifier` as
-``{"type": ..., "data": ...}`` JSON.
+caller's own group and the broadcast group of market-wide messages (prices), and forwards each
+message type declared in :mod:`quantai.notifier` as ``{"type": ..., "data": ...}`` JSON.
 """
 
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from quantai.notifier import user_group
+from quantai.notifier import BROADCAST_GROUP, user_group
 
 # Close code for "not signed in" (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401
@@ -25,11 +25,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(BROADCAST_GROUP, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(BROADCAST_GROUP, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The socket is push-only; anything the browser sends is ignored.

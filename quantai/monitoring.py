@@ -238,6 +238,7 @@ def system_metrics(*, now: datetime | None = None) -> dict[str, Any]:
     broker round trip when a Redis broker is configured.
     """
     from accounts.security import security_totals
+    from market.selectors import provider_health
 
     now = now or timezone.now()
     security = security_totals(now=now)
@@ -255,4 +256,5 @@ def system_metrics(*, now: datetime | None = None) -> dict[str, Any]:
         "learning": learning_figures(),
         "queues": queue_lengths(),
         "periodic_tasks": periodic_task_runs(),
+        "market": provider_health(now=now),
     }

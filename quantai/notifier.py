@@ -8,6 +8,7 @@ after the surrounding transaction commits, so a browser never hears of a row tha
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -64,9 +65,37 @@ MESSAGE_TYPES: dict[str, type] = {
 LiveMessageType = Literal["price.update", "job.progress", "recommendation.new", "risk.alert"]
 
 
+#: The channel-layer group every open browser joins besides its user's: market-wide messages (prices).
+BROADCAST_GROUP = "broadcast"
+
+
 def user_group(user_id: int) -> str:
     """The channel-layer group that every open browser of ``user_id`` joins."""
     return f"user.{int(user_id)}"
+
+
+def _send_on_commit(group: str, message_type: str, payload: Mapping[str, object], who: str) -> None:
+    if message_type not in MESSAGE_TYPES:
+        raise ValueError(f"unknown live message type {message_type!r}")
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(group, {"type": message_type, "payload": dict(payload)})
+        except (OSError, ConnectionError) as exc:
+            logger.warning("live push to %s failed: %s", who, exc)
+
+    transaction.on_commit(send)
+
+
+def notify_all(message_type: Literal["price.update"], payload: PriceUpdate) -> None:
+    """Push a market-wide ``payload`` to every open browser (one send to :data:`BROADCAST_GROUP`), after commit.
+
+    Best effort, like :func:`notify_user`.
+    """
+    _send_on_commit(BROADCAST_GROUP, message_type, payload, "all browsers")
 
 
 def notify_user(
@@ -77,16 +106,4 @@ def notify_user(
     Live push is best effort: if the channel layer is unreachable the failure is logged and the
     caller carries on (the page shows the same data on its next load).
     """
-    if message_type not in MESSAGE_TYPES:
-        raise ValueError(f"unknown live message type {message_type!r}")
-
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        try:
-            async_to_sync(layer.group_send)(user_group(user_id), {"type": message_type, "payload": dict(payload)})
-        except (OSError, ConnectionError) as exc:
-            logger.warning("live push to user %s failed: %s", user_id, exc)
-
-    transaction.on_commit(send)
+    _send_on_commit(user_group(user_id), message_type, payload, f"user {user_id}")

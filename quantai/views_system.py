@@ -116,6 +116,25 @@ class SystemCollector(Collector):
                 last_run.add_metric([row["entry"], row["task"], row["state"] or ""], row["last_run"].timestamp())
         yield last_run
 
+        market = m["market"]
+        incidents = GaugeMetricFamily(
+            "quantai_price_provider_open_incidents",
+            "Open price-provider incidents (failing symbols, spent budgets) by provider and kind.",
+            labels=["provider", "kind"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for row in market["open_incidents"]:
+            counts[(row["provider"], row["kind"])] = counts.get((row["provider"], row["kind"]), 0) + 1
+        for (provider, kind), n in sorted(counts.items()):
+            incidents.add_metric([provider, kind], n)
+        yield incidents
+        calls = GaugeMetricFamily(
+            "quantai_price_provider_calls_today", "Calls made today (UTC) to a metered price provider.", labels=["provider"]
+        )
+        for row in market["budgets"]:
+            calls.add_metric([row["provider"]], row["calls"])
+        yield calls
+
 
 def metrics_exposition(metrics: dict[str, Any]) -> bytes:
     """The Prometheus text format of ``metrics``, rendered from a registry that lives for this call only."""

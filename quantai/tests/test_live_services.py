@@ -318,6 +318,37 @@ def test_a_price_update_reaches_the_signed_in_users_open_browser(channel_layer):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_price_refresh_pushes_the_new_close_to_every_signed_in_browser(channel_layer):
+    from datetime import UTC, datetime
+
+    from market.refresh import prices_refresh
+    from market.tests.fakes import FaultyProvider
+
+    _, alice = _signed_in_cookie("live-price-alice")
+    _, bob = _signed_in_cookie("live-price-bob")
+    now = datetime(2024, 6, 14, 21, 0, tzinfo=UTC)
+    day = date(2024, 6, 14)
+
+    async def scenario() -> list[Any]:
+        browsers = [LiveSocket(alice), LiveSocket(bob)]
+        for browser in browsers:
+            connected, _ = await browser.connect(timeout=5)
+            assert connected
+        try:
+            await sync_to_async(prices_refresh)(provider=FaultyProvider(today=now), start=day, end=day, now=now, symbols=["NVDA"])
+            return [await browser.receive_json_from(timeout=5) for browser in browsers]
+        finally:
+            for browser in browsers:
+                await browser.disconnect()
+
+    messages = async_to_sync(scenario)()
+
+    close = PriceBar.objects.get(symbol="NVDA", date=day).close
+    expected = {"type": "price.update", "data": {"symbol": "NVDA", "date": "2024-06-14", "close": str(close)}}
+    assert messages == [expected, expected]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_anonymous_websocket_is_closed_as_unauthenticated(channel_layer):
     async def scenario() -> tuple[bool, Any]:
         return await LiveSocket(cookie=None).connect(timeout=5)

@@ -254,6 +254,22 @@ def test_operators_see_the_page_with_the_figures(client, operator):
     assert page.handlers == []
 
 
+def test_the_page_and_metrics_show_a_failing_price_provider(client, operator, settings):
+    from market.incidents import incident_record
+
+    settings.METRICS_TOKEN = TOKEN
+    incident_record(provider="alphavantage", symbol="AAPL", kind="timeout", message="read timed out")
+    client.force_login(operator)
+
+    body = client.get(SYSTEM_URL).content.decode()
+
+    assert "Failing: alphavantage." in body
+    assert 'data-symbol="AAPL" data-kind="timeout"' in body
+    families = _families(client.get(METRICS_URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content)
+    [sample] = families["quantai_price_provider_open_incidents"]
+    assert (sample.labels, sample.value) == ({"provider": "alphavantage", "kind": "timeout"}, 1)
+
+
 def test_investors_are_refused_the_page_and_it_is_audited(client, investor):
     client.force_login(investor)
     assert client.get(SYSTEM_URL).status_code == 403
