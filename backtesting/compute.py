@@ -26,7 +26,8 @@ import pandas as pd
 from backtesting.engine.core import Execution, simulate
 from backtesting.engine.data import Bars
 from backtesting.engine.metrics import compute_metrics, drawdown
-from backtesting.systems import SYSTEMS, parameter_grid, parameter_sets
+from backtesting.engine.trades import round_trips, trade_metrics
+from backtesting.systems import SYSTEMS, SystemRun, parameter_grid, parameter_sets
 
 STOCKS: tuple[str, ...] = ("AAPL", "AMZN", "GOOGL", "META", "NVDA")
 BENCHMARK = "SPY"
@@ -40,7 +41,7 @@ BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_BLOCK = 20
 PERMUTATIONS = 1000
 #: Results format; bump when the shape of ``results`` changes.
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
 
 Progress = Callable[[int, str], None]
 
@@ -118,6 +119,38 @@ def split_universe(bars: Bars) -> tuple[Bars, Bars]:
     return take(stock_cols), take([spy])
 
 
+def monthly_returns(equity: np.ndarray, dates: pd.DatetimeIndex) -> list[dict[str, Any]]:
+    """Calendar-month returns of an equity curve: ``[{"year", "months": [12 values or None]}]``, oldest first.
+
+    A month's return runs from the previous month's last close (the first close for the first month) to
+    its own last close; months outside the period are None.
+    """
+    series = pd.Series(np.asarray(equity, dtype=float), index=dates)
+    month_end = series.groupby([dates.year, dates.month]).last()
+    previous = month_end.shift(1)
+    previous.iloc[0] = series.iloc[0]
+    returns = month_end / previous - 1.0
+    out: dict[int, list[float | None]] = {}
+    for (year, month), value in returns.items():
+        out.setdefault(int(year), [None] * 12)[int(month) - 1] = _num(value)
+    return [{"year": year, "months": months} for year, months in sorted(out.items())]
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types (numpy scalars become Python numbers, NaN None)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _num(value)
+    return value
+
+
 def _downsample_index(n: int, limit: int = MAX_CURVE_POINTS) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
@@ -160,8 +193,22 @@ def backtest_compute(*, spec: BacktestSpec, bars: Bars, progress: Progress | Non
     system = SYSTEMS[spec.system]
     grid = parameter_grid(spec.parameters, spec.system)
     sets = parameter_sets(grid)
-    weights = system.weights(stocks.close, stocks.dates, grid)
-    sim = simulate(stocks, weights, borrow_bps=SHORT_BORROW_BPS, **costs)
+    extra: dict[str, Any] = {}
+    if system.simulate is not None:
+        run = SystemRun(
+            stocks=stocks,
+            spy=spy,
+            execution=execution,
+            commission_bps=spec.commission_bps,
+            slippage_bps=spec.slippage_bps,
+            borrow_bps=SHORT_BORROW_BPS,
+            seed=spec.seed,
+            progress=lambda percent, stage: report(15 + int(0.18 * percent), stage),
+        )
+        sim, extra = system.simulate(run, grid)
+    else:
+        weights = system.weights(stocks.close, stocks.dates, grid)
+        sim = simulate(stocks, weights, borrow_bps=SHORT_BORROW_BPS, **costs)
     spy_sim = simulate(spy, strategies.buy_and_hold(spy.close, spy.dates, rebalance="none"), **costs)
     ew_sim = simulate(stocks, strategies.buy_and_hold(stocks.close, stocks.dates, rebalance="monthly"), **costs)
 
@@ -174,17 +221,22 @@ def backtest_compute(*, spec: BacktestSpec, bars: Bars, progress: Progress | Non
     is_sharpe = np.where(np.isfinite(ins["sharpe"]), ins["sharpe"], -np.inf)
     pick = int(np.argmax(is_sharpe))
 
-    def side(equity: np.ndarray, turnover: np.ndarray, exposure: np.ndarray) -> dict[str, Any]:
+    rate = (spec.commission_bps + spec.slippage_bps) / 1e4
+
+    def side(equity: np.ndarray, turnover: np.ndarray, exposure: np.ndarray, result: Any, p: int) -> dict[str, Any]:
+        trips = round_trips(result.shares[p], result.flows(p), costs=result.symbol_costs(p, rate))
+        full_metrics = _metrics_dict(compute_metrics(equity, benchmark_equity=spy_eq, turnover=turnover, exposure=exposure))
+        full_metrics.update({k: _num(v) for k, v in trade_metrics(trips["pnl"], trips["return"]).items()})
         return {
-            "full": _metrics_dict(compute_metrics(equity, benchmark_equity=spy_eq, turnover=turnover, exposure=exposure)),
+            "full": full_metrics,
             "in_sample": _metrics_dict(compute_metrics(equity[:first_oos], benchmark_equity=spy_eq[:first_oos])),
             "out_of_sample": _metrics_dict(compute_metrics(equity[first_oos - 1 :], benchmark_equity=spy_eq[first_oos - 1 :])),
         }
 
     metrics = {
-        "strategy": side(sim.equity[pick], sim.turnover[pick], sim.gross_exposure[pick]),
-        "spy": side(spy_eq, spy_sim.turnover[0], spy_sim.gross_exposure[0]),
-        "equal_weight": side(ew_eq, ew_sim.turnover[0], ew_sim.gross_exposure[0]),
+        "strategy": side(sim.equity[pick], sim.turnover[pick], sim.gross_exposure[pick], sim, pick),
+        "spy": side(spy_eq, spy_sim.turnover[0], spy_sim.gross_exposure[0], spy_sim, 0),
+        "equal_weight": side(ew_eq, ew_sim.turnover[0], ew_sim.gross_exposure[0], ew_sim, 0),
     }
 
     report(50, "bootstrap confidence intervals")
@@ -285,6 +337,11 @@ def backtest_compute(*, spec: BacktestSpec, bars: Bars, progress: Progress | Non
         "validation": validation_out,
         "sweep": sweep,
         "seed": spec.seed,
+        "monthly_returns": {
+            "strategy": monthly_returns(sim.equity[pick], stocks.dates),
+            "spy": monthly_returns(spy_eq, stocks.dates),
+        },
+        "model": _jsonable(extra) if extra else None,
     }
     report(100, "done")
     return BacktestOutcome(results=results, curve=curve, data_hash=bars_hash(bars))

@@ -21,6 +21,8 @@ class BacktestSystem(models.TextChoices):
     TREND_TSMOM = "trend_tsmom", "Trend: time-series momentum"
     MEAN_REVERSION_RSI = "mean_reversion_rsi", "Mean reversion: RSI"
     MEAN_REVERSION_BOLLINGER = "mean_reversion_bollinger", "Mean reversion: Bollinger bands"
+    ML = "ml", "Machine-learning signals (walk-forward)"
+    ENGINE = "engine", "The QuantAI engine replayed"
 
 
 class Execution(models.TextChoices):

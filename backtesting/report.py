@@ -14,8 +14,11 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("calmar", "Calmar", "num"),
     ("max_drawdown", "Max drawdown", "pct"),
     ("max_drawdown_days", "Longest drawdown (days)", "days"),
-    ("win_rate", "Winning days", "pct"),
-    ("profit_factor", "Profit factor (daily)", "num"),
+    ("win_rate", "Win rate (days with a return)", "pct"),
+    ("profit_factor", "Profit factor (days)", "num"),
+    ("trades", "Closed trades (round trips)", "days"),
+    ("trade_win_rate", "Win rate (per closed trade)", "pct"),
+    ("trade_profit_factor", "Profit factor (per closed trade)", "num"),
     ("turnover", "Turnover (per year)", "num"),
     ("exposure", "Exposure (gross)", "pct"),
     ("var_95", "1-day VaR 95 %", "pct"),
@@ -24,6 +27,10 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("alpha", "Alpha to SPY (annual)", "pct"),
 )
 SPLIT_METRICS = ("annual_return", "volatility", "sharpe", "max_drawdown")
+#: Heat-map buckets: a monthly return's magnitude below each bound gets that level (1 = pale .. 4 = deep).
+HEAT_LEVELS = (0.01, 0.03, 0.06)
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MAX_COMPARED = 4
 
 
 def fmt(value: float | None, kind: str = "num") -> str:
@@ -155,3 +162,48 @@ def text_report(results: dict[str, Any]) -> str:
     for verdict in validation_verdicts(results):
         lines.append(f"* {verdict['title']}: {verdict['text']}")
     return "\n".join(lines)
+
+
+def heat_class(value: float | None) -> str:
+    """CSS class of a monthly return: ``hm-none``, or ``hm-up-N`` / ``hm-down-N`` with N 1..4 by magnitude."""
+    if value is None:
+        return "hm-none"
+    level = 1 + sum(abs(value) >= bound for bound in HEAT_LEVELS)
+    return f"hm-{'up' if value >= 0 else 'down'}-{level}"
+
+
+def heatmap_rows(monthly: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per year: twelve cells (text, CSS class, value) and the compounded year (over the months present)."""
+    rows = []
+    for entry in monthly:
+        months = entry["months"]
+        present = [m for m in months if m is not None]
+        total = None
+        if present:
+            growth = 1.0
+            for m in present:
+                growth *= 1.0 + m
+            total = growth - 1.0
+        rows.append(
+            {
+                "year": entry["year"],
+                "cells": [
+                    {"text": "" if m is None else fmt(m, "pct"), "cls": heat_class(m), "month": MONTHS[i]}
+                    for i, m in enumerate(months)
+                ],
+                "total": {"text": fmt(total, "pct") if total is not None else "", "cls": heat_class(total)},
+            }
+        )
+    return rows
+
+
+def comparison_rows(runs: list[Any]) -> list[dict[str, Any]]:
+    """Rows of label and each run's strategy figure over the full period (a dash where a run has none)."""
+    rows = []
+    for key, label, kind in METRICS:
+        cells = []
+        for run in runs:
+            metrics = ((run.results or {}).get("metrics") or {}).get("strategy", {}).get("full", {})
+            cells.append(fmt(metrics.get(key), kind))
+        rows.append({"key": key, "label": label, "cells": cells})
+    return rows

@@ -25,7 +25,7 @@ from django.utils import timezone
 from backtesting import selectors
 from backtesting.compute import MIN_DAYS, BacktestOutcome, BacktestSpec, DataError, backtest_compute
 from backtesting.models import BacktestRun, Execution, RunStatus
-from backtesting.systems import SYSTEMS, ParameterError, clean_parameters
+from backtesting.systems import SYSTEMS, ParameterError, clean_parameters, resolve_system
 from quantai.errors import ValidationFailed
 from quantai.notifier import notify_user
 
@@ -81,6 +81,7 @@ def backtest_spec_clean(
     """
     errors: dict[str, list[str]] = {}
     parameters: dict[str, list[Any]] = {}
+    system = resolve_system(system)
     if system not in SYSTEMS:
         errors["system"] = [f"Unknown system {system!r}; choose one of {', '.join(SYSTEMS)}."]
     elif params is not None and not isinstance(params, Mapping):

@@ -6,79 +6,26 @@ No Django here: the API, the web form and ``manage.py run_backtest`` all validat
 ``{"start": a, "stop": b, "step": s}`` (``stop`` included). A sweep over several parameters is their
 cartesian product (one parameter set per combination), simulated in one array computation.
 
-ML signals and the recommendation engine replayed are later systems; they will register here too.
+The issue's short names are aliases (:data:`SYSTEM_ALIASES`): ``trend`` is the moving-average crossover and
+``mean_reversion`` the RSI system. The ML signals and the engine replayed live in :mod:`backtesting.model_systems`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from backtesting.model_systems import MODEL_SYSTEMS
+from backtesting.system_types import Grid, Param, System, SystemRun
+
+__all__ = ["SYSTEMS", "SYSTEM_ALIASES", "Grid", "Param", "ParameterError", "System", "SystemRun", "resolve_system"]
+
 #: One request never simulates more parameter sets than this (memory grows with P x days x symbols).
 MAX_PARAMETER_SETS = 100
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter: ``kind`` is "int", "float", "bool" or "choice"."""
-
-    name: str
-    kind: str
-    default: Any
-    help: str
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-    sweepable: bool = True
-
-    def schema(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.kind,
-            "default": self.default,
-            "minimum": self.minimum,
-            "maximum": self.maximum,
-            "choices": list(self.choices),
-            "sweepable": self.sweepable,
-            "help": self.help,
-        }
-
-
-Grid = dict[str, np.ndarray]
-WeightsFn = Callable[[np.ndarray, pd.DatetimeIndex, Grid], np.ndarray]
-RuleFn = Callable[[Grid], np.ndarray]
-
-
-@dataclass(frozen=True)
-class System:
-    name: str
-    label: str
-    description: str
-    params: tuple[Param, ...]
-    build: WeightsFn
-    #: Rules between parameters: (message, fields, fn(grid) -> boolean mask of valid parameter sets).
-    rules: tuple[tuple[str, tuple[str, ...], RuleFn], ...] = field(default=())
-
-    def param(self, name: str) -> Param:
-        return next(p for p in self.params if p.name == name)
-
-    def weights(self, close: np.ndarray, dates: pd.DatetimeIndex, grid: Grid) -> np.ndarray:
-        """(P, T, N) target weights decided at each close, for every parameter set of ``grid``."""
-        w = self.build(close, dates, grid)
-        return w if w.ndim == 3 else w[None]
-
-    def schema(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "label": self.label,
-            "description": self.description,
-            "parameters": [p.schema() for p in self.params],
-        }
 
 
 def _flag(grid: Grid, name: str) -> bool:
@@ -173,6 +120,15 @@ SYSTEMS: dict[str, System] = {
         ),
     )
 }
+SYSTEMS.update(MODEL_SYSTEMS)
+
+#: The issue's names for systems that have several variants here (``run_backtest --system trend``).
+SYSTEM_ALIASES: dict[str, str] = {"trend": "trend_ma", "mean_reversion": "mean_reversion_rsi"}
+
+
+def resolve_system(name: str) -> str:
+    """A system's registered name from itself or an alias (unknown names are returned unchanged)."""
+    return SYSTEM_ALIASES.get(name, name)
 
 
 class ParameterError(ValueError):

@@ -12,5 +12,6 @@ app_name = "backtesting"
 
 urlpatterns = [
     path("", views.lab_view, name="lab"),
+    path("compare/", views.compare_view, name="compare"),
     path("<run_id>/", views.run_view, name="run"),
 ]

@@ -19,7 +19,15 @@ from accounts.ratelimits import rate_limit_check
 from backtesting import selectors, services
 from backtesting.forms import BacktestForm
 from backtesting.models import BacktestRun
-from backtesting.report import SPLIT_METRICS, metric_rows, validation_verdicts
+from backtesting.report import (
+    MAX_COMPARED,
+    MONTHS,
+    SPLIT_METRICS,
+    comparison_rows,
+    heatmap_rows,
+    metric_rows,
+    validation_verdicts,
+)
 from backtesting.systems import SYSTEMS
 from quantai.errors import NotFound, ValidationFailed
 
@@ -82,5 +90,55 @@ def run_view(request: HttpRequest, run_id: str) -> HttpResponse:
             verdicts=validation_verdicts(results),
             sweep=sorted(results.get("sweep", []), key=lambda r: -(r["in_sample_sharpe"] or -1e9))[:20],
             chart_data={"curve": run.equity_curve},
+            heatmap=heatmap_rows((results.get("monthly_returns") or {}).get("strategy") or []),
+            months=MONTHS,
+            model=results.get("model"),
+            orders=_selected_orders(results),
         )
     return render(request, "backtesting/run.html", context)
+
+
+def _selected_orders(results: dict[str, Any]) -> dict[str, int]:
+    """The engine replay's filled orders per side for the parameter set shown (empty for other systems)."""
+    filled = (results.get("model") or {}).get("orders_filled") or {}
+    pick = int((results.get("selected") or {}).get("index") or 0)
+    return {side: counts[pick] for side, counts in filled.items() if pick < len(counts)}
+
+
+@login_required
+@require_GET
+def compare_view(request: HttpRequest) -> HttpResponse:
+    """Up to four runs side by side: their metrics as columns and their equity curves overlaid.
+
+    ``?runs=<id>&runs=<id>...``; every id must be a run the user may see (else 404, like a run's page).
+    """
+    ids = list(dict.fromkeys(v for v in request.GET.getlist("runs") if v != ""))
+    error = ""
+    runs: list[BacktestRun] = []
+    if len(ids) > MAX_COMPARED:
+        error = f"Choose at most {MAX_COMPARED} runs to compare; you chose {len(ids)}."
+    else:
+        try:
+            runs = [selectors.backtest_run_get(user=request.user, run_id=run_id) for run_id in ids]
+        except NotFound:
+            raise Http404("No such backtest.") from None
+    curves = [
+        {
+            "label": f"#{run.pk} {run.get_system_display()}",
+            "dates": run.equity_curve.get("dates", []),
+            "values": run.equity_curve.get("strategy", []),
+        }
+        for run in runs
+        if run.status == "succeeded" and run.equity_curve
+    ]
+    context = {
+        "runs": runs,
+        "rows": comparison_rows(runs),
+        "chart_data": {"curves": curves},
+        "error": error,
+        "max_compared": MAX_COMPARED,
+        "choices": BacktestRun.objects.filter(owner_id=request.user.pk, status="succeeded").order_by("-created_at", "-id")[
+            :RECENT_RUNS
+        ],
+    }
+    return render(request, "backtesting/compare.html", context, status=400 if error else 200)

@@ -1,7 +1,8 @@
 """Vectorised backtesting engine: pure numpy/pandas/scipy, no Django (usable from a notebook).
 
 - ``data``: aligned daily bars; ``core``: the simulator; ``strategies``: the rule-based systems;
-- ``metrics``: performance metrics; ``validation``: out-of-sample and overfitting statistics;
+- ``metrics``: performance metrics; ``trades``: closed round trips, their win rate and profit factor;
+- ``validation``: out-of-sample and overfitting statistics;
 - ``bench``: timing of a single run and a parameter sweep.
 """
 

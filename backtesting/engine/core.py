@@ -43,13 +43,12 @@ import numpy as np
 import pandas as pd
 
 from .data import Bars
+from .loop import STOP_LOSS as STOP_LOSS
+from .loop import TAKE_PROFIT as TAKE_PROFIT
+from .loop import simulate_loop
 
 Execution = Literal["next_open", "next_close"]
 TRADING_DAYS = 252
-
-#: Stop event codes in ``SimResult.stop_events``.
-STOP_LOSS = 1
-TAKE_PROFIT = 2
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,12 @@ class SimResult:
     costs: np.ndarray  # (P, T) commission + slippage paid that day
     borrow: np.ndarray  # (P, T) borrow fees paid that day
     stop_events: np.ndarray  # (P, T, N) int8: 0 none, 1 stop-loss, 2 take-profit exit on that day
+    exec_price: np.ndarray | None = None  # (T, N) price rebalances fill at (forward-filled open or close)
+    #: (P, T, N) cash received from that day's trades before costs (selling +, buying -), where the day loop
+    #: recorded it (stop exits fill at their own price); None: every trade filled at ``exec_price``.
+    trade_cash: np.ndarray | None = None
+    #: (P, T, N) commission + slippage of that day's trades per symbol, where the day loop recorded it.
+    trade_costs: np.ndarray | None = None
 
     @property
     def n_params(self) -> int:
@@ -89,7 +94,7 @@ class SimResult:
     @property
     def gross_exposure(self) -> np.ndarray:
         """(P, T) sum of |position value| / equity."""
-        return np.abs(self.holdings).sum(axis=2) / self.equity
+        return np.einsum("ptn,tn->pt", np.abs(self.shares), np.abs(self.close)) / self.equity
 
     @property
     def net_exposure(self) -> np.ndarray:
@@ -106,6 +111,20 @@ class SimResult:
         """(P, T, N) shares bought (+) or sold (-) that day, stop exits included."""
         out = np.diff(self.shares, axis=1, prepend=0.0)
         return out
+
+    def flows(self, p: int = 0) -> np.ndarray:
+        """(T, N) cash from one parameter set's trades before costs (selling +, buying -)."""
+        if self.trade_cash is not None:
+            return self.trade_cash[p]
+        if self.exec_price is None:
+            raise ValueError("this result records neither trade cash nor execution prices")
+        return -np.diff(self.shares[p], axis=0, prepend=0.0) * self.exec_price
+
+    def symbol_costs(self, p: int, rate: float) -> np.ndarray:
+        """(T, N) commission + slippage per symbol and day of one parameter set (``rate`` = bps / 1e4)."""
+        if self.trade_costs is not None:
+            return self.trade_costs[p]
+        return rate * np.abs(self.flows(p))
 
     def frame(self, p: int = 0) -> pd.DataFrame:
         """One parameter set's daily series as a DataFrame (for charts and reports)."""
@@ -127,19 +146,17 @@ def only_on_change(weights: np.ndarray) -> np.ndarray:
     """Replace every row equal to the previous row by NaN ("no order"), so positions drift instead of
     being rebalanced back to target every day. Uses only rows up to t, so it adds no look-ahead."""
     w = np.asarray(weights, dtype=float)
-    out = w.copy()
-    prev = w[..., :-1, :]
-    same = ((w[..., 1:, :] == prev) | (np.isnan(w[..., 1:, :]) & np.isnan(prev))).all(axis=-1)
-    out[..., 1:, :][same] = np.nan
+    cur, prev = w[..., 1:, :], w[..., :-1, :]
+    # Row equality one symbol column at a time: numpy's reduce over a short last axis is slow.
+    same = np.ones(cur.shape[:-1], dtype=bool)
+    has_nan = bool(np.isnan(w).any())
+    for i in range(w.shape[-1]):
+        a, b = cur[..., i], prev[..., i]
+        same &= ((a == b) | (np.isnan(a) & np.isnan(b))) if has_nan else (a == b)
+    out = np.empty_like(w)
+    out[..., :1, :] = w[..., :1, :]
+    np.copyto(out[..., 1:, :], np.where(same[..., None], np.nan, cur))
     return out
-
-
-def _ffill(values: np.ndarray) -> np.ndarray:
-    """Forward-fill NaN along axis 0; leading NaN become 1.0 (a placeholder price for never-held symbols)."""
-    idx = np.where(np.isnan(values), 0, np.arange(values.shape[0])[:, None])
-    np.maximum.accumulate(idx, axis=0, out=idx)
-    filled = np.take_along_axis(values, idx, axis=0)
-    return np.where(np.isnan(filled), 1.0, filled)
 
 
 def _as_param_array(value: float | np.ndarray | None, n_params: int) -> np.ndarray:
@@ -171,8 +188,8 @@ def _prepare_weights(bars: Bars, weights: np.ndarray | pd.DataFrame, allow_short
         w = w[None]
     if w.ndim != 3 or w.shape[1:] != (bars.n_days, len(bars.symbols)):
         raise ValueError(f"weights shape {w.shape} does not match bars ({bars.n_days} days, {len(bars.symbols)} symbols)")
-    if not allow_short:
-        w = np.where(w < 0, 0.0, w)
+    if not allow_short and (w < 0).any():
+        w = np.maximum(w, 0.0)  # keeps NaN ("no order")
     return w
 
 
@@ -204,16 +221,18 @@ def simulate(
     exec_open = execution == "next_open"
     raw_exec = bars.open if exec_open else bars.close
 
-    # Shift by one day: the order decided at t's close executes on t + 1.
-    wx = np.full_like(w, np.nan)
-    wx[:, 1:] = w[:, :-1]
-    reb = ~np.isnan(wx).all(axis=2)
-    wx = np.where(np.isnan(wx) | np.isnan(raw_exec)[None], 0.0, wx)
-    reb[:, 0] = True  # day 0: start in cash
-    wx[:, 0] = 0.0
+    # Shift by one day: the order decided at t's close executes on t + 1. A row of NaN is "no order";
+    # NaN entries and symbols without a price at the execution bar become 0 (checked column by column:
+    # numpy's reductions over a short last axis are slow).
+    n_days = w.shape[1]
+    missing = np.isnan(w[:, :-1])
+    no_order = missing[..., 0].copy()
+    for i in range(1, w.shape[2]):
+        no_order &= missing[..., i]
+    reb = np.ones((n_params, n_days), dtype=bool)  # day 0: start in cash
+    reb[:, 1:] = ~no_order
 
-    o = _ffill(bars.open)
-    c = _ffill(bars.close)
+    o, c = bars.filled_open, bars.filled_close
     rate = (commission_bps + slippage_bps) / 1e4
     bdaily = borrow_bps / 1e4 / TRADING_DAYS
     sl = _as_param_array(stop_loss, n_params)
@@ -222,16 +241,28 @@ def simulate(
     if method == "vector" and stops_on:
         raise ValueError("stops need the day loop (method='loop' or 'auto')")
     if method == "loop" or (method == "auto" and stops_on):
-        arrays = _simulate_loop(o, bars.high, bars.low, c, wx, reb, exec_open, rate, bdaily, initial_cash, sl, tp)
+        wx = np.empty_like(w)
+        wx[:, 0] = 0.0
+        wx[:, 1:] = w[:, :-1]
+        np.copyto(wx[:, 1:], 0.0, where=missing | np.isnan(raw_exec[1:])[None])
+        arrays = simulate_loop(o, bars.high, bars.low, c, wx, reb, exec_open, rate, bdaily, initial_cash, sl, tp)
     else:
-        arrays = _simulate_vector(o, c, wx, reb, exec_open, rate, bdaily, initial_cash)
-    return SimResult(dates=bars.dates, symbols=bars.symbols, close=c, **arrays)
+        # Only the rebalance rows' targets are ever read: build just those (R rows instead of P * T).
+        rb_p, rb_t = np.nonzero(reb)
+        rows = np.zeros((rb_p.size, w.shape[2]))
+        later = rb_t > 0
+        picked = w[rb_p[later], rb_t[later] - 1]
+        rows[later] = np.where(np.isnan(picked) | np.isnan(raw_exec[rb_t[later]]), 0.0, picked)
+        arrays = _simulate_vector(o, c, rows, rb_p, rb_t, reb, exec_open, rate, bdaily, initial_cash)
+    return SimResult(dates=bars.dates, symbols=bars.symbols, close=c, exec_price=o if exec_open else c, **arrays)
 
 
 def _simulate_vector(
     o: np.ndarray,
     c: np.ndarray,
-    wx: np.ndarray,
+    rows: np.ndarray,
+    rb_p: np.ndarray,
+    rb_t: np.ndarray,
     reb: np.ndarray,
     exec_open: bool,
     rate: float,
@@ -247,34 +278,44 @@ def _simulate_vector(
     which changes the drifted weights (and so the cost) at the next; it is a contraction with factor
     about cost_rate * leverage, solved by a few fixed-point passes over the whole array.
     """
-    n_params, n_days, _ = wx.shape
+    n_params, n_days = reb.shape
+    n_sym = rows.shape[1]
     x = o if exec_open else c
     sidx = np.maximum.accumulate(np.where(reb, np.arange(n_days), 0), axis=1)  # (P, T) start of segment
-    pix = np.arange(n_params)[:, None]
-    u = wx[pix, sidx] / x[sidx]  # (P, T, N) shares per unit of pre-trade equity
-    hold_c = _sum_last(u * c[None])
+    # ``rows[k]``: the target weights executed at rebalance (rb_p[k], rb_t[k]), in row-major order.
+    # Shares per unit of pre-trade equity, computed on the rebalance rows only. Segments are contiguous in
+    # row-major (p, t) order (reb[:, 0] is always set, so none crosses parameter sets): a segment's rows
+    # are one ``np.repeat`` of its rebalance row, and the row active at (p, t) is ``seg[p, t]``.
+    ratio = rows / x[rb_t]  # (R, N)
+    seg = np.cumsum(reb.ravel()).reshape(reb.shape) - 1
+    starts = rb_p * n_days + rb_t
+    lengths = np.diff(np.append(starts, n_params * n_days))
     # Borrow per unit of segment equity, charged at each close.
-    bd = -bdaily * _sum_last(np.minimum(u, 0.0) * c[None]) if bdaily else np.zeros((n_params, n_days))
+    if bdaily:
+        short_units = np.repeat(np.minimum(ratio, 0.0), lengths, axis=0).reshape(n_params, n_days, n_sym)
+        bd = -bdaily * np.einsum("ptn,tn->pt", short_units, c)
+    else:
+        bd = np.zeros((n_params, n_days))
     if not exec_open:
         bd = np.where(reb, 0.0, bd)  # executed at this close: held for no time yet
     cs = np.cumsum(bd, axis=1)
     bcum = cs - np.where(sidx > 0, np.take_along_axis(cs, np.maximum(sidx - 1, 0), axis=1), 0.0)
 
-    # The segment active at t - 1, valued at t's execution price (only used where t rebalances).
-    hx = u[:, :-1] * x[None, 1:]
-    a = _sum_last(hx) - bcum[:, :-1]
+    # Solve the cost recursion only on rebalance events (p, t >= 1): K rows instead of P * T. At each,
+    # the segment active at t - 1 is valued at t's execution price.
+    ev = rb_t > 0
+    ev_p, ev_t = rb_p[ev], rb_t[ev]
+    ev_prev_start = sidx[ev_p, ev_t - 1]
+    ev_hx = ratio[seg[ev_p, ev_t - 1]] * x[ev_t]
+    ev_a = _sum_last(ev_hx) - bcum[ev_p, ev_t - 1]
     old_borrow = np.zeros((n_params, n_days))
     if not exec_open:
-        old_borrow[:, 1:] = -bdaily * _sum_last(np.minimum(hx, 0.0))
-        a = a - old_borrow[:, 1:]
-    sum_w = _sum_last(wx)
-    # Solve the cost recursion only on rebalance events (p, t >= 1): K rows instead of P * T.
-    ev_p, ev_t = np.nonzero(reb[:, 1:])
-    ev_t = ev_t + 1
-    ev_prev_start = sidx[ev_p, ev_t - 1]
-    ev_hx = hx[ev_p, ev_t - 1]
-    ev_a = a[ev_p, ev_t - 1]
-    ev_w = wx[ev_p, ev_t]
+        old_borrow[ev_p, ev_t] = -bdaily * _sum_last(np.minimum(ev_hx, 0.0))
+        ev_a = ev_a - old_borrow[ev_p, ev_t]
+    ev_w = rows[ev]
+    # Cash fraction after each rebalance (only rebalance rows are ever read).
+    sum_w = np.zeros((n_params, n_days))
+    sum_w[rb_p, rb_t] = _sum_last(rows)
     cf_row = 1.0 - sum_w
     tau = np.zeros((n_params, n_days))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -296,127 +337,14 @@ def _simulate_vector(
     borrow = e_seg * bd
     if not exec_open:
         borrow[ev_p, ev_t] += e_seg[ev_p, ev_t - 1] * old_borrow[ev_p, ev_t]
+    shares = np.repeat(ratio * e_pre[rb_p, rb_t][:, None], lengths, axis=0).reshape(n_params, n_days, n_sym)
+    cash = e_seg * (cf_cur - bcum)
     return {
-        "equity": e_seg * (hold_c + cf_cur - bcum),
-        "cash": e_seg * (cf_cur - bcum),
-        "shares": e_seg[..., None] * u,
+        "equity": np.einsum("ptn,tn->pt", shares, c) + cash,
+        "cash": cash,
+        "shares": shares,
         "turnover": tau,
         "costs": rate * tau * e_pre,
         "borrow": borrow,
-        "stop_events": np.zeros(wx.shape, dtype=np.int8),
-    }
-
-
-def _simulate_loop(
-    o: np.ndarray,
-    h: np.ndarray,
-    lo: np.ndarray,
-    c: np.ndarray,
-    wx: np.ndarray,
-    reb: np.ndarray,
-    exec_open: bool,
-    rate: float,
-    bdaily: float,
-    cash0: float,
-    sl: np.ndarray,
-    tp: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Share-by-share accounting, one day at a time, vectorised over parameter sets and symbols."""
-    n_params, n_days, n_sym = wx.shape
-    shares = np.zeros((n_params, n_sym))
-    cash = np.full(n_params, float(cash0))
-    entry = np.full((n_params, n_sym), np.nan)
-    entry_bar = np.zeros((n_params, n_sym), dtype=np.int64)
-    last_target = np.zeros((n_params, n_sym))
-    blocked = np.zeros((n_params, n_sym), dtype=bool)
-    block_target = np.zeros((n_params, n_sym))
-    sl_, tp_ = sl[:, None], tp[:, None]
-    stops_on = bool(np.isfinite(sl).any() or np.isfinite(tp).any())
-
-    out_eq = np.empty((n_params, n_days))
-    out_cash = np.empty((n_params, n_days))
-    out_sh = np.empty((n_params, n_days, n_sym))
-    out_turn = np.zeros((n_params, n_days))
-    out_cost = np.zeros((n_params, n_days))
-    out_borrow = np.zeros((n_params, n_days))
-    out_stop = np.zeros((n_params, n_days, n_sym), dtype=np.int8)
-
-    def rebalance(t: int, px: np.ndarray) -> None:
-        nonlocal shares, cash, entry, entry_bar, blocked
-        r = reb[:, t]
-        if not r.any():
-            return
-        target = wx[:, t]
-        blocked = blocked & ~(r[:, None] & (target != block_target))
-        eff = np.where(blocked, 0.0, target)
-        e_pre = cash + (shares * px).sum(axis=1)
-        new = np.where(r[:, None], eff * e_pre[:, None] / px, shares)
-        trade = new - shares
-        notional = np.abs(trade * px).sum(axis=1)
-        cash = cash - (trade * px).sum(axis=1) - rate * notional
-        out_turn[:, t] = np.where(r, notional / e_pre, 0.0)
-        out_cost[:, t] += rate * notional
-        opened = (new != 0) & (np.sign(new) != np.sign(shares))
-        added = (new != 0) & (np.sign(new) == np.sign(shares)) & (np.abs(new) > np.abs(shares))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            avg = (shares * entry + trade * px) / new
-        entry = np.where(opened, px, np.where(added, avg, np.where(new == 0, np.nan, entry)))
-        entry_bar = np.where(opened, t, entry_bar)
-        last_target[r] = target[r]
-        shares = new
-
-    def stops(t: int) -> None:
-        nonlocal shares, cash, blocked, block_target
-        held = (shares != 0) & (entry_bar < t)
-        if not held.any():
-            return
-        long = shares > 0
-        ot, ht, lt = o[t], h[t], lo[t]
-        sl_px = np.where(long, entry * (1 - sl_), entry * (1 + sl_))
-        tp_px = np.where(long, entry * (1 + tp_), entry * (1 - tp_))
-        hit_sl = held & np.where(long, lt <= sl_px, ht >= sl_px)
-        hit_tp = held & ~hit_sl & np.where(long, ht >= tp_px, lt <= tp_px)
-        fill_sl = np.where(long, np.minimum(ot, sl_px), np.maximum(ot, sl_px))
-        fill_tp = np.where(long, np.maximum(ot, tp_px), np.minimum(ot, tp_px))
-        fill = np.where(hit_sl, fill_sl, np.where(hit_tp, fill_tp, 0.0))
-        exit_ = hit_sl | hit_tp
-        if not exit_.any():
-            return
-        value = np.where(exit_, shares * fill, 0.0)
-        notional = np.abs(value).sum(axis=1)
-        cash = cash + value.sum(axis=1) - rate * notional
-        out_cost[:, t] += rate * notional
-        out_stop[:, t] = np.where(hit_sl, STOP_LOSS, np.where(hit_tp, TAKE_PROFIT, 0))
-        shares = np.where(exit_, 0.0, shares)
-        blocked = blocked | exit_
-        block_target = np.where(exit_, last_target, block_target)
-
-    def charge_borrow(t: int) -> None:
-        nonlocal cash
-        fee = -bdaily * np.minimum(shares * c[t], 0.0).sum(axis=1)
-        cash = cash - fee
-        out_borrow[:, t] += fee
-
-    for t in range(n_days):
-        if exec_open:
-            rebalance(t, o[t])
-            if stops_on:
-                stops(t)
-            charge_borrow(t)
-        else:
-            if stops_on:
-                stops(t)
-            charge_borrow(t)
-            rebalance(t, c[t])
-        out_sh[:, t] = shares
-        out_cash[:, t] = cash
-        out_eq[:, t] = cash + (shares * c[t]).sum(axis=1)
-    return {
-        "equity": out_eq,
-        "cash": out_cash,
-        "shares": out_sh,
-        "turnover": out_turn,
-        "costs": out_cost,
-        "borrow": out_borrow,
-        "stop_events": out_stop,
+        "stop_events": np.zeros((n_params, n_days, n_sym), dtype=np.int8),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,16 @@ class Bars:
     @property
     def n_days(self) -> int:
         return len(self.dates)
+
+    # Forward-filled prices for valuation and execution, computed once per Bars (a sweep or a benchmark
+    # simulates the same bars many times). Read-only views: the arrays are shared.
+    @cached_property
+    def filled_open(self) -> np.ndarray:
+        return _readonly(_ffill(self.open))
+
+    @cached_property
+    def filled_close(self) -> np.ndarray:
+        return _readonly(_ffill(self.close))
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, pd.DataFrame]) -> Bars:
@@ -105,10 +116,41 @@ class Bars:
         return pd.DataFrame(self.close, index=self.dates, columns=list(self.symbols))
 
 
+def _ffill(values: np.ndarray) -> np.ndarray:
+    """Forward-fill NaN along axis 0; leading NaN become 1.0 (a placeholder price for never-held symbols)."""
+    idx = np.where(np.isnan(values), 0, np.arange(values.shape[0])[:, None])
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    filled = np.take_along_axis(values, idx, axis=0)
+    return np.where(np.isnan(filled), 1.0, filled)
+
+
+def _readonly(values: np.ndarray) -> np.ndarray:
+    values.flags.writeable = False
+    return values
+
+
 def load_bars_csv(directory: str | Path, symbols: Iterable[str]) -> Bars:
     """Read ``<directory>/<SYMBOL>.csv`` files (header ``date,open,high,low,close,...``) into aligned bars."""
     frames = {}
     for symbol in symbols:
         frame = pd.read_csv(Path(directory) / f"{symbol}.csv", parse_dates=["date"], index_col="date")
         frames[symbol] = frame[list(FIELDS)]
+    return Bars.from_frames(frames)
+
+
+def load_bars_csv_dirs(directories: Iterable[str | Path], symbols: Iterable[str]) -> Bars:
+    """Like :func:`load_bars_csv` over several directories: a symbol's rows from every directory that has
+    ``<SYMBOL>.csv``, a later directory winning on a shared date. A symbol found in none is an error."""
+    dirs = [Path(d) for d in directories]
+    frames = {}
+    for symbol in symbols:
+        parts = [
+            pd.read_csv(d / f"{symbol}.csv", parse_dates=["date"], index_col="date")[list(FIELDS)]
+            for d in dirs
+            if (d / f"{symbol}.csv").is_file()
+        ]
+        if not parts:
+            raise FileNotFoundError(f"no {symbol}.csv in {', '.join(map(str, dirs))}")
+        combined = pd.concat(parts)
+        frames[symbol] = combined[~combined.index.duplicated(keep="last")].sort_index()
     return Bars.from_frames(frames)

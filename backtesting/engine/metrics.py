@@ -7,8 +7,8 @@ Conventions (daily data, 252 trading days a year, risk-free rate 0 unless given)
 - Sortino divides the annualised mean by the annualised downside deviation sqrt(mean(min(r, 0)^2));
 - max drawdown is negative (-0.35 = the equity fell 35 % below its running peak); its duration is the
   longest run of days spent below a previous peak (until recovery, or the end of the data);
-- win rate and profit factor are daily: share of non-zero-return days that were positive, and sum of
-  gains / sum of losses over days (trade-level statistics of weight-based systems are ill-defined);
+- win rate and profit factor here are daily: share of non-zero-return days that were positive, and sum of
+  gains / sum of losses over days; the per-trade figures (closed round trips) are in :mod:`.trades`;
 - VaR and CVaR at 95 % are 1-day historical, reported as positive loss fractions;
 - beta and alpha are against the benchmark's daily returns (alpha annualised, Jensen, rf = 0 unless given).
 """

@@ -58,10 +58,15 @@ def _rolling_sum(x: np.ndarray, windows: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def rolling_mean(x: np.ndarray, windows: np.ndarray) -> np.ndarray:
-    """(P, T, N) simple moving averages (NaN during warm-up)."""
-    sums, ok = _rolling_sum(x, windows)
-    w = np.asarray(windows, dtype=float)[:, None, None]
-    return np.where(ok, sums / w, np.nan)
+    """(P, T, N) simple moving averages (NaN during warm-up).
+
+    Each distinct window is computed once: a sweep of 100 (fast, slow) pairs has about 20 distinct windows.
+    """
+    uniq, inverse = np.unique(np.asarray(windows), return_inverse=True)
+    sums, ok = _rolling_sum(x, uniq)
+    w = np.asarray(uniq, dtype=float)[:, None, None]
+    means = np.where(ok, sums / w, np.nan)
+    return means if uniq.size == np.size(windows) and (inverse == np.arange(uniq.size)).all() else means[inverse.ravel()]
 
 
 def rolling_std(x: np.ndarray, windows: np.ndarray) -> np.ndarray:
@@ -121,9 +126,16 @@ def ma_crossover(
     fast_a, slow_a = _params(fast, slow)
     if (fast_a >= slow_a).any():
         raise ValueError("fast windows must be shorter than slow windows")
-    f, s = rolling_mean(close, fast_a), rolling_mean(close, slow_a)
-    signal = np.where(f > s, 1.0, -1.0 if allow_short else 0.0)
-    return _slot_weights(np.where(np.isnan(s), np.nan, signal), close)
+    # Distinct windows once, then one gather per side (a sweep repeats each window many times).
+    windows, inverse = np.unique(np.concatenate([fast_a, slow_a]), return_inverse=True)
+    means = rolling_mean(close, windows)
+    f, s = means[inverse[: fast_a.size]], means[inverse[fast_a.size :]]
+    slot = 1.0 / close.shape[1]
+    # Flat during warm-up (NaN averages compare False) and where the symbol does not trade.
+    # Long only: a NaN close makes the averages NaN, so untradable days are flat too.
+    tradable = ~np.isnan(close)[None]
+    w = np.where(f > s, slot, -slot) * (tradable & ~np.isnan(s)) if allow_short else (f > s) * slot
+    return only_on_change(w)
 
 
 def time_series_momentum(close: np.ndarray, lookback: float | np.ndarray, *, allow_short: bool = False) -> np.ndarray:
@@ -185,3 +197,16 @@ def bollinger_reversion(
     if allow_short:
         state = state - _hold_state(c > mean + kk * std, c <= mean)
     return _slot_weights(np.where(np.isnan(mean), np.nan, state), close)
+
+
+def probability_weights(
+    p_up: np.ndarray, close: np.ndarray, threshold: float | np.ndarray, *, allow_short: bool = False
+) -> np.ndarray:
+    """(P, T, N) long (a 1/N slot) while a model's P(up) made at day t's close is at least ``threshold``;
+    short instead of flat while it is at most ``1 - threshold`` if ``allow_short``. No probability: flat."""
+    close = np.asarray(close, dtype=float)
+    p = np.asarray(p_up, dtype=float)[None]
+    (thr,) = _params(threshold)
+    th = thr[:, None, None]
+    signal = np.where(p >= th, 1.0, np.where(allow_short & (p <= 1.0 - th), -1.0, 0.0))
+    return _slot_weights(np.where(np.isnan(p), 0.0, signal), close)

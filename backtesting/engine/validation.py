@@ -141,7 +141,9 @@ def permutation_test(
         null.append(sharpe_ratio(np.einsum("ktn,tn->kt", shifted, ar)))
     dist = np.nan_to_num(np.concatenate(null), nan=-np.inf)
     p_value = (1.0 + float((dist >= actual).sum())) / (1.0 + n_perm)
-    return {"sharpe": actual, "p_value": p_value, "null_mean": float(np.mean(dist[np.isfinite(dist)]))}
+    finite = dist[np.isfinite(dist)]
+    # Never in the market: every null Sharpe is undefined, and so is their mean.
+    return {"sharpe": actual, "p_value": p_value, "null_mean": float(finite.mean()) if finite.size else float("nan")}
 
 
 def probabilistic_sharpe_ratio(sharpe: float, benchmark: float, n_obs: int, skew: float = 0.0, kurtosis: float = 3.0) -> float:

@@ -104,7 +104,19 @@ def test_starting_too_many_backtests_answers_429_with_retry_after(api, market, s
 
 def test_the_systems_endpoint_lists_every_system_with_its_parameter_schema(api):
     systems = {s["name"]: s for s in api.get(f"{RUNS}systems").json()}
-    assert set(systems) == {"buy_and_hold", "trend_ma", "trend_tsmom", "mean_reversion_rsi", "mean_reversion_bollinger"}
+    assert set(systems) == {
+        "buy_and_hold",
+        "trend_ma",
+        "trend_tsmom",
+        "mean_reversion_rsi",
+        "mean_reversion_bollinger",
+        "ml",
+        "engine",
+    }
+    model = next(p for p in systems["ml"]["parameters"] if p["name"] == "model")
+    assert model["choices"] == ["rf", "xgb", "ensemble"] and not model["sweepable"]
+    profile = next(p for p in systems["engine"]["parameters"] if p["name"] == "profile")
+    assert profile["default"] == "Moderate" and profile["sweepable"]
     fast = next(p for p in systems["trend_ma"]["parameters"] if p["name"] == "fast")
     assert fast["type"] == "int" and fast["default"] == 20 and fast["sweepable"] and fast["minimum"] == 2
     rebalance = systems["buy_and_hold"]["parameters"][0]

@@ -134,7 +134,14 @@ def test_run_ids_are_in_the_url_access_harness(monkeypatch):
     assert "run_id" not in harness.OWNED_OBJECT or harness.OWNED_OBJECT["run_id"] is owned_backtest_run_id
     monkeypatch.setitem(harness.OWNED_OBJECT, "run_id", owned_backtest_run_id)
     routes = {r.name for r in harness._routes()}
-    assert {"backtests-api:runs", "backtests-api:run", "backtests-api:systems", "backtesting:lab", "backtesting:run"} <= routes
+    assert {
+        "backtests-api:runs",
+        "backtests-api:run",
+        "backtests-api:systems",
+        "backtesting:lab",
+        "backtesting:run",
+        "backtesting:compare",
+    } <= routes
 
 
 @pytest.mark.django_db
@@ -150,7 +157,7 @@ def test_run_ids_are_in_the_url_access_harness(monkeypatch):
 def test_the_projects_access_checks_pass_with_the_backtesting_routes(check, client, django_user_model, monkeypatch):
     # Only this app's routes: other apps' routes are the project harness's own business.
     ours = [r for r in harness._routes() if r.name.startswith(("backtests-api:", "backtesting:"))]
-    assert len(ours) == 5
+    assert len(ours) == 6
     monkeypatch.setattr(harness, "_routes", lambda: ours)
     monkeypatch.setitem(harness.OWNED_OBJECT, "run_id", owned_backtest_run_id)
     check(client, django_user_model)

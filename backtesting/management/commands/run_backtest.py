@@ -7,9 +7,15 @@ Examples::
     manage.py run_backtest --system mean_reversion_rsi --params '{"entry": 25}' --json rsi.json
     manage.py run_backtest --system buy_and_hold --user alice          # stored as alice's run
     manage.py run_backtest --system trend_tsmom --prices ../shared/data/prices   # CSV files, not the database
+    manage.py run_backtest --system ml --params '{"model": "xgb", "threshold": [0.52, 0.55]}' --start 2012-01-03
+    manage.py run_backtest --system engine --params '{"profile": "Moderate"}' --start 2015-01-02 --json moderate.json
 
-Reads the stored prices by default, or ``<DIR>/<SYMBOL>.csv`` files with ``--prices`` (not with ``--user``:
-a stored run always reads the database). ``--param`` values: ``20``, a list ``5,10,20`` or a range
+``--system`` takes the issue's names ``buy_and_hold``, ``trend`` (= ``trend_ma``), ``mean_reversion``
+(= ``mean_reversion_rsi``), ``ml`` and ``engine``, and every registered system name.
+
+Reads the stored prices by default, or ``<DIR>/<SYMBOL>.csv`` files with ``--prices DIR [DIR ...]`` (a later
+directory extends the earlier ones and wins on a shared date; not with ``--user``: a stored run always reads
+the database). ``--param`` values: ``20``, a list ``5,10,20`` or a range
 ``10:50:10`` (stop included). Runs through the same services as the web and the API.
 """
 
@@ -26,7 +32,7 @@ from tqdm import tqdm
 
 from backtesting.models import Execution, RunStatus
 from backtesting.report import text_report
-from backtesting.systems import SYSTEMS, parse_param_text
+from backtesting.systems import SYSTEM_ALIASES, SYSTEMS, parse_param_text, resolve_system
 from quantai.errors import ValidationFailed
 
 
@@ -57,7 +63,7 @@ class Command(BaseCommand):
     help = "Run a backtest (or parameter sweep) synchronously and print its metrics and validation."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--system", required=True, choices=sorted(SYSTEMS))
+        parser.add_argument("--system", required=True, choices=sorted({*SYSTEMS, *SYSTEM_ALIASES}))
         parser.add_argument("--param", action="append", metavar="NAME=VALUE", help="a parameter; repeat for more")
         parser.add_argument("--params", metavar="JSON", help="parameters as a JSON object, e.g. '{\"fast\": [5, 10]}'")
         parser.add_argument("--start", help="first day, YYYY-MM-DD (default: the first prices)")
@@ -68,7 +74,9 @@ class Command(BaseCommand):
         parser.add_argument("--execution", choices=Execution.values, default=Execution.NEXT_OPEN)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--user", metavar="USERNAME", help="store the run as this user's (else nothing is stored)")
-        parser.add_argument("--prices", metavar="DIR", help="read <DIR>/<SYMBOL>.csv instead of the database")
+        parser.add_argument(
+            "--prices", nargs="+", metavar="DIR", help="read <DIR>/<SYMBOL>.csv instead of the database (several: later wins)"
+        )
         parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -77,7 +85,7 @@ class Command(BaseCommand):
         if options["user"] and options["prices"]:
             raise CommandError("--prices cannot be used with --user: a stored run reads the database")
         request = {
-            "system": options["system"],
+            "system": resolve_system(options["system"]),
             "params": _params(options),
             "start": options["start"],
             "end": options["end"],
@@ -117,16 +125,16 @@ class Command(BaseCommand):
         self.stdout.write(f"backtest #{run.pk} stored for {username} ({run.duration_seconds:.2f} s)")
         return {"run_id": run.pk, "results": run.results, "equity_curve": run.equity_curve, "data_hash": run.data_hash}
 
-    def _pure(self, services: Any, request: dict[str, Any], prices: str | None, progress: Any) -> dict[str, Any]:
+    def _pure(self, services: Any, request: dict[str, Any], prices: list[str] | None, progress: Any) -> dict[str, Any]:
         bars = None
         if prices:
             from backtesting.compute import BENCHMARK, STOCKS
-            from backtesting.engine.data import load_bars_csv
+            from backtesting.engine.data import load_bars_csv_dirs
 
             try:
-                bars = load_bars_csv(prices, [*STOCKS, BENCHMARK])
+                bars = load_bars_csv_dirs(prices, [*STOCKS, BENCHMARK])
             except (OSError, ValueError, KeyError) as exc:
-                raise CommandError(f"--prices {prices}: {exc}") from None
+                raise CommandError(f"--prices {' '.join(prices)}: {exc}") from None
         spec = services.backtest_spec_clean(check_data=bars is None, **request)
         outcome = services.backtest_evaluate(spec=spec, progress=progress, bars=bars)
         return {"results": outcome.results, "equity_curve": outcome.curve, "data_hash": outcome.data_hash}

@@ -1,0 +1,168 @@
+"""The two model-driven systems: machine-learning signals (``ml``) and the QuantAI engine replayed (``engine``).
+
+Both get their probabilities from the same walk-forward retraining (:mod:`backtesting.walkforward`), so a
+prediction used on day t never comes from a model that saw it. ``ml`` turns them into 1/N slots like the
+rule systems (long at or above a threshold, optionally short at or below its mirror image) and the lab
+simulates them; ``engine`` sizes them with the recommendation engine's own rules for a risk profile
+(:mod:`backtesting.replay`). Models are fitted on the ML workers (the task's queue); nothing here imports
+scikit-learn or XGBoost at import time. No Django.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from backtesting.system_types import Grid, Param, System, SystemRun
+
+PROFILE_NAMES = ("Conservative", "Moderate", "Aggressive")
+
+_MODEL_PARAMS = (
+    Param(
+        "model",
+        "choice",
+        "rf",
+        "Model refitted walk-forward: rf (Random Forest, cheapest), xgb (XGBoost) or ensemble "
+        "(both, stacked and calibrated like the learning app's; slowest).",
+        choices=("rf", "xgb", "ensemble"),
+        sweepable=False,
+    ),
+    Param(
+        "retrain_every", "int", 63, "Refit the model every this many trading days (expanding window).", 5, 504, sweepable=False
+    ),
+    Param(
+        "min_train_days",
+        "int",
+        504,
+        "Trading days before the first model is fitted (no positions before).",
+        252,
+        2520,
+        sweepable=False,
+    ),
+    Param("horizon", "int", 5, "The model predicts the direction of the close this many days ahead.", 1, 20, sweepable=False),
+    Param(
+        "embargo",
+        "int",
+        5,
+        "Sessions between the last training label and the first day a model predicts.",
+        0,
+        60,
+        sweepable=False,
+    ),
+)
+
+
+def _one(grid: Grid, name: str) -> Any:
+    return np.asarray(grid[name]).ravel()[0].item()
+
+
+def model_probabilities(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
+    """Walk-forward P(up) and payoff ratios for the run's stocks, and what to report about the models."""
+    from backtesting.compute import DataError
+    from backtesting.walkforward import WalkForwardConfig, walk_forward_probabilities
+
+    config = WalkForwardConfig(
+        model=str(_one(grid, "model")),
+        horizon=int(_one(grid, "horizon")),
+        embargo=int(_one(grid, "embargo")),
+        retrain_every=int(_one(grid, "retrain_every")),
+        min_train_days=int(_one(grid, "min_train_days")),
+        seed=run.seed,
+    )
+    if run.stocks.n_days <= config.min_train_days:
+        raise DataError(
+            f"The period has {run.stocks.n_days} trading days; the first model needs {config.min_train_days} "
+            "before it (lower min_train_days or start earlier)."
+        )
+
+    def report(done: int, total: int, stage: str) -> None:
+        run.progress(int(100 * done / max(total, 1)), stage)
+
+    wf = walk_forward_probabilities(run.stocks, run.spy, config, progress=report)
+    predicted = np.isfinite(wf.p_up).any(axis=1)
+    first = wf.dates[int(np.argmax(predicted))].strftime("%Y-%m-%d") if predicted.any() else None
+    info = {
+        "model": config.model,
+        "horizon": config.horizon,
+        "embargo": config.embargo,
+        "retrain_every": config.retrain_every,
+        "min_train_days": config.min_train_days,
+        "models_fitted": sum(1 for r in wf.retrains if r["fitted"]),
+        "first_prediction": first,
+        "retrains": wf.retrains,
+    }
+    return wf, info
+
+
+def _ml(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
+    from backtesting.engine.core import simulate
+    from backtesting.engine.strategies import probability_weights
+
+    wf, info = model_probabilities(run, grid)
+    weights = probability_weights(wf.p_up, run.stocks.close, grid["threshold"], allow_short=bool(_one(grid, "allow_short")))
+    sim = simulate(
+        run.stocks,
+        weights,
+        execution="next_close" if run.execution == "next_close" else "next_open",
+        commission_bps=run.commission_bps,
+        slippage_bps=run.slippage_bps,
+        borrow_bps=run.borrow_bps,
+    )
+    return sim, {"walk_forward": info}
+
+
+def _engine(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
+    from backtesting.replay import ReplayProfiles, replay
+
+    wf, info = model_probabilities(run, grid)
+    profiles = ReplayProfiles.build(
+        [str(v) for v in np.asarray(grid["profile"]).tolist()], stop_loss=grid["stop_loss"], take_profit=grid["take_profit"]
+    )
+    sim, orders = replay(
+        run.stocks,
+        wf.p_up,
+        wf.payoff,
+        profiles,
+        execution="next_close" if run.execution == "next_close" else "next_open",
+        commission_bps=run.commission_bps,
+        slippage_bps=run.slippage_bps,
+        borrow_bps=run.borrow_bps,
+    )
+    return sim, {"walk_forward": info, "orders_filled": orders}
+
+
+MODEL_SYSTEMS: dict[str, System] = {
+    s.name: s
+    for s in (
+        System(
+            "ml",
+            "Machine-learning signals (walk-forward)",
+            "The learning app's features and models, refitted on an expanding window every few weeks inside the backtest "
+            "(purged, with an embargo), so no prediction comes from a model that saw its day. Long a stock (a fifth of "
+            "the equity) while P(up) is at or above the threshold.",
+            (
+                Param("threshold", "float", 0.55, "Long when the model's P(up) is at least this.", 0.5, 0.95),
+                Param("allow_short", "bool", False, "Short (a 1/N slot) when P(up) is at most 1 - threshold.", sweepable=False),
+                *_MODEL_PARAMS,
+            ),
+            None,
+            simulate=_ml,
+        ),
+        System(
+            "engine",
+            "The QuantAI engine replayed",
+            "Every recommendation the engine would have made for a risk profile, accepted and filled on the next bar: "
+            "walk-forward model probabilities sized by the engine's Kelly fraction, position cap and VaR budget for "
+            "the profile, with cash limits, and optional stop-loss and take-profit.",
+            (
+                Param("profile", "choice", "Moderate", "Risk profile whose limits size every trade.", choices=PROFILE_NAMES),
+                Param("stop_loss", "float", 0.08, "Close a position this fraction below its entry (0: no stop).", 0.0, 0.5),
+                Param("take_profit", "float", 0.2, "Close a position this fraction above its entry (0: none).", 0.0, 5.0),
+                *_MODEL_PARAMS,
+            ),
+            None,
+            simulate=_engine,
+        ),
+    )
+}

@@ -1,0 +1,150 @@
+"""The ml and engine systems through the lab: stored runs, progress per retrain, the command, the run page."""
+
+import json
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from backtesting import services
+from backtesting.models import BacktestRun, RunStatus
+
+#: Small and quick on the three-year test market: a model every half year, the first after a year.
+FAST = {"min_train_days": 252, "retrain_every": 126}
+
+
+def run_now(user, progress=None, **request):
+    run = services.backtest_create(user=user, enqueue=False, **request)
+    return services.backtest_run(run_id=run.pk, progress=progress)
+
+
+def test_an_ml_run_reports_its_models_and_a_progress_step_per_retrain(market, alice):
+    seen = []
+    run = run_now(alice, progress=lambda p, s: seen.append((p, s)), system="ml", params={**FAST, "threshold": [0.5, 0.55]})
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    info = run.results["model"]["walk_forward"]
+    n_models = len(range(252, run.results["period"]["days"], 126))
+    assert info["model"] == "rf" and info["models_fitted"] == n_models == len(info["retrains"]) >= 4
+    assert all(r["label_end"] < r["date"] for r in info["retrains"])
+    stages = [s for _, s in seen if s.startswith("model ")]
+    assert stages == [f"model {k} of {n_models} fitted ({r['date']})" for k, r in enumerate(info["retrains"], start=1)]
+    percents = [p for p, _ in seen]
+    assert percents == sorted(percents)
+    assert run.results["parameter_sets"] == 2
+    full = run.results["metrics"]["strategy"]["full"]
+    assert full["trades"] is not None and full["trades"] > 0
+    assert 0 <= full["trade_win_rate"] <= 1
+    # No position before the first model's first prediction.
+    first = info["first_prediction"]
+    dates, values = run.equity_curve["dates"], run.equity_curve["strategy"]
+    assert all(v == pytest.approx(1.0) for d, v in zip(dates, values, strict=True) if d <= first)
+
+
+def test_an_engine_run_replays_the_chosen_profile(client, market, alice):
+    run = run_now(alice, system="engine", params={**FAST, "profile": ["Conservative", "Aggressive"], "stop_loss": 0.1})
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    orders = run.results["model"]["orders_filled"]
+    assert set(orders) == {"BUY", "SELL", "SHORT", "COVER"} and len(orders["BUY"]) == 2
+    assert orders["SHORT"][0] == 0  # Conservative never shorts
+    assert {row["parameters"]["profile"] for row in run.results["sweep"]} == {"Conservative", "Aggressive"}
+    exposure = run.results["metrics"]["strategy"]["full"]["exposure"]
+    assert 0 < exposure < 1.5
+    client.force_login(alice)
+    html = client.get(reverse("backtesting:run", args=[run.pk])).content.decode()
+    pick = run.results["selected"]["index"]
+    assert f"Orders filled: BUY {orders['BUY'][pick]}, SELL {orders['SELL'][pick]}" in html
+    assert f"its profile is {run.results['selected']['parameters']['profile']}" in html
+
+
+def test_a_period_shorter_than_the_first_training_window_fails_with_a_message(market, alice):
+    run = run_now(alice, system="ml", params={"min_train_days": 2000})
+    assert run.status == RunStatus.FAILED and "min_train_days" in run.error
+
+
+def command(*args):
+    out = StringIO()
+    call_command("run_backtest", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("alias", "system"), [("trend", "trend_ma"), ("mean_reversion", "mean_reversion_rsi")])
+def test_the_command_takes_the_issues_system_names(market, tmp_path, alias, system):
+    target = tmp_path / "out.json"
+    out = command("--system", alias, "--json", str(target))
+    assert out.startswith(system)
+    assert json.loads(target.read_text())["results"]["system"] == system
+
+
+def test_the_command_runs_the_engine_with_json_params_and_a_period(market, tmp_path):
+    target = tmp_path / "engine.json"
+    out = command(
+        "--system",
+        "engine",
+        "--params",
+        json.dumps({**FAST, "profile": "Moderate"}),
+        "--start",
+        "2019-01-02",
+        "--end",
+        "2021-12-31",
+        "--json",
+        str(target),
+    )
+    assert "Win rate (per closed trade)" in out and "Win rate (days with a return)" in out
+    body = json.loads(target.read_text())
+    assert body["results"]["selected"]["parameters"]["profile"] == "Moderate"
+    assert body["results"]["monthly_returns"]["strategy"][0]["year"] == 2019
+    assert not BacktestRun.objects.exists()
+
+
+def test_the_command_reads_several_price_directories(shared_prices_dir, tmp_path, db):
+    # The same history split across two directories (an old and a recent part) gives the same numbers.
+    old, recent = tmp_path / "old", tmp_path / "recent"
+    old.mkdir(), recent.mkdir()
+    for symbol in ("AAPL", "AMZN", "GOOGL", "META", "NVDA", "SPY"):
+        lines = (shared_prices_dir / f"{symbol}.csv").read_text().splitlines()
+        header, rows = lines[0], lines[1:]
+        half = len(rows) // 2
+        (old / f"{symbol}.csv").write_text("\n".join([header, *rows[: half + 5]]) + "\n")
+        (recent / f"{symbol}.csv").write_text("\n".join([header, *rows[half:]]) + "\n")
+    args = ("--system", "trend", "--start", "2015-01-02")
+    together = command(*args, "--prices", str(shared_prices_dir))
+    split = command(*args, "--prices", str(old), str(recent))
+    assert split == together
+
+
+def test_the_run_page_shows_the_monthly_heat_map_and_the_models(client, market, alice):
+    run = run_now(alice, system="ml", params=FAST)
+    client.force_login(alice)
+    html = client.get(reverse("backtesting:run", args=[run.pk])).content.decode()
+    assert 'id="heatmap"' in html and 'data-year="2019"' in html and 'data-year="2021"' in html
+    cells = re.findall(r'<td class="(hm-[a-z]+(?:-\d)?)"', html)
+    assert len(cells) == 36 and {c.split("-")[1] for c in cells} >= {"up", "down"}
+    assert f"{run.results['model']['walk_forward']['models_fitted']} rf models fitted walk-forward" in html
+    assert 'href="/static/backtesting/backtesting.css"' in html
+    assert "Win rate (per closed trade)" in html and 'data-metric="trade_profit_factor"' in html
+
+
+def test_the_lab_form_starts_an_engine_run_for_a_profile(client, market, alice, django_capture_on_commit_callbacks):
+    client.force_login(alice)
+    page = client.get(reverse("backtesting:lab")).content.decode()
+    assert 'data-system="ml"' in page and 'data-system="engine"' in page
+    form = {
+        "system": "engine",
+        "engine__profile": "Aggressive",
+        "engine__stop_loss": "0.05,0.1",
+        "engine__model": "xgb",
+        "engine__retrain_every": "126",
+        "engine__min_train_days": "252",
+        "commission_bps": "1",
+        "slippage_bps": "2",
+        "execution": "next_open",
+        "seed": "0",
+    }
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(reverse("backtesting:lab"), form)
+    assert response.status_code == 302 and len(callbacks) == 1
+    run = BacktestRun.objects.get()
+    assert run.system == "engine" and run.parameters["profile"] == ["Aggressive"]
+    assert run.parameters["stop_loss"] == [0.05, 0.1] and run.parameters["model"] == ["xgb"]
