@@ -27,6 +27,7 @@ from backtesting.compute import MIN_DAYS, BacktestOutcome, BacktestSpec, DataErr
 from backtesting.models import BacktestRun, Execution, RunStatus
 from backtesting.systems import SYSTEMS, ParameterError, clean_parameters, resolve_system
 from quantai.errors import ValidationFailed
+from quantai.health import require_task_queue
 from quantai.notifier import notify_user
 
 logger = logging.getLogger(__name__)
@@ -157,6 +158,8 @@ def backtest_create(
         execution=execution,
         seed=seed,
     )
+    if enqueue:
+        require_task_queue()  # Redis down: 503 before storing a run that no worker would ever take
     with transaction.atomic():
         run = BacktestRun.objects.create(
             owner=user,

@@ -8,11 +8,14 @@ message type declared in :mod:`quantai.notifier` as ``{"type": ..., "data": ...}
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import RedisError
 
 from quantai.notifier import BROADCAST_GROUP, user_group
 
 # Close code for "not signed in" (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401
+#: WebSocket's "try again later": the channel layer (Redis) is unreachable; the page shows its banner and retries.
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -24,14 +27,22 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.group = user_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.channel_layer.group_add(BROADCAST_GROUP, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            await self.channel_layer.group_add(BROADCAST_GROUP, self.channel_name)
+        except (OSError, ConnectionError, RedisError):
+            self.group = None
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            await self.channel_layer.group_discard(BROADCAST_GROUP, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+                await self.channel_layer.group_discard(BROADCAST_GROUP, self.channel_name)
+            except (OSError, ConnectionError, RedisError):
+                pass  # the layer forgets group members on its own (group expiry) once it is back
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The socket is push-only; anything the browser sends is ignored.

@@ -8,6 +8,7 @@ DRF's own exceptions and Django's ``Http404``/``PermissionDenied``/``ValidationE
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -17,6 +18,8 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_default_handler
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -50,6 +53,53 @@ class Conflict(ApplicationError):
 class ServiceUnavailable(ApplicationError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "service_unavailable"
+
+
+#: What a person reads when a part of the installation is down for a moment (see :func:`outage_of`).
+OUTAGE_MESSAGES: dict[str, tuple[str, str]] = {
+    "database": (
+        "database_unavailable",
+        "The database is unavailable for a moment, so this request was not completed. Please try again shortly.",
+    ),
+    "task_queue": (
+        "task_queue_unavailable",
+        "Background jobs cannot be queued right now, so this request was not completed. Please try again in a minute.",
+    ),
+}
+#: Seconds a client is told to wait before repeating a request refused by an outage.
+OUTAGE_RETRY_AFTER = 5
+
+
+def outage_of(exc: BaseException | None) -> str | None:
+    """``"database"`` or ``"task_queue"`` when ``exc`` (or what caused it) says that service is unreachable.
+
+    Only operational failures count: a lost or refused database connection (or a lock timeout),
+    an unreachable broker or Redis. Programming and data errors stay 500s.
+    """
+    from django.db import InterfaceError, OperationalError
+
+    transient: list[tuple[type[BaseException], str]] = [(OperationalError, "database"), (InterfaceError, "database")]
+    try:
+        from kombu.exceptions import OperationalError as BrokerError
+
+        transient.append((BrokerError, "task_queue"))
+    except ImportError:  # pragma: no cover - kombu comes with Celery
+        pass
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        transient += [(RedisConnectionError, "task_queue"), (RedisTimeoutError, "task_queue")]
+    except ImportError:  # pragma: no cover - redis is a base requirement
+        pass
+    seen = 0
+    while exc is not None and seen < 10:
+        for kind, part in transient:
+            if isinstance(exc, kind):
+                return part
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -89,7 +139,14 @@ _DRF_CODES = {
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every error leaves the API in the same shape."""
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        headers = {"Retry-After": str(OUTAGE_RETRY_AFTER)} if exc.status_code == 503 else None
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code, headers=headers)
+    part = outage_of(exc)
+    if part is not None:
+        # Logged like a 500 (operators must hear of it) but answered as what it is: try again soon.
+        logger.error("%s unavailable: %s", part, getattr(context.get("request"), "path", "?"), exc_info=exc)
+        code, message = OUTAGE_MESSAGES[part]
+        return Response(error_body(code, message), status=503, headers={"Retry-After": str(OUTAGE_RETRY_AFTER)})
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(error_body("validation_error", "Some fields are invalid.", fields), status=400)

@@ -14,6 +14,7 @@ from typing import Literal, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def _send_on_commit(group: str, message_type: str, payload: Mapping[str, object]
             return
         try:
             async_to_sync(layer.group_send)(group, {"type": message_type, "payload": dict(payload)})
-        except (OSError, ConnectionError) as exc:
+        except (OSError, ConnectionError, RedisError) as exc:  # redis-py's ConnectionError is no OSError
             logger.warning("live push to %s failed: %s", who, exc)
 
     transaction.on_commit(send)

@@ -24,6 +24,7 @@ from learning import selectors
 from learning.models import RunStatus, RunTrigger, TrainingRun
 from learning.services.config import clean_kinds
 from quantai.errors import Conflict
+from quantai.health import require_task_queue
 from quantai.notifier import notify_user
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def training_run_request(*, user: Any, kinds: Sequence[str] | None = None, until
     Raises :class:`Conflict` when a run is already queued or running, and ``ValidationFailed`` for unknown kinds.
     """
     chosen = clean_kinds(kinds) if kinds else []
+    require_task_queue()  # Redis down: 503 before storing a run that no worker would ever take
     with transaction.atomic():
         busy = selectors.run_in_progress()
         if busy is not None:

@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.live_updates_paused for the banner in base.html.
+    "quantai.middleware.LiveUpdatesStatusMiddleware",
     # Idle/absolute session timeouts and per-session activity: once the user and messages exist.
     "accounts.middleware.SessionSecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -132,7 +134,10 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "quantai",
             "TIMEOUT": 300,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+            # Redis down is a cache miss, not a 500: reads fall back to the database (cached_db
+            # sessions included), writes to the cache are skipped. Short timeouts bound what a page
+            # pays per cache call while Redis does not answer; /healthz names the outage.
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
         }
     }
     CHANNEL_LAYERS = {
@@ -150,6 +155,12 @@ else:
         }
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "quantai.cache"
+# Seconds a web process remembers whether the channel layer answers (the "live updates are paused"
+# banner; quantai.health.live_updates_available).
+LIVE_STATUS_CACHE_SECONDS = env.float("LIVE_STATUS_CACHE_SECONDS", default=5)
 
 # django-ratelimit wants a shared cache with atomic increments: Redis in production. The
 # local-memory cache of a single development process is acceptable there, so its checks are
@@ -175,6 +186,13 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "c
 # With no broker configured, tasks run in the calling process so a newcomer needs nothing else.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
 CELERY_TASK_EAGER_PROPAGATES = True
+# While Redis is down, sending a task fails within about a second (the web request answers 503 and
+# says so) instead of retrying for ~20 s, the defaults of the broker and the result store.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+}
 
 # --- Passwords ----------------------------------------------------------------
 PASSWORD_HASHERS = [
@@ -235,6 +253,9 @@ RATE_LIMITS: dict[str, str] = {
     "backtest": env.str("RATE_LIMIT_BACKTEST", default="30/h"),
 }
 RATELIMIT_USE_CACHE = "default"
+# While the cache is down no count can be kept: let requests through rather than refuse every
+# sign-in and API call. Password guessing stays bounded by the lockout, which axes counts in the database.
+RATELIMIT_FAIL_OPEN = True
 RATELIMIT_IP_META_KEY = "accounts.http.ratelimit_client_ip"
 
 # --- Security alerts (accounts.security): mail operators when these counts are reached within

@@ -24,7 +24,8 @@ STORAGES = {
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("AXES_COOLOFF_SECONDS", default=120))
 # Tasks run in the test process even when REDIS_URL is set; the live Celery test starts a real
 # worker with its own settings.
-CELERY_TASK_ALWAYS_EAGER = True
+# TEST_CELERY_TASK_ALWAYS_EAGER=0 is for the live servers the fault tests start (quantai.tests.services).
+CELERY_TASK_ALWAYS_EAGER = env.bool("TEST_CELERY_TASK_ALWAYS_EAGER", default=True)
 # Parallel test workers (pytest-xdist) share one Redis: each gets its own key prefix, so the
 # suite's per-test cache reset (conftest.py) never wipes another worker's keys mid-test.
 if "KEY_PREFIX" in CACHES["default"]:  # noqa: F405
