@@ -327,6 +327,8 @@ MARKET_DATA_PROVIDER = env.str("MARKET_DATA_PROVIDER", default="demo")
 MARKET_DATA_CSV_DIR = env.str("MARKET_DATA_CSV_DIR", default="")
 MARKET_DATA_DEMO_SEED = env.int("MARKET_DATA_DEMO_SEED", default=7)
 ALPHAVANTAGE_API_KEY = env.str("ALPHAVANTAGE_API_KEY", default="")
+# Alpha Vantage's free tier answers 25 calls a day; the refresh skips the provider once they are spent.
+MARKET_DATA_DAILY_CALL_BUDGETS = {"alphavantage": env.int("ALPHAVANTAGE_DAILY_CALLS", default=25)}
 FINAZON_API_KEY = env.str("FINAZON_API_KEY", default="")
 LATEST_PRICE_CACHE_SECONDS = env.int("LATEST_PRICE_CACHE_SECONDS", default=300)
 
