@@ -3,6 +3,7 @@ and the cache is invalidated by the service that writes bars."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -19,6 +20,8 @@ from market.models import PriceBar, ProviderCallCount, ProviderIncident
 from market.symbols import ALL_SYMBOLS
 
 LATEST_PRICES_CACHE_KEY = "market:latest-prices:v1"
+#: Changes whenever stored bars change (see :func:`prices_version`).
+PRICES_VERSION_CACHE_KEY = "market:prices-version:v1"
 _PRICE_QUANTUM = Decimal("0.0001")  # PriceBar's decimal_places=4
 
 
@@ -96,7 +99,21 @@ def latest_prices() -> list[LatestPrice]:
 
 
 def invalidate_latest_prices() -> None:
-    cache.delete(LATEST_PRICES_CACHE_KEY)
+    """Forget everything cached from the bars: call after bars are written (after the commit)."""
+    cache.delete_many([LATEST_PRICES_CACHE_KEY, PRICES_VERSION_CACHE_KEY])
+
+
+def prices_version() -> str:
+    """A token that changes whenever the stored bars change, for cache keys of figures computed from them.
+
+    A fresh random token is started after each write (:func:`invalidate_latest_prices`) and whenever the
+    cache lost it (a Redis restart empties the figures keyed by it too), so a token is never reused.
+    """
+    version = cache.get(PRICES_VERSION_CACHE_KEY)
+    if version is None:
+        cache.add(PRICES_VERSION_CACHE_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(PRICES_VERSION_CACHE_KEY) or uuid.uuid4().hex  # a cache that is down: never a hit
+    return str(version)
 
 
 def provider_health(*, now: datetime | None = None) -> dict[str, Any]:

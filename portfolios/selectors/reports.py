@@ -9,9 +9,11 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pandas as pd
+from django.core.cache import cache
 
 from accounts.models import User
 from market.models import PriceBar
+from market.selectors import prices_version
 from market.symbols import ALL_SYMBOLS, TRADABLE
 from portfolios import analytics
 from portfolios.ledger import (
@@ -81,13 +83,32 @@ class AnalyticsReport:
     series: list[SeriesPoint]
 
 
+#: Analytics are cached per ledger state and prices version; this only bounds how long an unread entry lives.
+ANALYTICS_CACHE_SECONDS = 6 * 3600
+
+
 def portfolio_analytics(*, user: User) -> AnalyticsReport:
-    """Analytics of one user's whole history, from the ledger and the daily closes (two queries)."""
+    """Analytics of one user's whole history, from the ledger and the daily closes (two queries; one when cached).
+
+    The ledger is append-only, so its length and last id identify its state; with the prices version
+    (:func:`market.selectors.prices_version`, new after every bar write) they key a cached report, which
+    can therefore never be stale: a trade or a price refresh makes a new key.
+    """
     rows = list(
         Trade.objects.filter(user=user)
         .order_by("id")
-        .values_list("executed_at", "side", "symbol", "shares", "price", "cash_delta")
+        .values_list("id", "executed_at", "side", "symbol", "shares", "price", "cash_delta")
     )
+    key = f"portfolio:analytics:v1:{user.pk}:{len(rows)}:{rows[-1][0] if rows else 0}:{prices_version()}"
+    cached = cache.get(key)
+    if isinstance(cached, AnalyticsReport):
+        return cached
+    report = _analytics_report([row[1:] for row in rows])
+    cache.set(key, report, timeout=ANALYTICS_CACHE_SECONDS)
+    return report
+
+
+def _analytics_report(rows: list[tuple[Any, ...]]) -> AnalyticsReport:
     ledger = pd.DataFrame(rows, columns=["executed_at", "side", "symbol", "shares", "price", "cash_delta"])
     closes = pd.DataFrame()
     if rows:
