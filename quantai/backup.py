@@ -18,7 +18,6 @@ It restores into the engine the backup came from; moving between SQLite and Mari
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -29,16 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connections
 from django.utils import timezone
+
+from learning.registry import file_sha256, models_dir
 
 FORMAT_NAME = "quantai.backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODELS_SUBDIR = "models"
 DUMP_FILES = {"sqlite": "database.sqlite3", "mysql": "database.sql"}
-_CHUNK = 1 << 20
 
 
 class BackupError(Exception):
@@ -50,18 +49,6 @@ class FileEntry:
     path: str  # relative to the backup directory, forward slashes
     sha256: str
     size: int
-
-
-def models_dir() -> Path:
-    return Path(getattr(settings, "MODELS_DIR", None) or Path(settings.VAR_DIR) / "models")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _is_partial_artifact(path: Path) -> bool:
