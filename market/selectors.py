@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, cast
 
+import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections, router
@@ -101,6 +102,28 @@ def latest_prices() -> list[LatestPrice]:
 def invalidate_latest_prices() -> None:
     """Forget everything cached from the bars: call after bars are written (after the commit)."""
     cache.delete_many([LATEST_PRICES_CACHE_KEY, PRICES_VERSION_CACHE_KEY])
+
+
+def daily_closes() -> pd.DataFrame:
+    """Every stored close as floats, one column per symbol (sorted), indexed by session (``DatetimeIndex``).
+
+    Cached per :func:`prices_version`, so it is read from the database once after each bar write; callers
+    slice it (``frame.loc[start:]``) and must not modify it.
+    """
+    key = f"market:daily-closes:v1:{prices_version()}"
+    cached = cache.get(key)
+    if isinstance(cached, pd.DataFrame):
+        return cached
+    bars = PriceBar.objects.filter(symbol__in=ALL_SYMBOLS).values_list("date", "symbol", "close")
+    frame = pd.DataFrame(list(bars), columns=["date", "symbol", "close"])
+    if frame.empty:
+        closes = pd.DataFrame(index=pd.DatetimeIndex([]), dtype=float)
+    else:
+        frame["close"] = frame["close"].astype(float)
+        closes = frame.pivot(index="date", columns="symbol", values="close").sort_index()
+        closes.index = pd.DatetimeIndex(closes.index)
+    cache.set(key, closes, timeout=settings.LATEST_PRICE_CACHE_SECONDS * 12)
+    return closes
 
 
 def prices_version() -> str:

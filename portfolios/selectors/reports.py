@@ -12,9 +12,8 @@ import pandas as pd
 from django.core.cache import cache
 
 from accounts.models import User
-from market.models import PriceBar
-from market.selectors import prices_version
-from market.symbols import ALL_SYMBOLS, TRADABLE
+from market.selectors import daily_closes, prices_version
+from market.symbols import TRADABLE
 from portfolios import analytics
 from portfolios.ledger import (
     q2,
@@ -113,12 +112,8 @@ def _analytics_report(rows: list[tuple[Any, ...]]) -> AnalyticsReport:
     closes = pd.DataFrame()
     if rows:
         first_day = min(r[0] for r in rows).date() - timedelta(days=10)
-        bars = PriceBar.objects.filter(symbol__in=ALL_SYMBOLS, date__gte=first_day).values_list("date", "symbol", "close")
-        frame = pd.DataFrame(list(bars), columns=["date", "symbol", "close"])
-        if not frame.empty:
-            frame["close"] = frame["close"].astype(float)
-            closes = frame.pivot(index="date", columns="symbol", values="close")
-            closes.index = pd.DatetimeIndex(closes.index)
+        # Only the symbols with a bar in the period, as a query from first_day would return.
+        closes = daily_closes().loc[pd.Timestamp(first_day) :].dropna(axis=1, how="all")
         for column in ("shares", "price", "cash_delta"):
             ledger[column] = ledger[column].astype(float)
     if closes.empty:
