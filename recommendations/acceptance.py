@@ -2,9 +2,15 @@
 
 Features (:func:`feature_matrix`): the recommendation's action (one-hot), confidence, risk score, symbol
 (one-hot), size as a share of the portfolio; the user's risk tolerance and experience (ordinal) and history:
-their smoothed acceptance rate, their smoothed rate for the symbol and log(1 + answers so far). In training the
+their smoothed acceptance rate, their smoothed rates for the symbol and for the action (a user who declines
+HOLDs, or who takes sales gladly) and log(1 + answers so far). An artifact trained before the action rate
+existed keeps working: it selects its own feature columns. In training the
 history features of an answer are computed from that user's *earlier* answers only (:func:`history_features`),
 which is what generation sees: the stored profile, learned from the answers before the day.
+
+Its P(accept), averaged in log-odds with the user's profile estimate, orders the day's cards
+(:mod:`recommendations.services.personalise`): sales of held shares first, then every other card, trades and
+HOLDs alike, by that score at a resolution of :data:`recommendations.personalisation.RANK_RESOLUTION`.
 
 Training (:func:`acceptance_model_train`) sorts the answers by response time, scores the forest with
 time-ordered cross-validation (each fold trains on the past, tests on the following block; AUC per fold),
@@ -66,6 +72,7 @@ INPUT_COLUMNS: Final = (
     "experience",
     "user_rate",
     "user_symbol_rate",
+    "user_action_rate",
     "user_responses",
 )
 
@@ -86,6 +93,7 @@ def feature_names(symbols: list[str] | tuple[str, ...]) -> list[str]:
         "experience_level",
         "user_rate",
         "user_symbol_rate",
+        "user_action_rate",
         "user_log_responses",
     ]
 
@@ -104,13 +112,16 @@ def feature_matrix(frame: pd.DataFrame, symbols: list[str] | tuple[str, ...]) ->
     out["experience_level"] = frame["experience"].map(EXPERIENCE_LEVELS).astype(float).fillna(0.0)
     out["user_rate"] = frame["user_rate"].astype(float)
     out["user_symbol_rate"] = frame["user_symbol_rate"].astype(float)
+    # A frame from before the action rate existed: the user's overall rate (what a never-seen action gets).
+    out["user_action_rate"] = (frame["user_action_rate"] if "user_action_rate" in frame else frame["user_rate"]).astype(float)
     out["user_log_responses"] = np.log1p(frame["user_responses"].astype(float))
     return out[feature_names(symbols)]
 
 
 def history_features(answers: pd.DataFrame) -> pd.DataFrame:
-    """``answers`` (columns ``user_id``, ``timestamp``, ``symbol``, ``accepted``) in time order, with each answer's
-    ``user_rate``, ``user_symbol_rate`` and ``user_responses`` computed from the same user's earlier answers only.
+    """``answers`` (columns ``user_id``, ``timestamp``, ``symbol``, ``accepted``, optionally ``action``) in time order,
+    with each answer's ``user_rate``, ``user_symbol_rate``, ``user_action_rate`` and ``user_responses`` computed
+    from the same user's earlier answers only (without an ``action`` column the action rate is the user's rate).
 
     The smoothing is the profile's (:mod:`recommendations.personalisation`), so training sees the numbers that
     generation will read from a stored profile.
@@ -128,6 +139,14 @@ def history_features(answers: pd.DataFrame) -> pd.DataFrame:
     k = pers.SYMBOL_PRIOR_STRENGTH
     df["user_rate"] = user_rate
     df["user_symbol_rate"] = (prior_sym_acc + k * user_rate) / (prior_sym_n + k)
+    if "action" in df.columns:
+        by_action = df.groupby(["user_id", "action"], sort=False)
+        prior_act_n = by_action.cumcount().astype(float)
+        prior_act_acc = acc.groupby([df["user_id"], df["action"]]).cumsum() - acc
+        ka = pers.ACTION_PRIOR_STRENGTH
+        df["user_action_rate"] = (prior_act_acc + ka * user_rate) / (prior_act_n + ka)
+    else:
+        df["user_action_rate"] = user_rate
     df["user_responses"] = prior_n
     return df
 

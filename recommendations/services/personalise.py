@@ -3,8 +3,11 @@
 - :func:`preference_profiles_recompute` learns each user's profile from their answers (nightly).
 - :class:`Personaliser` is what :func:`recommendations.services.generate.recommendations_generate` uses when the
   flag is on: it shrinks risk-increasing sizes by the user's learned scale (never above what sizing allowed) and
-  ranks the day's recommendations by predicted acceptance. The numbers come from the pure
-  :mod:`recommendations.personalisation`; P(accept) from the acceptance model when one verifies, else the profile.
+  ranks the day's recommendations: sales of held shares first, then all other cards (trades and HOLDs alike)
+  by predicted acceptance, compared at :data:`~recommendations.personalisation.RANK_RESOLUTION`. The numbers
+  come from the pure :mod:`recommendations.personalisation`; P(accept) is the profile's estimate, averaged in
+  log-odds with the acceptance model's (fed the profile's overall, symbol and action rates) when one verifies.
+  ``model_features["personalisation"]`` records the score, its source and the size adaptation.
 """
 
 from __future__ import annotations
@@ -132,16 +135,27 @@ class Personaliser:
                     "experience": r.user.investment_experience,
                     "user_rate": self.profile(r.user_id).acceptance_rate,
                     "user_symbol_rate": self.profile(r.user_id).symbol_rate(r.symbol),
+                    "user_action_rate": self.profile(r.user_id).action_rate(r.recommendation_type),
                     "user_responses": self.profile(r.user_id).responses,
                 }
                 for r in rows
             ]
         )
+        profile_scores = np.array(
+            [
+                self.profile(r.user_id).expected_acceptance(
+                    r.symbol, float(r.confidence_score), r.recommendation_type, float(r.risk_score or 0)
+                )
+                for r in rows
+            ]
+        )
         if self.model is not None:
-            scores = self.model.predict(frame)
-            source = f"acceptance model v{self.model_version}"
+            # The pooled model knows what people like this user do; the profile knows this user. Neither alone
+            # ranks well (the forest barely separates one user's symbols): average them in log-odds.
+            scores = _mean_log_odds(self.model.predict(frame), profile_scores)
+            source = f"acceptance model v{self.model_version} and profile"
         else:
-            scores = np.array([self.profile(r.user_id).expected_acceptance(r.symbol, float(r.confidence_score)) for r in rows])
+            scores = profile_scores
             source = "profile"
         by_user: dict[int, list[int]] = {}
         for i, r in enumerate(rows):
@@ -163,6 +177,13 @@ class Personaliser:
                         "size_scale": round(scale, 6),
                     },
                 }
+
+
+def _mean_log_odds(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The probability whose log-odds is the mean of ``a``'s and ``b``'s (each clipped away from 0 and 1)."""
+    pa, pb = np.clip(a, 1e-4, 1 - 1e-4), np.clip(b, 1e-4, 1 - 1e-4)
+    log_odds = (np.log(pa / (1 - pa)) + np.log(pb / (1 - pb))) / 2.0
+    return np.asarray(1.0 / (1.0 + np.exp(-log_odds)), dtype=float)
 
 
 def _size_pct(rec: Recommendation) -> float:

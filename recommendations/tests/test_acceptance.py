@@ -89,6 +89,31 @@ def test_history_features_use_only_earlier_answers_of_the_same_user():
     assert out["user_symbol_rate"].tolist() == pytest.approx([0.5, 0.5, (1 + 4 * 2 / 3) / 5, 0.75])
 
 
+def test_the_action_rate_uses_only_earlier_answers_of_the_same_user_and_action():
+    answers = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 1],
+            "timestamp": [T0 + timedelta(minutes=m) for m in range(4)],
+            "symbol": ["AAPL", "NVDA", "AAPL", "META"],
+            "action": ["HOLD", "BUY", "HOLD", "HOLD"],
+            "accepted": [False, True, True, False],
+        }
+    )
+    out = acceptance.history_features(answers)
+    rate_before_last = (1 + 1) / (2 + 2)  # user 1: one accept in two answers
+    expected = [0.5, (0 + 4 * 1 / 3) / 4, 0.5, (0 + 4 * rate_before_last) / (1 + 4)]  # the BUY: never seen, user rate 1/3
+    assert out["user_action_rate"].tolist() == pytest.approx(expected)
+
+
+def test_the_forest_learns_a_user_who_declines_holds():
+    answers = planted(seed=4)
+    answers["accepted"] = (answers["action"] != "HOLD") != (np.random.default_rng(2).random(len(answers)) < 0.05)
+    frame = acceptance.history_features(answers)
+    model = acceptance.fit_acceptance(frame, frame["accepted"].to_numpy(dtype=np.int64), symbols=SYMBOLS, seed=0)
+    assert model.predict(one_row("AAPL", action="HOLD", user_action_rate=0.1))[0] < 0.3
+    assert model.predict(one_row("AAPL", action="BUY", user_action_rate=0.9))[0] > 0.7
+
+
 def test_a_later_answer_never_changes_the_features_of_an_earlier_one():
     answers = planted(users=3, per_user=10)
     full = acceptance.history_features(answers)
@@ -293,7 +318,7 @@ def test_generation_ranks_by_the_acceptance_model_when_one_is_trained(signal_day
     recommendations_generate(date=signal_day, signals=signal_batch(signal_day, {"AAPL": 0.7, "META": 0.7}), users=[investor])
 
     recs = {r.symbol: r for r in Recommendation.objects.filter(user=investor, trading_date=signal_day)}
-    assert recs["AAPL"].model_features["personalisation"]["source"] == "acceptance model v1"
+    assert recs["AAPL"].model_features["personalisation"]["source"] == "acceptance model v1 and profile"
     assert recs["AAPL"].acceptance_probability > recs["META"].acceptance_probability
     assert (recs["AAPL"].priority, recs["META"].priority) == (1, 2)
     assert recs["AAPL"].recommendation_type == recs["META"].recommendation_type == "BUY"

@@ -122,6 +122,50 @@ def test_a_profile_survives_its_json_form():
     assert pers.Profile.from_dict(None) == pers.NEUTRAL
 
 
+def test_action_rates_are_learned_and_a_declined_action_is_expected_less_often():
+    frame = answers([("AAPL", 0.6, i % 4 != 0, 1, float("nan")) for i in range(20)] * 2)
+    frame["action"] = ["BUY"] * 20 + ["HOLD"] * 20
+    frame.loc[20:, "accepted"] = [i % 5 == 0 for i in range(20)]  # HOLDs: 4 of 20 accepted, BUYs: 15 of 20
+    profile = pers.build_profile(frame)
+
+    assert profile.action_counts == {"BUY": 20, "HOLD": 20}
+    overall = profile.acceptance_rate
+    assert profile.action_rate("BUY") == pytest.approx((15 + 4 * overall) / (20 + 4))
+    assert profile.action_rate("HOLD") == pytest.approx((4 + 4 * overall) / (20 + 4))
+    assert profile.action_rate("SELL") == pytest.approx(overall)  # never answered: no effect
+    assert (
+        profile.expected_acceptance("AAPL", 0.6, "BUY")
+        > profile.expected_acceptance("AAPL", 0.6)
+        > (profile.expected_acceptance("AAPL", 0.6, "HOLD"))
+    )
+    assert pers.Profile.from_dict(profile.as_dict()) == profile
+
+
+def test_the_risk_ceiling_is_where_the_user_stops_accepting():
+    risks = np.linspace(0.1, 0.6, 11)
+    ceiling, above, below = pers.risk_ceiling(risks, risks <= 0.35)
+    assert ceiling == pytest.approx(0.375)
+    assert above == pytest.approx((0 + 1) / (5 + 2))
+    assert below == pytest.approx((6 + 1) / (6 + 2))
+    assert pers.risk_ceiling(risks, np.arange(11) % 2 == 0)[0] is None  # unrelated to risk: no ceiling
+
+    frame = answers([("AAPL", 0.6, bool(r <= 0.35), 1, float("nan")) for r in risks])
+    frame["risk_score"] = risks
+    profile = pers.build_profile(frame)
+    assert profile.risk_ceiling == pytest.approx(0.375)
+    assert profile.expected_acceptance("AAPL", 0.6, risk_score=0.5) < profile.expected_acceptance("AAPL", 0.6, risk_score=0.2)
+
+
+def test_a_likelier_hold_comes_before_a_trade_the_user_usually_declines():
+    tiers = [pers.ranking_tier("BUY", "BUY"), pers.ranking_tier("HOLD", ""), pers.ranking_tier("SELL", "SELL")]
+    assert pers.rank_order(tiers, [0.2, 0.8, 0.1]).tolist() == [3, 2, 1]  # the held sale stays first
+
+
+def test_scores_closer_than_the_resolution_keep_the_default_order():
+    assert pers.rank_order([1, 1, 1], [0.50, 0.53, 0.71]).tolist() == [2, 3, 1]
+    assert pers.rank_order([1, 1, 1], [0.50, 0.53, 0.71], resolution=0).tolist() == [3, 2, 1]
+
+
 # --- invariants of applying a profile (hypothesis) -----------------------------------------------------------------
 
 
@@ -304,3 +348,18 @@ def test_profiles_are_learned_from_stored_answers(signal_day):
     assert profile.symbol_rate("AAPL") > 0.7 > 0.3 > profile.symbol_rate("NVDA")
     assert row.size_scale == Decimal(str(round((6 * 0.4 + 3) / 9, 4)))
     assert UserPreferenceProfile.objects.get(user=other).profile == pers.NEUTRAL.as_dict()
+
+
+@pytest.mark.django_db
+def test_with_the_flag_on_a_hold_the_user_takes_comes_before_a_buy_they_decline(signal_day, settings):
+    _flag(settings, True)
+    make_market(signal_day)
+    investor = funded_investor("20000.00")
+    _store_profile(investor, responses=60, accepted=30, acceptance_rate=0.5, action_rates={"HOLD": 0.9, "BUY": 0.1})
+
+    recommendations_generate(date=signal_day, signals=signal_batch(signal_day, {"AAPL": 0.7, "NVDA": 0.5}), users=[investor])
+
+    recs = {r.symbol: r for r in Recommendation.objects.filter(user=investor)}
+    assert (recs["AAPL"].recommendation_type, recs["NVDA"].recommendation_type) == ("BUY", "HOLD")
+    assert (recs["NVDA"].priority, recs["AAPL"].priority) == (1, 2)  # the old rule put every trade above every HOLD
+    assert recs["NVDA"].acceptance_probability > recs["AAPL"].acceptance_probability
