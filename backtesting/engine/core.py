@@ -94,7 +94,9 @@ class SimResult:
     @property
     def gross_exposure(self) -> np.ndarray:
         """(P, T) sum of |position value| / equity."""
-        return np.einsum("ptn,tn->pt", np.abs(self.shares), np.abs(self.close)) / self.equity
+        out = np.einsum("ptn,tn->pt", np.abs(self.shares), np.abs(self.close))
+        out /= self.equity
+        return out
 
     @property
     def net_exposure(self) -> np.ndarray:
@@ -251,7 +253,8 @@ def simulate(
         rb_p, rb_t = np.nonzero(reb)
         rows = np.zeros((rb_p.size, w.shape[2]))
         later = rb_t > 0
-        picked = w[rb_p[later], rb_t[later] - 1]
+        # One row gather on the flattened (P * T, N) array (faster than a two-array fancy index).
+        picked = np.take(w.reshape(-1, w.shape[2]), rb_p[later] * n_days + rb_t[later] - 1, axis=0)
         rows[later] = np.where(np.isnan(picked) | np.isnan(raw_exec[rb_t[later]]), 0.0, picked)
         arrays = _simulate_vector(o, c, rows, rb_p, rb_t, reb, exec_open, rate, bdaily, initial_cash)
     return SimResult(dates=bars.dates, symbols=bars.symbols, close=c, exec_price=o if exec_open else c, **arrays)
@@ -281,13 +284,11 @@ def _simulate_vector(
     n_params, n_days = reb.shape
     n_sym = rows.shape[1]
     x = o if exec_open else c
-    sidx = np.maximum.accumulate(np.where(reb, np.arange(n_days), 0), axis=1)  # (P, T) start of segment
     # ``rows[k]``: the target weights executed at rebalance (rb_p[k], rb_t[k]), in row-major order.
     # Shares per unit of pre-trade equity, computed on the rebalance rows only. Segments are contiguous in
     # row-major (p, t) order (reb[:, 0] is always set, so none crosses parameter sets): a segment's rows
-    # are one ``np.repeat`` of its rebalance row, and the row active at (p, t) is ``seg[p, t]``.
+    # are one ``np.repeat`` of its rebalance row. Few fresh (P, T) arrays: each costs page faults.
     ratio = rows / x[rb_t]  # (R, N)
-    seg = np.cumsum(reb.ravel()).reshape(reb.shape) - 1
     starts = rb_p * n_days + rb_t
     lengths = np.diff(np.append(starts, n_params * n_days))
     # Borrow per unit of segment equity, charged at each close.
@@ -298,53 +299,69 @@ def _simulate_vector(
         bd = np.zeros((n_params, n_days))
     if not exec_open:
         bd = np.where(reb, 0.0, bd)  # executed at this close: held for no time yet
-    cs = np.cumsum(bd, axis=1)
-    bcum = cs - np.where(sidx > 0, np.take_along_axis(cs, np.maximum(sidx - 1, 0), axis=1), 0.0)
+    if bdaily:
+        sidx = np.where(reb, np.arange(n_days), 0)  # (P, T) start of the segment
+        np.maximum.accumulate(sidx, axis=1, out=sidx)
+        cs = np.cumsum(bd, axis=1)
+        bcum = cs - np.where(sidx > 0, np.take_along_axis(cs, np.maximum(sidx - 1, 0), axis=1), 0.0)
+    else:
+        bcum = None  # no borrow fee: the cumulative sums would all be +0.0, and x - 0.0 == x
 
     # Solve the cost recursion only on rebalance events (p, t >= 1): K rows instead of P * T. At each,
     # the segment active at t - 1 is valued at t's execution price.
     ev = rb_t > 0
     ev_p, ev_t = rb_p[ev], rb_t[ev]
-    ev_prev_start = sidx[ev_p, ev_t - 1]
-    ev_hx = ratio[seg[ev_p, ev_t - 1]] * x[ev_t]
-    ev_a = _sum_last(ev_hx) - bcum[ev_p, ev_t - 1]
+    # The segment active at (p, t - 1) is the previous rebalance row (row-major order, same p).
+    ev_prev = np.nonzero(ev)[0] - 1
+    ev_prev_start = rb_t[ev_prev]
+    ev_hx = ratio[ev_prev] * x[ev_t]
+    ev_a = _sum_last(ev_hx)
+    if bcum is not None:
+        ev_a = ev_a - bcum[ev_p, ev_t - 1]
     old_borrow = np.zeros((n_params, n_days))
     if not exec_open:
         old_borrow[ev_p, ev_t] = -bdaily * _sum_last(np.minimum(ev_hx, 0.0))
         ev_a = ev_a - old_borrow[ev_p, ev_t]
     ev_w = rows[ev]
     # Cash fraction after each rebalance (only rebalance rows are ever read).
-    sum_w = np.zeros((n_params, n_days))
-    sum_w[rb_p, rb_t] = _sum_last(rows)
-    cf_row = 1.0 - sum_w
+    sum_rows = _sum_last(rows)
+    ev_sum_w = sum_rows[ev]
+    cf_row = np.ones((n_params, n_days))
+    cf_row[rb_p, rb_t] = 1.0 - sum_rows
     tau = np.zeros((n_params, n_days))
     with np.errstate(divide="ignore", invalid="ignore"):
         for _ in range(60):
             drift = ev_hx / (ev_a + cf_row[ev_p, ev_prev_start])[:, None]
             ev_tau = _sum_last(np.abs(ev_w - drift))
             previous = cf_row[ev_p, ev_t]
-            cf_row[ev_p, ev_t] = 1.0 - sum_w[ev_p, ev_t] - rate * ev_tau
+            cf_row[ev_p, ev_t] = 1.0 - ev_sum_w - rate * ev_tau
             delta = np.nanmax(np.abs(cf_row[ev_p, ev_t] - previous)) if ev_p.size else 0.0
             if rate == 0.0 or delta <= 1e-15:
                 break
     if ev_p.size:
         tau[ev_p, ev_t] = ev_tau
-    cf_cur = np.take_along_axis(cf_row, sidx, axis=1)
+    cf_cur = np.repeat(cf_row[rb_p, rb_t], lengths).reshape(n_params, n_days)
     growth = np.ones((n_params, n_days))
     growth[ev_p, ev_t] = ev_a + cf_row[ev_p, ev_prev_start]
-    e_pre = cash0 * np.cumprod(growth, axis=1)  # at a rebalance day: equity before its trades
-    e_seg = np.take_along_axis(e_pre, sidx, axis=1)
-    borrow = e_seg * bd
+    e_pre = np.cumprod(growth, axis=1, out=growth)  # at a rebalance day: equity before its trades
+    e_pre *= cash0
+    e_seg = np.repeat(e_pre[rb_p, rb_t], lengths).reshape(n_params, n_days)
+    borrow = np.multiply(e_seg, bd, out=bd)
     if not exec_open:
         borrow[ev_p, ev_t] += e_seg[ev_p, ev_t - 1] * old_borrow[ev_p, ev_t]
     shares = np.repeat(ratio * e_pre[rb_p, rb_t][:, None], lengths, axis=0).reshape(n_params, n_days, n_sym)
-    cash = e_seg * (cf_cur - bcum)
+    cash = cf_cur if bcum is None else np.subtract(cf_cur, bcum, out=cf_cur)
+    cash *= e_seg
+    equity = np.einsum("ptn,tn->pt", shares, c)
+    equity += cash
+    costs = rate * tau
+    costs *= e_pre
     return {
-        "equity": np.einsum("ptn,tn->pt", shares, c) + cash,
+        "equity": equity,
         "cash": cash,
         "shares": shares,
         "turnover": tau,
-        "costs": rate * tau * e_pre,
+        "costs": costs,
         "borrow": borrow,
         "stop_events": np.zeros((n_params, n_days, n_sym), dtype=np.int8),
     }

@@ -45,22 +45,29 @@ METRIC_NAMES = (
 def equity_returns(equity: np.ndarray) -> np.ndarray:
     """(…, T) equity -> (…, T-1) simple daily returns."""
     equity = np.asarray(equity, dtype=float)
-    return equity[..., 1:] / equity[..., :-1] - 1.0
+    out = equity[..., 1:] / equity[..., :-1]
+    out -= 1.0
+    return out
 
 
-def drawdown(equity: np.ndarray) -> np.ndarray:
-    """(…, T) fraction below the running peak (0 at a peak, negative below)."""
+def drawdown(equity: np.ndarray, peak: np.ndarray | None = None) -> np.ndarray:
+    """(…, T) fraction below the running peak (0 at a peak, negative below); ``peak``: the running
+    maximum of ``equity`` if already computed."""
     equity = np.asarray(equity, dtype=float)
-    return equity / np.maximum.accumulate(equity, axis=-1) - 1.0
+    out = equity / (np.maximum.accumulate(equity, axis=-1) if peak is None else peak)
+    out -= 1.0
+    return out
 
 
-def max_drawdown_duration(equity: np.ndarray) -> np.ndarray:
-    """(…,) longest number of days spent below a previous peak."""
+def max_drawdown_duration(equity: np.ndarray, peak: np.ndarray | None = None) -> np.ndarray:
+    """(…,) longest number of days spent below a previous peak (``peak`` as in :func:`drawdown`)."""
     equity = np.asarray(equity, dtype=float)
     t = np.arange(equity.shape[-1])
-    at_peak = equity >= np.maximum.accumulate(equity, axis=-1)
-    last_peak = np.maximum.accumulate(np.where(at_peak, t, 0), axis=-1)
-    return (t - last_peak).max(axis=-1)
+    at_peak = equity >= (np.maximum.accumulate(equity, axis=-1) if peak is None else peak)
+    last_peak = np.where(at_peak, t, 0)
+    np.maximum.accumulate(last_peak, axis=-1, out=last_peak)
+    np.subtract(t, last_peak, out=last_peak)
+    return last_peak.max(axis=-1)
 
 
 def sharpe_ratio(returns: np.ndarray, risk_free: float = 0.0) -> np.ndarray:
@@ -99,7 +106,8 @@ def compute_metrics(
     std = r.std(axis=-1, ddof=1)
     mean = r.mean(axis=-1)
     downside = np.sqrt(np.mean(np.minimum(r - rf_daily, 0.0) ** 2, axis=-1))
-    mdd = drawdown(equity).min(axis=-1)
+    peak = np.maximum.accumulate(equity, axis=-1)
+    mdd = drawdown(equity, peak).min(axis=-1)
     gains = np.where(r > 0, r, 0.0).sum(axis=-1)
     losses = -np.where(r < 0, r, 0.0).sum(axis=-1)
     active = (r != 0).sum(axis=-1)
@@ -114,7 +122,7 @@ def compute_metrics(
             "sortino": (mean - rf_daily) * TRADING_DAYS / (downside * np.sqrt(TRADING_DAYS)),
             "calmar": ann / np.abs(mdd),
             "max_drawdown": mdd,
-            "max_drawdown_days": max_drawdown_duration(equity).astype(float),
+            "max_drawdown_days": max_drawdown_duration(equity, peak).astype(float),
             "win_rate": (r > 0).sum(axis=-1) / active,
             "profit_factor": gains / losses,
             "var_95": -q[..., 0],

@@ -37,6 +37,28 @@ def _params(*values: float | np.ndarray) -> list[np.ndarray]:
     return [np.broadcast_to(a, (n,)) for a in arrays]
 
 
+def _prefix_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T + 1, N) prefix sums of the defined values of ``x`` and (T + 1, N) prefix counts of them."""
+    valid = ~np.isnan(x)
+    cs = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(np.where(valid, x, 0.0), axis=0)])
+    cnt = np.vstack([np.zeros((1, x.shape[1]), dtype=np.int64), np.cumsum(valid, axis=0)])
+    return cs, cnt
+
+
+def _window_sum(cs: np.ndarray, cnt: np.ndarray, window: int, sums: np.ndarray, ok: np.ndarray) -> None:
+    """One window's trailing sums into ``sums`` (T, N) and validity into ``ok`` (T, N).
+
+    Day t sums ``cs[t + 1] - cs[max(t + 1 - window, 0)]``, by two contiguous slices instead of a gather.
+    """
+    n_days = cs.shape[0] - 1
+    lo = min(max(window, 1), n_days + 1)  # first window end (1-based) with a full window
+    np.subtract(cs[1:lo], cs[0], out=sums[: lo - 1])
+    ok[: lo - 1] = False
+    if lo <= n_days:
+        np.subtract(cs[lo:], cs[lo - window : n_days + 1 - window], out=sums[lo - 1 :])
+        np.equal(cnt[lo:] - cnt[lo - window : n_days + 1 - window], window, out=ok[lo - 1 :])
+
+
 def _rolling_sum(x: np.ndarray, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Trailing sums over ``windows`` (P,) days of (T, N) data -> (P, T, N) sums and valid mask.
 
@@ -44,16 +66,14 @@ def _rolling_sum(x: np.ndarray, windows: np.ndarray) -> tuple[np.ndarray, np.nda
     prefix of a cumulative sum is bit-identical to the cumulative sum of the prefix, so truncating the
     data never changes earlier values.
     """
-    n_days = x.shape[0]
-    valid = ~np.isnan(x)
-    cs = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(np.where(valid, x, 0.0), axis=0)])
-    cnt = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(valid, axis=0)])
-    w = np.asarray(windows, dtype=np.int64)[:, None]
-    end = np.arange(1, n_days + 1)[None, :]
-    start = np.maximum(end - w, 0)
-    sums = cs[end] - cs[start]
-    ok = (cnt[end] - cnt[start]) == w[..., None]
-    ok &= (end - w >= 0)[..., None]
+    w = np.asarray(windows, dtype=np.int64).ravel()
+    if (w < 0).any():
+        raise ValueError("windows must be non-negative")
+    cs, cnt = _prefix_sums(x)
+    sums = np.empty((w.size, *x.shape))
+    ok = np.empty((w.size, *x.shape), dtype=bool)
+    for k, window in enumerate(w.tolist()):
+        _window_sum(cs, cnt, window, sums[k], ok[k])
     return sums, ok
 
 
@@ -64,8 +84,10 @@ def rolling_mean(x: np.ndarray, windows: np.ndarray) -> np.ndarray:
     """
     uniq, inverse = np.unique(np.asarray(windows), return_inverse=True)
     sums, ok = _rolling_sum(x, uniq)
-    w = np.asarray(uniq, dtype=float)[:, None, None]
-    means = np.where(ok, sums / w, np.nan)
+    means = sums
+    for k, window in enumerate(np.asarray(uniq, dtype=float).tolist()):
+        np.divide(sums[k], window, out=means[k])
+        means[k][~ok[k]] = np.nan
     return means if uniq.size == np.size(windows) and (inverse == np.arange(uniq.size)).all() else means[inverse.ravel()]
 
 
@@ -129,13 +151,41 @@ def ma_crossover(
     # Distinct windows once, then one gather per side (a sweep repeats each window many times).
     windows, inverse = np.unique(np.concatenate([fast_a, slow_a]), return_inverse=True)
     means = rolling_mean(close, windows)
-    f, s = means[inverse[: fast_a.size]], means[inverse[fast_a.size :]]
     slot = 1.0 / close.shape[1]
+    fi, si = inverse[: fast_a.size], inverse[fast_a.size :]
+    if not allow_short and close.shape[1] <= _MAX_CODED_SYMBOLS:
+        above = np.empty((fast_a.size, *close.shape), dtype=bool)
+        for p, (i, j) in enumerate(zip(fi.tolist(), si.tolist(), strict=True)):
+            np.greater(means[i], means[j], out=above[p])
+        return _coded_slots(above, slot)
+    f, s = means[fi], means[si]
     # Flat during warm-up (NaN averages compare False) and where the symbol does not trade.
     # Long only: a NaN close makes the averages NaN, so untradable days are flat too.
     tradable = ~np.isnan(close)[None]
     w = np.where(f > s, slot, -slot) * (tradable & ~np.isnan(s)) if allow_short else (f > s) * slot
     return only_on_change(w)
+
+
+#: Rows of up to this many symbols are coded as one integer (a table of 2**N rows) in ``_coded_slots``.
+_MAX_CODED_SYMBOLS = 12
+
+
+def _coded_slots(above: np.ndarray, slot: float) -> np.ndarray:
+    """``only_on_change(above * slot)`` for a (P, T, N) boolean signal, without (P, T, N) float passes.
+
+    Each day's row of N booleans is coded as an integer; a row equal to the previous one gets the code of
+    an all-NaN row ("no order"); the result is one gather from a table of the 2**N possible rows. The
+    values are bit-identical to ``above * slot`` (0.0 or ``slot``) and NaN.
+    """
+    n_sym = above.shape[-1]
+    code = np.zeros(above.shape[:-1], dtype=np.int64)
+    for i in range(n_sym):
+        code |= above[..., i].astype(np.int64) << i
+    no_order = 1 << n_sym
+    np.copyto(code[:, 1:], no_order, where=code[:, 1:] == code[:, :-1])
+    bits = (np.arange(no_order)[:, None] >> np.arange(n_sym)[None, :]) & 1
+    table = np.vstack([bits.astype(bool) * slot, np.full((1, n_sym), np.nan)])
+    return np.take(table, code, axis=0)
 
 
 def time_series_momentum(close: np.ndarray, lookback: float | np.ndarray, *, allow_short: bool = False) -> np.ndarray:
