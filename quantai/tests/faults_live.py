@@ -26,47 +26,22 @@ from uuid import uuid4
 import pytest
 from celery import Celery
 
+from quantai.tests.services import REDIS_SERVER, PrivateRedis
+
 ROOT = Path(__file__).resolve().parents[2]
 QUIET = ("--loglevel", "INFO", "--without-gossip", "--without-mingle")
 #: Seconds before Redis hands an unacknowledged message to another worker, in these tests (hours in production).
 TEST_VISIBILITY_TIMEOUT = 6
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def private_redis(fallback_url: str, tmp_path: Path) -> Iterator[str]:
     """A Redis URL for this test alone: a private ``redis-server`` (no persistence), else ``fallback_url``."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which(REDIS_SERVER) is None:
         yield fallback_url
         return
-    port = _free_port()
-    log = (tmp_path / "redis.log").open("wb")
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the private redis-server did not start")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
+    with PrivateRedis(tmp_path / "redis") as server:
+        yield server.url()
 
 
 def write_worker_settings(folder: Path, *, database_name: str, extra: dict[str, Any] | None = None) -> str:

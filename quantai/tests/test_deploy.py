@@ -19,7 +19,6 @@ import re
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,8 @@ import environ
 import jsonschema
 import pytest
 import yaml
+
+from quantai.tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -178,12 +179,6 @@ def _dockerignored(path: str) -> bool:
             if fnmatch(prefix, pattern) or (pattern.startswith("**/") and fnmatch(prefix, pattern[3:])):
                 return True
     return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- compose file ----------------------------------------------------------------------------
@@ -538,7 +533,7 @@ def test_static_files_collect_with_the_values_the_image_build_uses(tmp_path):
 def web_server(compose, tmp_path) -> Iterator[tuple[int, dict[str, str]]]:
     """The compose web command, bound to loopback on a free port, with production settings."""
     command = _command(compose["services"]["web"])
-    port = _free_port()
+    port = free_port()
     command[command.index("--host") + 1] = "127.0.0.1"
     command[command.index("--port") + 1] = str(port)
     env = _clean_env(tmp_path, SECRET_KEY=_secret_key(), ALLOWED_HOSTS="quantai.example.com", PORT=str(port))
@@ -579,7 +574,7 @@ def test_web_command_starts_and_passes_its_compose_healthcheck(web_server, tmp_p
     assert result.returncode == 0, result.stdout + (tmp_path / "uvicorn.log").read_text(errors="replace")[-3000:]
 
     # The check fails when nothing answers on the port it is given.
-    assert _healthcheck("web", {**env, "PORT": str(_free_port())}).returncode == 1
+    assert _healthcheck("web", {**env, "PORT": str(free_port())}).returncode == 1
 
     # Why the check sends nginx's headers: without X-Forwarded-Proto production redirects to https.
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)

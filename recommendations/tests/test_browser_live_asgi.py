@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from market import calendar
 from portfolios.factories import funded_investor
 from portfolios.models import CashAccount, Trade
 from quantai.tests.browser import BrowserWatch, launch_chromium
+from quantai.tests.services import free_port
 from recommendations.factories import signal_batch
 from recommendations.models import Recommendation, RecommendationStatus
 from recommendations.services import recommendations_generate
@@ -44,12 +44,6 @@ from recommendations.tests.conftest import make_market
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "quiet harbour 2024 lantern oak"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _database_url() -> str:
@@ -61,7 +55,7 @@ def _database_url() -> str:
 @contextmanager
 def asgi_server(tmp_path: Path) -> Iterator[str]:
     """uvicorn serving ``quantai.asgi`` on the test database and Redis; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "quantai.settings.local",
