@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from portfolios import selectors
 from portfolios.api.serializers import AnalyticsSerializer
-from portfolios.api.views import _READ_ERRORS, TAG, USER_ID, portfolio_owner
+from portfolios.api.views import READ_ERRORS, TAG, USER_ID, portfolio_owner
 from recommendations.api.stats import RecommendationStatisticsSerializer, user_statistics
 
 
@@ -34,7 +34,7 @@ class PortfolioAnalyticsView(APIView):
     @extend_schema(
         tags=[TAG],
         parameters=[USER_ID],
-        responses={200: PortfolioAnalyticsSerializer, **_READ_ERRORS},
+        responses={200: PortfolioAnalyticsSerializer, **READ_ERRORS},
         summary="Returns, risk and allocation, with the statistics of your recommendations",
         description="Daily value series, time- and money-weighted return, volatility, beta and correlation to SPY, "
         "historical one-day VaR and CVaR at 95 %, maximum drawdown, P&L by symbol, allocation, and the returns of SPY "

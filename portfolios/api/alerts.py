@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from portfolios import alerts
 from portfolios.api.serializers import TradeSerializer
-from portfolios.api.views import _ERROR, _READ_ERRORS, _WRITE_ERRORS, TAG, USER_ID, portfolio_owner
+from portfolios.api.views import _ERROR, _WRITE_ERRORS, READ_ERRORS, TAG, USER_ID, portfolio_owner
 from portfolios.models import RiskAlert, RiskAlertStatus
 from quantai.errors import ApplicationError, NotFound
 
@@ -100,7 +100,7 @@ class AlertsView(APIView):
             OpenApiParameter("status", OpenApiTypes.STR, enum=RiskAlertStatus.values),
             OpenApiParameter("limit", OpenApiTypes.INT, description="At most 200 (default 50)"),
         ],
-        responses={200: RiskAlertSerializer(many=True), 400: _WRITE_ERRORS[400], **_READ_ERRORS},
+        responses={200: RiskAlertSerializer(many=True), 400: _WRITE_ERRORS[400], **READ_ERRORS},
         summary="Stop-loss and take-profit alerts, newest first",
         description="An alert is raised when a price refresh sees the latest close cross a position's stop loss or "
         "take profit. It proposes closing the position; nothing is sold until you act on it, unless the position "

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portfolios.api.views import _ERROR, _READ_ERRORS, TAG, USER_ID, portfolio_owner
+from portfolios.api.views import _ERROR, READ_ERRORS, TAG, USER_ID, portfolio_owner
 from portfolios.selectors.rebalancing import RebalancingSuggestion, rebalancing_suggestion
 
 WEIGHT_PLACES = 6
@@ -117,7 +117,7 @@ class RebalancingView(APIView):
         parameters=[USER_ID],
         responses={
             200: RebalancingSerializer,
-            **_READ_ERRORS,
+            **READ_ERRORS,
             409: OpenApiResponse(
                 _ERROR,
                 description="No suggestion now: `feature_disabled` (the portfolio_rebalancing feature is off), "

@@ -48,13 +48,13 @@ _ERROR = inline_serializer(
         )
     },
 )
-_READ_ERRORS = {
+READ_ERRORS = {
     401: OpenApiResponse(_ERROR, description="Not signed in."),
     404: OpenApiResponse(_ERROR, description="No such portfolio for you (another investor's id answers 404 too)."),
 }
 _WRITE_ERRORS = {
     400: OpenApiResponse(_ERROR, description="Invalid input or a rule refused it; per-field messages in error.fields."),
-    **_READ_ERRORS,
+    **READ_ERRORS,
     409: OpenApiResponse(_ERROR, description="The idempotency key was already used for a different request."),
 }
 USER_ID = OpenApiParameter("user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="A user id, or `me`.")
@@ -96,7 +96,7 @@ class PortfolioView(APIView):
     @extend_schema(
         tags=[TAG],
         parameters=[USER_ID],
-        responses={200: PortfolioSerializer, **_READ_ERRORS},
+        responses={200: PortfolioSerializer, **READ_ERRORS},
         summary="Positions, cash and totals",
         description="Open positions valued at the latest daily close, closed positions (for their realized P&L), "
         "cash, and totals. Average-cost method.",
@@ -183,7 +183,7 @@ class TradesView(generics.ListAPIView):
             OpenApiParameter("date_from", OpenApiTypes.DATE, description="Executed on or after (UTC date)"),
             OpenApiParameter("date_to", OpenApiTypes.DATE, description="Executed on or before (UTC date)"),
         ],
-        responses={200: TradeSerializer(many=True), 400: _WRITE_ERRORS[400], **_READ_ERRORS},
+        responses={200: TradeSerializer(many=True), 400: _WRITE_ERRORS[400], **READ_ERRORS},
         summary="Trade and cash history (the ledger), newest first",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -222,7 +222,7 @@ class AnalyticsView(APIView):
     @extend_schema(
         tags=[TAG],
         parameters=[USER_ID],
-        responses={200: AnalyticsSerializer, **_READ_ERRORS},
+        responses={200: AnalyticsSerializer, **READ_ERRORS},
         summary="Returns, risk and allocation from the ledger and daily closes",
         description="Daily value series, time- and money-weighted return, volatility, beta and correlation to SPY, "
         "historical one-day VaR and CVaR at 95 %, maximum drawdown, P&L by symbol, allocation, and the returns of SPY "
