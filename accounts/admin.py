@@ -3,17 +3,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from accounts.audit import audit_record
+from accounts.authority import ROLE_FIELDS, can_change_roles, can_manage
 from accounts.models import AuditAction, AuditEvent, User, UserSession
 from accounts.roles import role_of
 from accounts.sessions import session_store
-
-#: Fields only an administrator may change: anything else would let an operator promote themselves.
-ROLE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+from accounts.staff import (
+    staff_change_check,
+    staff_change_record,
+    staff_delete_check,
+    staff_delete_record,
+    staff_password_set_record,
+    staff_refusal_record,
+)
 
 
 @admin.register(User)
@@ -52,14 +60,52 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
 
+    # Who may change whom (accounts.authority): a user whose role is equal to or above yours is
+    # view-only here, including its password page and deletion; roles are given by administrators only.
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or can_manage(request.user, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or can_manage(request.user, obj))
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
+        if not request.user.is_superuser or (obj is not None and not can_change_roles(request.user, obj)):
             fields += ROLE_FIELDS
         return fields
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if request.method == "POST":
+            target = self.get_object(request, unquote(object_id))
+            if target is not None and not can_manage(request.user, target):
+                staff_refusal_record(request=request, target=target, attempted="change")
+                raise PermissionDenied
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        target = self.get_object(request, unquote(id))
+        if target is not None and not can_manage(request.user, target):
+            staff_refusal_record(request=request, target=target, attempted="password")
+            raise PermissionDenied
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and target is not None:
+            saved = User.objects.get(pk=target.pk)
+            if saved.password != target.password:
+                staff_password_set_record(actor=request.user, target=saved, via="admin", request=request)
+        return response
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        request._quantai_role_before = role_of(User.objects.get(pk=obj.pk)) if change else None  # type: ignore[attr-defined]
+        stored = User.objects.get(pk=obj.pk) if change else None
+        if stored is not None:
+            # The form is already view-only for those you may not manage; this holds if it is bypassed.
+            staff_change_check(actor=request.user, target=stored, fields=form.changed_data, request=request)
+        request._quantai_role_before = role_of(stored) if stored is not None else None  # type: ignore[attr-defined]
+        request._quantai_stored_user = stored  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -75,6 +121,22 @@ class UserAdmin(DjangoUserAdmin):
                 target=obj,
                 details={"before": before.value if before else None, "after": after.value if after else None, "via": "admin"},
             )
+        stored = getattr(request, "_quantai_stored_user", None)
+        if change and stored is not None:
+            staff_change_record(
+                actor=request.user, before=stored, after=obj, fields=form.changed_data, via="admin", request=request
+            )
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        staff_delete_check(actor=request.user, targets=[obj], request=request)
+        staff_delete_record(actor=request.user, target=obj, via="admin", request=request)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        targets = staff_delete_check(actor=request.user, targets=queryset, request=request)
+        for target in targets:
+            staff_delete_record(actor=request.user, target=target, via="admin", request=request)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(AuditEvent)
@@ -112,6 +174,11 @@ class UserSessionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Ending someone's sessions is managing them: your own, or those of users below you.
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or obj.user_id == request.user.pk or can_manage(request.user, obj.user))
 
     def _end(self, request: HttpRequest, rows: list[UserSession]) -> None:
         store = session_store()

@@ -116,6 +116,11 @@ class AuditAction(models.TextChoices):
     REGISTRATION = "registration", "Registered"
     PROFILE_CHANGE = "profile_change", "Profile changed"
     SECURITY_ALERT = "security_alert", "Security alert sent"
+    ACCOUNT_CHANGE = "account_change", "Account changed by staff"
+    ACCOUNT_DELETE = "account_delete", "Account deleted by staff"
+    PASSWORD_RESET_REQUEST = "password_reset_request", "Password reset requested"
+    PASSWORD_RESET = "password_reset", "Password reset"
+    REGISTRATION_CONFIRMED = "registration_confirmed", "Registration confirmed"
 
 
 class AuditEventImmutable(Exception):

@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -27,12 +28,14 @@ from knox.models import AuthToken
 from knox.settings import knox_settings
 
 from accounts.audit import audit_record
+from accounts.authority import can_change_roles
 from accounts.http import django_request
 from accounts.models import AuditAction, OnboardingStage, User, UserSession
 from accounts.questionnaire import InvalidAnswers, QuestionnaireResult, score_questionnaire
 from accounts.roles import ROLE_ORDER, Role, role_of
 from accounts.sessions import session_store, session_user_id, sessions_end
 from accounts.signals import LOGIN_METHOD_ATTR
+from accounts.staff import staff_refusal_record
 from quantai.errors import ApplicationError, Conflict, ValidationFailed
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -329,8 +332,16 @@ def sessions_revoke_others(*, user: User, request: Any) -> dict[str, int]:
 
 
 def user_role_set(*, user: User, role: Role, actor: User | None = None, request: Any = None) -> User:
-    """Give ``user`` exactly ``role`` (investor group always kept; staff/superuser flags follow the role)."""
+    """Give ``user`` exactly ``role`` (investor group always kept; staff/superuser flags follow the role).
+
+    With an ``actor`` (a person acting through the product) only an administrator may do it, and only
+    to a user below them (:mod:`accounts.authority`); refusals raise ``PermissionDenied`` and are
+    audited. Without one it is the installation itself (a management command run on the server).
+    """
     role = Role(role)
+    if actor is not None and not can_change_roles(actor, user):
+        staff_refusal_record(request=request, actor=actor, target=user, attempted=f"role:{role.value}")
+        raise PermissionDenied("Only an administrator changes roles, and only of users below them.")
     before = role_of(user)
     with transaction.atomic():
         groups = {r: Group.objects.get_or_create(name=r.value)[0] for r in ROLE_ORDER}
@@ -347,7 +358,7 @@ def user_role_set(*, user: User, role: Role, actor: User | None = None, request:
             actor=actor,
             request=request,
             target=user,
-            details={"before": before.value if before else None, "after": role.value},
+            details={"before": before.value if before else None, "after": role.value, "via": "service" if actor else "command"},
         )
     return user
 
