@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -24,8 +26,22 @@ from accounts.staff import (
 )
 
 
+class AdminUserChangeForm(UserChangeForm):
+    """Preferences are a JSON object: an emptied box means "no preferences", not NULL (which the
+    column refuses), and a list or a number is a form error rather than a stored surprise."""
+
+    def clean_preferences(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("preferences")
+        if value is None or value == "":
+            return {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Enter a JSON object, for example {} or {"theme": "dark"}.')
+        return value
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = AdminUserChangeForm
     list_display = (
         "username",
         "email",

@@ -257,3 +257,28 @@ def test_set_role_command_changes_an_administrator_and_audits(administrator):
     assert administrator.is_staff and not administrator.is_superuser
     event = AuditEvent.objects.filter(action=AuditAction.ROLE_CHANGE).first()
     assert event.details == {"before": "administrator", "after": "operator", "via": "command"}
+
+
+# --- Item 6: an emptied Preferences box ----------------------------------------------------------
+
+
+def test_an_empty_preferences_box_saves_as_no_preferences_instead_of_a_500(administrator):
+    investor = UserFactory(username="pia", email="pia@example.com")
+    User.objects.filter(pk=investor.pk).update(preferences={"theme": "dark"})
+    client = _signed_in(administrator)
+    url = reverse("admin:accounts_user_change", args=[investor.pk])
+    response = client.post(url, _change_data(investor, preferences="", groups=[g.pk for g in investor.groups.all()]))
+    assert response.status_code == 302
+    investor.refresh_from_db()
+    assert investor.preferences == {}
+
+
+def test_preferences_that_are_not_an_object_are_a_form_error(administrator):
+    investor = UserFactory(username="pia", email="pia@example.com")
+    client = _signed_in(administrator)
+    url = reverse("admin:accounts_user_change", args=[investor.pk])
+    response = client.post(url, _change_data(investor, preferences="[1, 2]", groups=[g.pk for g in investor.groups.all()]))
+    assert response.status_code == 200
+    assert "Enter a JSON object" in str(response.context["adminform"].form.errors["preferences"])
+    investor.refresh_from_db()
+    assert investor.preferences == {}
