@@ -50,5 +50,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+handler400 = "quantai.views.bad_request"
 handler404 = "quantai.views.page_not_found"
 handler500 = "quantai.views.server_error"

@@ -14,7 +14,6 @@ from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from knox.models import AuthToken
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -54,6 +53,7 @@ from accounts.services import (
     token_logout,
     user_register,
 )
+from quantai.parsers import BoundedJSONParser
 
 TAG = "auth"
 
@@ -90,7 +90,7 @@ class _AnonymousJsonView(APIView):
     send JSON without a CORS preflight, which keeps login CSRF out)."""
 
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
 
 @method_decorator(rate_limit("register"), name="post")

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "quantai.logging.RequestIdMiddleware",
+    # Before anything reads a body: too large for its endpoint is a 413 (REQUEST_BODY_LIMITS).
+    "quantai.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -306,7 +308,32 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "quantai.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's three, with a JSON parser that answers deeply nested bodies with 400 parse_error.
+    "DEFAULT_PARSER_CLASSES": [
+        "quantai.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# Deepest nesting of arrays and objects a JSON request body may have (quantai.parsers).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+
+# --- Request bodies -----------------------------------------------------------------------------
+# Largest body, in bytes, per path prefix (the longest matching prefix wins); a larger one is refused
+# with 413 before anything reads it (quantai.middleware.RequestBodyLimitMiddleware). Everything else,
+# the admin included, has DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB). An honest sign-in, registration or
+# password form stays under 100 KiB even with PASSWORD_MAX_LENGTH characters fully escaped; the
+# auth limit leaves room for hostile but small bodies (200 KB of nesting) to get their precise 400.
+REQUEST_BODY_LIMIT_AUTH = env.int("REQUEST_BODY_LIMIT_AUTH", default=256 * 1024)
+REQUEST_BODY_LIMIT_API = env.int("REQUEST_BODY_LIMIT_API", default=512 * 1024)
+REQUEST_BODY_LIMITS: dict[str, int] = {
+    "/api/": REQUEST_BODY_LIMIT_API,
+    "/api/auth/": REQUEST_BODY_LIMIT_AUTH,
+    "/login/": REQUEST_BODY_LIMIT_AUTH,
+    "/register/": REQUEST_BODY_LIMIT_AUTH,
+    "/settings/password/": REQUEST_BODY_LIMIT_AUTH,
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 SPECTACULAR_SETTINGS = {
     "TITLE": "QuantAI API",
     "DESCRIPTION": "AI investing copilot for AAPL, AMZN, GOOGL, META and NVDA.",
