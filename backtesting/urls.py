@@ -1,7 +1,7 @@
 """The Backtesting lab pages. The project mounts them with ``path("backtests/", include("backtesting.urls"))``.
 
-``run_id`` has no converter (the project's URL-access harness reverses plain parameters); the view answers
-404 for anything that is not one of your runs' ids.
+Ids use ``quantai.converters`` (ASCII digits of a database id): anything else does not match and
+answers 404, as does an id that is not one of your runs'.
 """
 
 from django.urls import path
@@ -13,5 +13,5 @@ app_name = "backtesting"
 urlpatterns = [
     path("", views.lab_view, name="lab"),
     path("compare/", views.compare_view, name="compare"),
-    path("<run_id>/", views.run_view, name="run"),
+    path("<id:run_id>/", views.run_view, name="run"),
 ]

@@ -8,6 +8,10 @@ class QuantAIConfig(AppConfig):
     verbose_name = "QuantAI"
 
     def ready(self) -> None:
+        # The id path converters (<id:...>, <user_ref:...>) every app's URLconf uses.
+        from quantai import converters
+
+        converters.register()
         # Every process that runs tasks (workers, and the web process with eager tasks) records when each
         # task last finished, for the System page.
         from quantai.monitoring import connect_task_heartbeats

@@ -1,6 +1,7 @@
 """Mounted at ``api/backtests/`` by the project's URLs.
 
-``run_id`` has no converter on purpose: anything that is not one of your runs' ids answers 404.
+Ids use ``quantai.converters`` (ASCII digits of a database id): anything else does not match and
+answers 404, as does an id that is not one of your runs'.
 """
 
 from django.urls import path
@@ -12,5 +13,5 @@ app_name = "backtests-api"
 urlpatterns = [
     path("", views.BacktestListView.as_view(), name="runs"),
     path("systems", views.SystemsView.as_view(), name="systems"),
-    path("<run_id>", views.BacktestDetailView.as_view(), name="run"),
+    path("<id:run_id>", views.BacktestDetailView.as_view(), name="run"),
 ]

@@ -77,9 +77,12 @@ def _routes() -> list[Route]:
 
 
 def _path(route: Route, values: dict[str, Any]) -> str:
-    from django.urls import reverse
+    from django.urls import NoReverseMatch, reverse
 
-    return reverse(route.name, kwargs=values) if route.name and ":" not in route.pattern else "/" + route.pattern
+    try:
+        return reverse(route.name, kwargs=values)
+    except NoReverseMatch:  # an unnamed route (its name is its pattern)
+        return "/" + route.pattern
 
 
 def _allowed_methods(route: Route) -> list[str]:

@@ -1,6 +1,7 @@
 """Mounted at ``api/recommendations/`` by the project's URLs.
 
-No converters on purpose: ``me`` is a valid ``user_id``; the views answer 404 for anything else that is not a number.
+Ids use ``quantai.converters`` (ASCII digits of a database id; ``user_ref`` also takes ``me``): anything
+else does not match and answers 404.
 """
 
 from django.urls import path
@@ -10,8 +11,8 @@ from recommendations.api import feedback, stats, views
 app_name = "recommendations-api"
 
 urlpatterns = [
-    path("<user_id>", views.RecommendationListView.as_view(), name="list"),
-    path("<user_id>/stats", stats.RecommendationStatsView.as_view(), name="stats"),
-    path("<user_id>/<recommendation_id>/respond", views.RecommendationRespondView.as_view(), name="respond"),
-    path("<user_id>/<recommendation_id>/feedback", feedback.RecommendationFeedbackView.as_view(), name="feedback"),
+    path("<user_ref:user_id>", views.RecommendationListView.as_view(), name="list"),
+    path("<user_ref:user_id>/stats", stats.RecommendationStatsView.as_view(), name="stats"),
+    path("<user_ref:user_id>/<id:recommendation_id>/respond", views.RecommendationRespondView.as_view(), name="respond"),
+    path("<user_ref:user_id>/<id:recommendation_id>/feedback", feedback.RecommendationFeedbackView.as_view(), name="feedback"),
 ]

@@ -93,7 +93,8 @@ def test_another_users_recommendation_answers_404(client, name):
     theirs = RecommendationFactory(user=funded_investor("1000.00"))
 
     assert client.get(reverse(f"recommendations:{name}", args=[theirs.pk])).status_code == 404
-    assert client.get(reverse(f"recommendations:{name}", args=["abc"])).status_code == 404
+    not_an_id = reverse(f"recommendations:{name}", args=[theirs.pk]).replace(str(theirs.pk), "abc", 1)
+    assert client.get(not_an_id).status_code == 404
 
 
 def test_answering_another_users_recommendation_answers_404_and_trades_nothing(client):
