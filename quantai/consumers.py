@@ -44,8 +44,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             except (OSError, ConnectionError, RedisError):
                 pass  # the layer forgets group members on its own (group expiry) once it is back
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        # The socket is push-only; anything the browser sends is ignored.
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        # The socket is push-only: whatever the browser sends, JSON or not, is ignored unread (the JSON
+        # consumer's own receive would decode it first, and a frame that is not JSON closed the socket).
         return None
 
     async def _forward(self, event: dict[str, Any]) -> None:

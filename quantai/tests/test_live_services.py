@@ -39,6 +39,8 @@ from quantai.notifier import notify_user
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery-staple-42"
 ALLOWED_ORIGIN = b"http://127.0.0.1"
+#: The Host header a browser on ALLOWED_ORIGIN sends: the origin check compares scheme, host and port.
+ALLOWED_HOST = b"127.0.0.1"
 #: Gossip and mingle only slow the start of a worker that talks to nobody but this test.
 QUIET = ("--loglevel", "INFO", "--without-gossip", "--without-mingle")
 
@@ -273,11 +275,20 @@ class LiveSocket(ApplicationCommunicator):
     ``channels.testing`` pulls in daphne, which this project does not install.
     """
 
-    def __init__(self, cookie: bytes | None = None, origin: bytes = ALLOWED_ORIGIN) -> None:
+    def __init__(
+        self, cookie: bytes | None = None, origin: bytes = ALLOWED_ORIGIN, host: bytes = ALLOWED_HOST, scheme: str = "ws"
+    ) -> None:
         from quantai.asgi import application
 
-        headers = [(b"origin", origin)] + ([(b"cookie", cookie)] if cookie is not None else [])
-        scope = {"type": "websocket", "path": "/ws/live/", "query_string": b"", "headers": headers, "subprotocols": []}
+        headers = [(b"host", host), (b"origin", origin)] + ([(b"cookie", cookie)] if cookie is not None else [])
+        scope = {
+            "type": "websocket",
+            "scheme": scheme,
+            "path": "/ws/live/",
+            "query_string": b"",
+            "headers": headers,
+            "subprotocols": [],
+        }
         super().__init__(application, scope)
 
     async def connect(self, timeout: float = 5) -> tuple[bool, int | None]:
@@ -293,6 +304,15 @@ class LiveSocket(ApplicationCommunicator):
         response = await self.receive_output(timeout)
         assert response["type"] == "websocket.send" and "text" in response, response
         return json.loads(response["text"])
+
+    async def send_frame(self, text: str | None = None, data: bytes | None = None) -> None:
+        """A frame from the browser: text, or binary ``data``."""
+        await self.send_input({"type": "websocket.receive", **({"text": text} if text is not None else {"bytes": data})})
+
+    async def closed_with(self, timeout: float = 5) -> int | None:
+        """The close code the server sends next (``None`` when it sends something else)."""
+        response = await self.receive_output(timeout)
+        return response.get("code", 1000) if response["type"] == "websocket.close" else None
 
     async def disconnect(self, timeout: float = 5) -> None:
         await self.send_input({"type": "websocket.disconnect", "code": 1000})
