@@ -11,9 +11,10 @@ zero), and why personalisation sized it below what the limits allowed, worded fo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from recommendations.sizing import ACTION_THRESHOLDS
 
@@ -51,6 +52,14 @@ class Facts:
     #: and the user's learned size scale (the share of suggested sizes they usually take).
     personal_base_shares: float = 0.0
     personal_size_scale: float = 1.0
+    #: The risk-first policy's target and what drove it (``recommendations.policy.daily.SymbolTarget.as_dict()``);
+    #: None for a card sized without the policy.
+    policy: dict[str, Any] | None = None
+    #: The direction model's demonstrated out-of-fold skill on this symbol (0..1) and hit rate (NaN: unknown).
+    model_skill: float = 0.0
+    model_hit_rate: float = float("nan")
+    #: The position's weight today (for a HOLD; NaN otherwise).
+    weight_before: float = float("nan")
 
 
 def _pct(x: float, signed: bool = True, digits: int = 0) -> str:
@@ -287,6 +296,7 @@ def _binding(reason: str) -> str:
         "var_budget": "; capped by the VaR budget",
         "cash": "; capped by available cash",
         "holdings": "; all of the shares held",
+        "target": "",
         "kelly": "",
     }.get(reason, "")
 
@@ -333,6 +343,14 @@ _HOLD_TEXT: dict[str, tuple[str, str]] = {
         "The suggested amount rounds down to nothing, so we suggest doing nothing today.",
         "The size rounds down to zero shares: hold.",
     ),
+    "min_trade": (
+        "You already hold about the right amount of {symbol}; a small change is not worth the costs.",
+        "The position is within the minimum trade of its target: hold.",
+    ),
+    "not_in_target": (
+        "We suggest not owning {symbol} right now; nothing to do since you hold none.",
+        "Target 0 % and nothing held: no trade.",
+    ),
 }
 
 
@@ -350,10 +368,80 @@ def _hold_reason(f: Facts, experience: str) -> str:
     )
 
 
+def _why_policy(f: Facts, experience: str) -> str:
+    """What drove the policy's target: volatility, the trend filter, the drawdown brake or the model tilt."""
+    pol = f.policy or {}
+    driver = str(pol.get("driver", ""))
+    target = float(pol.get("weight", 0.0))
+    vol, before = float(pol.get("volatility", 0.0)), float(pol.get("volatility_before", float("nan")))
+    target_vol = float(pol.get("target_vol", 0.0))
+    tilt = float(pol.get("tilt", 0.0))
+    trend = float(pol.get("trend", 0.0))
+    beginner = experience == BEGINNER
+    tpct, tv = _pct(target, False), _pct(target_vol, False)
+    if driver == "brake":
+        if beginner:
+            fall = _pct(-float(pol.get("drawdown", 0.0)), False)
+            return (
+                f"Our model portfolio has fallen {fall} from its high, so we are taking less risk everywhere until it recovers."
+            )
+        return (
+            f"Drawdown brake: the policy portfolio is {_pct(float(pol.get('drawdown', 0.0)))} from its peak,"
+            f" so every position is scaled to {_pct(float(pol.get('brake', 1.0)), False)}; target for {f.symbol} {tpct}."
+        )
+    if driver == "trend_off":
+        if beginner:
+            return (
+                f"{f.symbol} has been falling: its price is below its recent averages, so we suggest holding none of it for now."
+            )
+        return f"Trend filter: {f.symbol} trades below its 50- and 200-day averages with a negative 6-month return; target 0 %."
+    if driver in ("vol_up", "vol_down") and math.isfinite(before) and before > 0:
+        ratio = vol / before
+        if beginner:
+            word = "much bigger" if ratio > 1 else "much smaller"
+            return f"{f.symbol}'s expected price swings have become {word} in the last two weeks, so we adjust how much you hold."
+        change = f"{'rose' if ratio > 1 else 'fell'} from {_pct(before, False)} to {_pct(vol, False)}"
+        return (
+            f"{f.symbol}'s forecast volatility {change} a year in ten sessions;"
+            f" the target of {tpct} keeps your {f.profile} {tv} volatility target."
+        )
+    if driver == "tilt":
+        hit = f", out-of-fold hit rate {_pct(f.model_hit_rate, False)} on this symbol" if math.isfinite(f.model_hit_rate) else ""
+        if beginner:
+            lean, size = ("up", "larger") if tilt > 0 else ("down", "smaller")
+            return f"Our model has a small, proven edge on {f.symbol} and leans {lean}, so the target is a little {size}."
+        return f"Model tilt {_pct(tilt)}: probability {f.p_up:.2f}{hit}; target {tpct}."
+    if beginner:
+        part = " (trend partly positive)" if 0 < trend < 1 else ""
+        return f"We spread risk evenly: {f.symbol} gets {tpct} of your money{part}, sized to how much its price usually moves."
+    part = f", trend score {trend:.2f}" if 0 < trend < 1 else ""
+    return (
+        f"Risk budget: {f.symbol} forecast volatility {_pct(vol, False)} a year{part};"
+        f" target {tpct} of the portfolio for a {f.profile} {tv} volatility target."
+    )
+
+
+def _no_edge_note(f: Facts, experience: str) -> str:
+    if f.model_skill > 0:
+        return ""
+    if experience == BEGINNER:
+        return "Our prediction model has not shown a reliable edge, so it does not change this suggestion."
+    return "No direction-model edge found out of sample: no tilt (risk-only policy)."
+
+
 def reasoning_text(facts: Facts, *, experience: str) -> str:
     """The full reason: what the model says, why (top features), and what the risk checks did."""
     if experience not in (BEGINNER, INTERMEDIATE, ADVANCED):
         experience = BEGINNER  # the safest wording when the level is unknown
+    if facts.policy is not None:
+        policy_parts = [
+            _why_policy(facts, experience),
+            _risk_checks(facts, experience),
+            _no_edge_note(facts, experience),
+            _drivers(facts, experience) if facts.model_skill > 0 else "",
+            _personal_size(facts, experience),
+        ]
+        return " ".join(p for p in policy_parts if p)
     parts = [
         _why_model(facts, experience),
         _drivers(facts, experience),

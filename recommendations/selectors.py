@@ -16,8 +16,8 @@ from portfolios.ledger import SHORT_RESERVE
 from portfolios.models import CashAccount, Position, PositionType
 from recommendations.models import Recommendation
 
-#: Calendar days of bars read for one generation: a year of sessions (volatility, 200-day average) and some.
-HISTORY_CALENDAR_DAYS = 400
+#: Calendar days of bars read for one generation: about 1,300 sessions (the GARCH window, the trend filter, the brake).
+HISTORY_CALENDAR_DAYS = 1900
 
 
 def users_for_generation() -> QuerySet[User]:

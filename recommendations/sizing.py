@@ -69,6 +69,10 @@ CASH = "cash"
 HOLDINGS = "holdings"
 KELLY = "kelly"
 TOO_SMALL = "too_small"  # rounds down to zero shares
+# The risk-first policy (size_to_target):
+TARGET = "target"  # a trade from today's holding to the policy's target weight
+BELOW_MIN_TRADE = "min_trade"  # the difference from the target is smaller than the minimum trade
+NOT_IN_TARGET = "not_in_target"  # the policy holds none of it and neither does the user
 
 
 @dataclass(frozen=True)
@@ -292,6 +296,91 @@ def size_positions(accounts: Accounts, market: Market) -> Sizing:
         reason=reason,
         kelly_full=kelly_full,
         kelly_scaled=kelly_scaled,
+        weight_after=weight_after,
+        var_after=accounts.other_var + position_var,
+        risk_score=risk_score(sigma_1d=sigma, position_var=position_var, var_budget_amount=budget),
+    )
+
+
+def size_to_target(
+    accounts: Accounts, market: Market, *, target_weight: float | FloatArray, min_trade: float | FloatArray
+) -> Sizing:
+    """The trade from each user's holding to ``target_weight`` of their equity (the risk-first policy), long only.
+
+    BUY the difference when the target is above the position by at least ``min_trade`` of equity, within the
+    available cash and the VaR budget; SELL the difference when the position is above the target by at least
+    ``min_trade``, when the target is 0 (everything), or when the position is above the profile's ``max_weight``
+    (a trim, whatever its size); otherwise HOLD with the reason. A short position is bought back (the policy holds
+    no shorts). Shares are floored to 4 decimals; a sale never exceeds what is held.
+    """
+    n = len(accounts)
+    price = float(market.price)
+    if not price > 0:
+        raise ValueError("price must be positive")
+    sigma = max(0.0, float(market.sigma_1d))
+    var_per_dollar = Z_95 * sigma
+    equity = np.maximum(accounts.equity, 0.0)
+    long_value = accounts.held_long * price
+    short_value = accounts.held_short * price
+    budget = accounts.var_budget * equity
+    var_this = var_per_dollar * (long_value + short_value)
+    target_value = np.maximum(np.asarray(target_weight, dtype=float), 0.0) * equity
+    min_trade = np.asarray(min_trade, dtype=float)
+    diff = target_value - long_value
+
+    action = np.full(n, HOLD, dtype="<U4")
+    side = np.full(n, SIDE_NONE, dtype="<U5")
+    shares = np.zeros(n)
+    reason = np.full(n, BELOW_MIN_TRADE, dtype="<U14")
+    delta_long = np.zeros(n)
+    delta_short = np.zeros(n)
+    has_equity = equity > 0
+
+    # A short is bought back first (with the cash there is).
+    cover = has_equity & (accounts.held_short > 0)
+    cover_shares = floor_shares(np.minimum(accounts.held_short, np.maximum(accounts.cash, 0.0) / price))
+    ok = cover & (cover_shares > 0)
+    _assign(ok, cover_shares, SIDE_COVER, BUY, TARGET, shares, side, action, reason)
+    delta_short[ok] = -cover_shares[ok] * price
+    reason[cover & (cover_shares <= 0)] = CASH
+
+    rest = has_equity & ~cover
+    over_cap = long_value > accounts.max_weight * equity * (1 + 1e-9)
+    sell = rest & (accounts.held_long > 0) & ((-diff >= min_trade * equity) | (target_value <= 0) | over_cap)
+    sell_value = np.minimum(np.maximum(-diff, np.maximum(long_value - accounts.max_weight * equity, 0.0)), long_value)
+    sell_shares = np.where(sell_value >= long_value - 1e-9, accounts.held_long, floor_shares(sell_value / price))
+    ok = sell & (sell_shares > 0)
+    sell_why = np.where(over_cap & (target_value > 0), WEIGHT_LIMIT, TARGET)
+    _assign(ok, sell_shares, SIDE_SELL, SELL, sell_why, shares, side, action, reason)
+    delta_long[ok] = -sell_shares[ok] * price
+
+    var_room_value = _room(budget - accounts.other_var - var_this, var_per_dollar)
+    buy = rest & ~sell & (diff >= min_trade * equity)
+    candidates = np.stack([np.maximum(diff, 0.0), var_room_value, np.maximum(accounts.available_cash, 0.0)])
+    buy_value = candidates.min(axis=0)
+    binding = np.array([TARGET, VAR_BUDGET, CASH])[candidates.argmin(axis=0)]
+    buy_shares = floor_shares(buy_value / price)
+    ok = buy & (buy_shares > 0)
+    _assign(ok, buy_shares, SIDE_BUY, BUY, binding, shares, side, action, reason)
+    delta_long[ok] = buy_shares[ok] * price
+    zero = buy & (buy_shares <= 0)
+    reason[zero] = np.where(buy_value > 0, TOO_SMALL, binding)[zero]
+    reason[rest & ~sell & ~buy & (target_value <= 0) & (accounts.held_long <= 0)] = NOT_IN_TARGET
+    reason[~has_equity] = NO_EQUITY
+
+    new_long = long_value + delta_long
+    new_short = short_value + delta_short
+    position_var = var_per_dollar * (new_long + new_short)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight_after = np.where(equity > 0, (new_long + new_short) / equity, 0.0)
+    zeros = np.zeros(n)
+    return Sizing(
+        action=action,
+        side=side,
+        shares=shares,
+        reason=reason,
+        kelly_full=zeros,
+        kelly_scaled=zeros.copy(),
         weight_after=weight_after,
         var_after=accounts.other_var + position_var,
         risk_score=risk_score(sigma_1d=sigma, position_var=position_var, var_budget_amount=budget),

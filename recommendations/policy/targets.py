@@ -11,7 +11,8 @@ Steps, per day (all weights are fractions of portfolio value, long only, cash is
    volatility), so each position carries about the same risk.
 2. **Trend/regime filter**: each raw weight is multiplied by the symbol's trend score, the average of three
    votes: close above its ``fast_ma``-day average, close above its ``slow_ma``-day average, and a positive
-   ``momentum``-day return (time-series momentum). 0, 1/3, 2/3 or 1: a stock in a downtrend is held less or not at all.
+   ``momentum``-day return (time-series momentum). 0, 1/3, 2/3 or 1: a stock in a downtrend is held less or not at
+   all. With a short history only the votes it allows count (none before ``fast_ma`` sessions: no position).
 3. **Volatility target**: the weights are scaled so that the portfolio's forecast volatility (forecast
    volatilities, correlations of the last ``corr_window`` days) equals the profile's ``target_vol``; no symbol
    above ``max_weight``; the sum at most ``max_gross`` (no leverage). Weight that a cap removes is given to the
@@ -103,16 +104,24 @@ class Targets:
 
 
 def trend_scores(close: pd.DataFrame, params: PolicyParams) -> pd.DataFrame:
-    """Average of the three trend votes (see step 2), NaN where a symbol has too little history for all three."""
+    """Average of the trend votes (see step 2) that the history allows; NaN before ``fast_ma`` sessions.
+
+    A symbol with a short history (a recent listing, a young database) is judged on the votes it has: its
+    ``fast_ma`` average first, then the ``momentum`` return and the ``slow_ma`` average as they become available.
+    """
     close = close.astype(float)
-    votes = [
-        close > close.rolling(params.fast_ma, min_periods=params.fast_ma).mean(),
-        close > close.rolling(params.slow_ma, min_periods=params.slow_ma).mean(),
-        close.pct_change(params.momentum, fill_method=None) > 0,
-    ]
-    known = close.rolling(max(params.slow_ma, params.momentum + 1), min_periods=max(params.slow_ma, params.momentum + 1)).count()
-    score = sum(v.astype(float) for v in votes) / len(votes)
-    return score.where(known.notna() & close.notna())
+    votes, known = [], []
+    for window, vote in (
+        (params.fast_ma, lambda: close > close.rolling(params.fast_ma, min_periods=params.fast_ma).mean()),
+        (params.slow_ma, lambda: close > close.rolling(params.slow_ma, min_periods=params.slow_ma).mean()),
+        (params.momentum + 1, lambda: close.pct_change(params.momentum, fill_method=None) > 0),
+    ):
+        have = close.rolling(window, min_periods=window).count().notna() & close.notna()
+        votes.append(vote().astype(float).where(have, 0.0))
+        known.append(have.astype(float))
+    count = sum(known)
+    score = sum(votes) / count.where(count > 0)
+    return score.where(close.notna())
 
 
 def _cap_and_scale(raw: np.ndarray, cov: np.ndarray, params: PolicyParams) -> tuple[np.ndarray, float]:
@@ -260,12 +269,13 @@ def target_weights(
     )
 
 
-def with_min_trade(targets: pd.DataFrame, close: pd.DataFrame, min_trade: float) -> pd.DataFrame:
+def with_min_trade(targets: pd.DataFrame, close: pd.DataFrame, min_trade: float, *, cap: float = 1.0) -> pd.DataFrame:
     """The weights actually held when only trades of at least ``min_trade`` of portfolio value are made.
 
-    Simulates following the targets at each close: a symbol is traded to its target when the difference from
-    its drifted weight is at least ``min_trade`` (or the target is 0 and something is held); otherwise it keeps
-    its drifted weight. Row ``t`` is the portfolio after day ``t``'s trades (decided at t's close).
+    Simulates following the targets at each close, as the engine's cards do: a symbol is traded to its target
+    when the difference from its drifted weight is at least ``min_trade``, when the target is 0 and something is
+    held, or when the drifted weight is above ``cap`` (a trim); otherwise it keeps its drifted weight. Row ``t``
+    is the portfolio after day ``t``'s trades (decided at t's close).
     """
     c = close.astype(float).to_numpy()
     tg = targets.reindex(index=close.index, columns=close.columns).to_numpy(dtype=float)
@@ -281,7 +291,7 @@ def with_min_trade(targets: pd.DataFrame, close: pd.DataFrame, min_trade: float)
             total = 1.0 - w.sum() + value.sum()
             w = value / total if total > 0 else value
         target = np.nan_to_num(tg[t])
-        trade = (np.abs(target - w) >= min_trade) | ((target == 0) & (w > 0))
+        trade = (np.abs(target - w) >= min_trade) | ((target == 0) & (w > 0)) | (w > cap + 1e-9)
         w = np.where(trade, target, w)
         out[t] = w
         prev = np.where(np.isfinite(price), price, prev)

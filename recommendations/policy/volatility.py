@@ -8,7 +8,7 @@ Two forecasters, both causal (the value in row ``t`` uses returns up to and incl
   the baseline every forecast must beat.
 - :func:`garch_forecasts`: GJR-GARCH(1,1) with Student-t errors (Glosten, Jagannathan and Runkle 1993), fitted by
   maximum likelihood with the ``arch`` package on the trailing ``window`` returns of each symbol. Parameters are
-  refitted every ``refit_every`` sessions (fitting every day changes little and costs 50 ms a symbol); between
+  refitted at the first session of each month (fitting every day changes little and costs 50 ms a symbol); between
   refits the conditional variance is filtered forward day by day with the last fitted parameters, using each
   new return as it arrives. The forecast for the next ``horizon`` sessions is the mean of the 1..H-step variance
   forecasts (mean-reverting towards the unconditional variance), annualised.
@@ -121,19 +121,50 @@ def _filter(r: np.ndarray, params: GarchParams, s2_start: float) -> np.ndarray:
     return out
 
 
+_FIT_CACHE: dict[bytes, GarchParams | None] = {}
+_FIT_CACHE_MAX = 4096
+
+
+def _cached_fit(sample: np.ndarray) -> GarchParams | None:
+    """:func:`fit_gjr_garch`, remembered per sample in this process (a daily engine refits the same months)."""
+    import hashlib
+
+    key = hashlib.sha1(np.ascontiguousarray(sample).tobytes(), usedforsecurity=False).digest()
+    if key not in _FIT_CACHE:
+        if len(_FIT_CACHE) >= _FIT_CACHE_MAX:
+            _FIT_CACHE.clear()
+        _FIT_CACHE[key] = fit_gjr_garch(sample)
+    return _FIT_CACHE[key]
+
+
+def refit_positions(index: pd.DatetimeIndex, *, min_obs: int) -> np.ndarray:
+    """Positions of the first session of each calendar month from ``min_obs - 1`` on (where parameters are refitted).
+
+    Anchored to the calendar, not to the start of the data: a history that starts later (but still holds the
+    fitting window) refits on the same days with the same samples, so the live engine, the lab and the
+    scoreboard compute the same forecasts. Knowing a day starts a month needs only that day and the one before.
+    """
+    months = index.year * 12 + index.month
+    starts = np.flatnonzero(np.r_[True, months[1:] != months[:-1]])
+    starts = starts[starts >= min_obs - 1]
+    if index.size >= min_obs and (starts.size == 0 or starts[0] != min_obs - 1):
+        starts = np.r_[min_obs - 1, starts]
+    return starts
+
+
 def garch_series(
     returns: pd.Series,
     *,
     horizon: int = HORIZON,
     window: int = 1000,
-    refit_every: int = 21,
     min_obs: int = 500,
 ) -> pd.Series:
     """Annualised GJR-GARCH forecast of volatility over the next ``horizon`` sessions, made at each day's close.
 
-    Row ``t`` uses returns up to and including ``t`` only. Where no fit exists yet (fewer than ``min_obs``
-    returns) or a fit failed, the naive 20-day estimate stands in, so the series is never worse than the
-    baseline for lack of data.
+    Row ``t`` uses returns up to and including ``t`` only. Parameters are refitted on the trailing ``window``
+    returns at the first session of each month (:func:`refit_positions`) and the variance is filtered forward
+    daily in between. Where no fit exists yet (fewer than ``min_obs`` returns) or a fit failed, the naive
+    20-day estimate stands in, so the series is never worse than the baseline for lack of data.
     """
     r_all = returns.astype(float)
     out = naive_forecasts(r_all.to_frame()).iloc[:, 0].copy()
@@ -141,24 +172,23 @@ def garch_series(
     if valid.size < min_obs:
         return out
     r = r_all.to_numpy()[valid] * _SCALE
+    positions = refit_positions(pd.DatetimeIndex(r_all.index[valid]), min_obs=min_obs)
     forecast = np.full(valid.size, np.nan)
     params: GarchParams | None = None
     s2 = math.nan
-    # Fit at positions k (the fit sees r[:k+1]), then filter forward to the next refit.
-    for k in range(min_obs - 1, valid.size, refit_every):
-        sample = r[max(0, k + 1 - window) : k + 1] / _SCALE
-        new = fit_gjr_garch(sample)
+    # Fit at position k (the fit sees r[:k+1]), then filter forward to the next refit.
+    for n, k in enumerate(positions):
+        start = max(0, k + 1 - window)
+        new = _cached_fit(r[start : k + 1] / _SCALE)
         if new is not None:
             params = new
-            # Restart the filter from the sample variance of the fitting window: the recursion forgets it fast.
-            start = max(0, k + 1 - window)
-            s2_path = _filter(r[start : k + 1], params, float(np.var(r[start : k + 1])))
-            s2 = float(s2_path[-1])
-        elif params is not None:
-            s2 = float(_filter(r[k : k + 1], params, s2)[-1]) if math.isfinite(s2) else math.nan
+            # Start the filter from the sample variance of the fitting window: the recursion forgets it fast.
+            s2 = float(_filter(r[start : k + 1], params, float(np.var(r[start : k + 1])))[-1])
+        elif params is not None and math.isfinite(s2):
+            s2 = float(_filter(r[k : k + 1], params, s2)[-1])
+        end = int(positions[n + 1]) if n + 1 < positions.size else valid.size
         if params is None or not math.isfinite(s2):
             continue
-        end = min(k + refit_every, valid.size)
         s2_seg = np.empty(end - k)
         s2_seg[0] = s2
         if end - k > 1:

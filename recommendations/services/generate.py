@@ -23,8 +23,9 @@ from portfolios.services import short_selling_allowed
 from quantai.notifier import RecommendationNew, notify_user
 from recommendations import conditions, reasoning, selectors, sizing
 from recommendations.models import Recommendation, RecommendationType
+from recommendations.policy import daily
 from recommendations.services.personalise import Personaliser
-from recommendations.signals import Signal, SignalBatch, SignalProvider, signals_for
+from recommendations.signals import DEFAULT_HORIZON, Signal, SignalBatch, SignalProvider, signals_for
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class GenerateResult:
     symbols: list[str] = field(default_factory=list)
     actions: Counter[str] = field(default_factory=Counter)
     missing: dict[str, str] = field(default_factory=dict)
+    #: Symbols sized by the risk-only policy because the direction model gave no signal, and why.
+    risk_only: dict[str, str] = field(default_factory=dict)
     reason: str = ""
 
     def describe(self) -> str:
@@ -82,17 +85,18 @@ def recommendations_generate(
     can be passed instead (tests, simulations). Symbols without a signal, or without a bar on ``date``, get no
     recommendation, and the result says why; with no signal at all nothing is created.
 
+    The size is the trade from the user's holding to the risk-first policy's target weight for their profile
+    (:mod:`recommendations.policy`): volatility target, trend filter, drawdown brake, and a tilt from the direction
+    model in proportion to its demonstrated skill. A symbol without a model signal is sized by the risk-only policy
+    (no tilt) and its card says so; only a symbol without a bar on ``date`` gets no recommendation.
+
     Idempotent: one row per (user, symbol, date) (a unique constraint); rows that exist are left as they are.
     Each new row is pushed to the user's open browsers (``recommendation.new``) after the transaction commits.
     Prices, volatility and the market regime come from bars dated ``date`` or earlier only.
     """
     day = date
     batch = _resolve(day, signals)
-    result = GenerateResult(date=day, missing=dict(batch.missing))
-    if not batch.signals:
-        result.reason = f"No recommendations: no model signal for {day} ({batch.reason or 'no signals'})."
-        logger.warning(result.reason)
-        return result
+    result = GenerateResult(date=day)
 
     user_list = list(users) if users is not None else list(selectors.users_for_generation())
     result.users = len(user_list)
@@ -111,6 +115,7 @@ def recommendations_generate(
     states = selectors.portfolio_states(user_ids, prices=closes_on_day)
     profiles = [profile_for(u.risk_tolerance) for u in user_list]
     buy_thr, sell_thr = sizing.thresholds_for([p.name for p in profiles])
+    policy = _policy_targets(history, day, sorted({p.name for p in profiles}), batch)
     allow_short = np.array([p.allows_shorting and short_selling_allowed(u) for p, u in zip(profiles, user_list, strict=True)])
 
     def held_value(state: selectors.PortfolioState, symbol: str) -> float:
@@ -142,9 +147,12 @@ def recommendations_generate(
     rows: list[Recommendation] = []
     # --- personalisation hook (1/3): None when Flag.PERSONALISED_RECOMMENDATIONS is off -> nothing below changes.
     personaliser = Personaliser.for_users(user_list)
-    symbols = [s for s in TRADABLE if s in batch.signals]
+    symbols = [s for s in TRADABLE if s in batch.signals or s in closes_on_day]
     for done, symbol in enumerate(symbols, start=1):
-        signal = batch.signals[symbol]
+        signal = batch.signals.get(symbol)
+        if signal is None:
+            signal = _risk_only_signal(symbol, day, history.get(symbol, []))
+            result.risk_only[symbol] = batch.missing.get(symbol, "no model signal")
         problem = _symbol_problem(signal, day, closes_on_day, sigmas)
         if problem:
             result.missing[symbol] = problem
@@ -168,7 +176,16 @@ def recommendations_generate(
             payoff_ratio=signal.payoff_ratio,
             short_reserve=float(SHORT_RESERVE),
         )
-        sized = sizing.size_positions(accounts, market)
+        targets = [policy.get(p.name, {}).get(symbol) for p in profiles]
+        if any(t is None for t in targets):
+            result.missing[symbol] = f"no policy target for {symbol} on {day}"
+            continue
+        sized = sizing.size_to_target(
+            accounts,
+            market,
+            target_weight=np.array([t.weight for t in targets if t is not None]),
+            min_trade=np.array([t.min_trade for t in targets if t is not None]),
+        )
         if personaliser is not None:  # personalisation hook (2/3): shrinks buys/new shorts only, never above `sized`
             sized = personaliser.adapt(symbol=symbol, user_ids=user_ids, sized=sized, market=market, accounts=accounts)
         market_conditions = conditions.market_conditions(
@@ -198,6 +215,7 @@ def recommendations_generate(
                     evaluate_on=evaluate_on,
                     market_conditions=market_conditions,
                     personal=personaliser.adjustments.get((user.pk, symbol)) if personaliser is not None else None,
+                    target=targets[i],
                 )
             )
         if progress:
@@ -222,8 +240,68 @@ def recommendations_generate(
             notify_user(uid, "recommendation.new", payload)
     if result.missing:
         result.reason = "Skipped " + "; ".join(f"{s}: {r}" for s, r in sorted(result.missing.items()))
+    if result.risk_only:
+        note = f"Risk-only policy (no model signal) for {', '.join(sorted(result.risk_only))}"
+        result.reason = f"{result.reason}. {note}" if result.reason else note
     logger.info(result.describe())
     return result
+
+
+#: Sessions behind the risk-only card's probability (the symbol's own base rate of rising over the horizon).
+BASE_RATE_SESSIONS = 504
+
+
+def _risk_only_signal(symbol: str, day: date, rows: list[tuple[date, Decimal]]) -> Signal:
+    """A card's probability when the direction model has nothing to say: the symbol's base rate of rising.
+
+    The share of the last :data:`BASE_RATE_SESSIONS` sessions whose close ``H`` sessions later was higher, counting
+    only windows that ended by ``day`` (no look-ahead). It is a calibrated frequency, not a forecast; the policy
+    gives it no weight (no tilt without demonstrated skill).
+    """
+    closes = np.array([float(c) for _, c in rows[-(BASE_RATE_SESSIONS + DEFAULT_HORIZON) :]])
+    horizon = DEFAULT_HORIZON
+    if closes.size > horizon + 20:
+        moves = closes[horizon:] / closes[:-horizon] - 1.0
+        p_up = float(np.clip((moves > 0).mean(), 0.01, 0.99))
+        expected = float(moves.mean())
+    else:
+        p_up, expected = 0.5, 0.0
+    return Signal(
+        symbol=symbol,
+        date=rows[-1][0] if rows else day,
+        p_up=p_up,
+        confidence=max(p_up, 1.0 - p_up),
+        expected_return=expected,
+        price_target=None,
+        top_contributions=[],
+        model_version_id=None,
+        horizon_days=horizon,
+        close=rows[-1][1] if rows else None,
+        model_label="risk-only policy (no model edge)",
+    )
+
+
+def _policy_targets(
+    history: dict[str, list[tuple[date, Decimal]]], day: date, profiles: list[str], batch: SignalBatch
+) -> dict[str, dict[str, daily.SymbolTarget]]:
+    """Every profile's target per symbol for ``day`` from the closes up to ``day`` and the model's skilled view."""
+    import pandas as pd
+
+    series = {
+        s: pd.Series([float(c) for _, c in rows], index=pd.DatetimeIndex([d for d, _ in rows]))
+        for s, rows in history.items()
+        if s in TRADABLE and rows
+    }
+    if not series:
+        return {}
+    close = pd.DataFrame(series).sort_index()
+    close = close[close.index <= pd.Timestamp(day)]
+    model = daily.ModelView(
+        p_up={s: sig.p_up for s, sig in batch.signals.items()},
+        skill={s: float(getattr(sig, "skill", 0.0) or 0.0) for s, sig in batch.signals.items()},
+        payoff={s: sig.payoff_ratio for s, sig in batch.signals.items()},
+    )
+    return daily.day_targets(close, profiles, model=model)
 
 
 def _symbol_problem(signal: Signal, day: date, closes_on_day: dict[str, Decimal], sigmas: dict[str, float | None]) -> str:
@@ -263,6 +341,7 @@ def _row(
     evaluate_on: date,
     market_conditions: dict[str, Any],
     personal: tuple[float, float] | None = None,
+    target: daily.SymbolTarget | None = None,
 ) -> Recommendation:
     action = str(sized.action[i])
     side = str(sized.side[i])
@@ -300,6 +379,10 @@ def _row(
         # (size the risk limits allowed, learned scale) when personalisation shrank this size: the reason says so.
         personal_base_shares=personal[0] if personal else 0.0,
         personal_size_scale=personal[1] if personal else 1.0,
+        policy=target.as_dict() if target is not None else None,
+        model_skill=float(getattr(signal, "skill", 0.0) or 0.0),
+        model_hit_rate=float(getattr(signal, "hit_rate", float("nan")) or float("nan")),
+        weight_before=float(sized.weight_after[i]) if action == RecommendationType.HOLD else float("nan"),
     )
     model_features = {
         "p_up": round(signal.p_up, 6),
@@ -309,6 +392,9 @@ def _row(
         "contributions": [[n, round(v, 6)] for n, v in signal.top_contributions],
         "feature_values": {k: round(v, 6) for k, v in signal.feature_values.items()},
         "model_label": signal.model_label,
+        "policy": target.as_dict() if target is not None else None,
+        "skill": round(float(getattr(signal, "skill", 0.0) or 0.0), 6),
+        "combiner_weights": dict(getattr(signal, "combiner_weights", {}) or {}),
         "sizing": {
             "reason": reason,
             "kelly_full": round(float(sized.kelly_full[i]), 6),

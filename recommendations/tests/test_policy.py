@@ -39,12 +39,16 @@ def test_target_weights_never_look_ahead():
 def test_garch_forecast_never_looks_ahead():
     close = market(n=800)
     r = log_returns(close)["CCC"]
-    full = garch_series(r, min_obs=400, refit_every=50)
+    full = garch_series(r, min_obs=400)
     cut = 600
     changed = r.copy()
     changed.iloc[cut + 1 :] = changed.iloc[cut + 1 :] * 3
-    again = garch_series(changed, min_obs=400, refit_every=50)
+    again = garch_series(changed, min_obs=400)
     pd.testing.assert_series_equal(full.iloc[: cut + 1], again.iloc[: cut + 1])
+    # A history that starts later but still holds the fitting window gives the same forecasts.
+    short = garch_series(r, min_obs=300, window=300)
+    later = garch_series(r.iloc[100:], min_obs=300, window=300)
+    pd.testing.assert_series_equal(short.iloc[-50:], later.iloc[-50:])
 
 
 def test_garch_beats_the_naive_estimate_on_clustered_volatility():
