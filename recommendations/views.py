@@ -218,6 +218,47 @@ def _risk_checks(sizing: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+_DRIVERS = {
+    "risk_budget": "the volatility target (an equal share of risk)",
+    "trend_partial": "the trend filter (trend partly positive)",
+    "trend_off": "the trend filter (downtrend: hold none)",
+    "vol_up": "a rise in forecast volatility",
+    "vol_down": "a fall in forecast volatility",
+    "brake": "the drawdown brake",
+    "tilt": "the direction model's tilt",
+}
+
+
+def _policy_rows(policy: dict[str, Any] | None, skill: Any) -> list[tuple[str, str]]:
+    """What set the policy's target for this card (stored with it at generation), as the investor reads it."""
+    if not policy:
+        return []
+    rows = [("Driven by", _DRIVERS.get(str(policy.get("driver")), str(policy.get("driver", ""))))]
+    for label, key in (("Target weight", "weight"), ("Before brake and tilt", "base_weight")):
+        value = _share(policy.get(key))
+        if value:
+            rows.append((label, value))
+    vol, before = _share(policy.get("volatility")), _share(policy.get("volatility_before"))
+    if vol:
+        rows.append(("Forecast volatility (a year)", f"{vol}" + (f" (ten sessions ago {before})" if before else "")))
+    trend = policy.get("trend")
+    if isinstance(trend, int | float):
+        rows.append(("Trend score", f"{trend:.2f} of 1"))
+    brake = _share(policy.get("brake"))
+    if brake and policy.get("brake") != 1:
+        rows.append(("Drawdown brake", f"exposure at {brake}"))
+    target_vol = _share(policy.get("target_vol"))
+    if target_vol:
+        rows.append(("Portfolio volatility target", target_vol))
+    tilt = policy.get("tilt")
+    skill_value = float(skill) if isinstance(skill, int | float) else 0.0
+    if skill_value > 0 and isinstance(tilt, int | float):
+        rows.append(("Model tilt", f"{tilt * 100:+.1f} % (skill {skill_value:.2f})"))
+    else:
+        rows.append(("Model tilt", "none: no out-of-sample edge found"))
+    return rows
+
+
 @login_required
 @require_GET
 def detail_view(request: HttpRequest, recommendation_id: str) -> HttpResponse:
@@ -231,6 +272,9 @@ def detail_view(request: HttpRequest, recommendation_id: str) -> HttpResponse:
         "conditions": _conditions(rec.market_conditions or {}),
         "risk_checks": _risk_checks(features.get("sizing") or {}),
         "model_label": features.get("model_label") or "",
+        "policy_rows": _policy_rows(features.get("policy"), features.get("skill")),
+        "components": sorted((features.get("components") or {}).items()),
+        "combiner_weights": sorted((features.get("combiner_weights") or {}).items()),
         "on_detail": True,
     }
     return render(request, "recommendations/detail.html", context)
