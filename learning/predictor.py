@@ -239,7 +239,7 @@ def predict_day(*, day: date | None = None, symbols: list[str] | None = None) ->
                     day=bar_day,
                     horizon_days=horizon,
                     p_up=p_up,
-                    p_up_raw=float(row["stacked"]),
+                    p_up_raw=float(row["combined"]),
                     confidence=max(p_up, 1.0 - p_up),
                     direction="up" if p_up > 0.5 else "down",
                     components={k: float(row[k]) for k in model.kinds},

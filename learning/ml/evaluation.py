@@ -70,6 +70,33 @@ def _baselines(test: Dataset, base_rate: float | np.ndarray, next_ret: pd.DataFr
     }
 
 
+def combiner_record(ensemble: StackedEnsemble) -> dict[str, Any]:
+    """What the ensemble's combiner is and why (plain JSON): method, chosen model for ``best``, weights, the
+    stacker's own weights, and the inner out-of-fold scores it was chosen on."""
+    combiner = ensemble.combiner
+    return {
+        "method": combiner["method"],
+        "kind": combiner.get("kind"),
+        "weights": {k: round(v, 4) for k, v in ensemble.weights.items()},
+        "stacker_weights": {k: round(v, 4) for k, v in ensemble.stacker_weights.items()},
+        "selection": combiner.get("selection", {}),
+    }
+
+
+def ensemble_summary(models: dict[str, Any], kinds: Sequence[str]) -> dict[str, Any]:
+    """The ensemble's AUC beside its best component's on the same rows (``None`` where a window has one class)."""
+    aucs = {k: models[k].get("auc") for k in kinds if models.get(k, {}).get("auc") is not None}
+    best = max(aucs, key=lambda k: aucs[k]) if aucs else None
+    ensemble_auc = models.get("ensemble", {}).get("auc")
+    best_auc = aucs[best] if best is not None else None
+    return {
+        "ensemble_auc": ensemble_auc,
+        "best_component": best,
+        "best_component_auc": best_auc,
+        "auc_gap": round(ensemble_auc - best_auc, 4) if ensemble_auc is not None and best_auc is not None else None,
+    }
+
+
 def evaluate_fold(
     data: Dataset, fold: Fold, next_ret: pd.DataFrame, *, ensemble_params: dict[str, Any], cost_bp: float
 ) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -111,6 +138,8 @@ def evaluate_fold(
         "models": models,
         "baselines": _baselines(test, base_rate, next_ret, cost_bp),
         "weights": {k: round(v, 4) for k, v in ensemble.weights.items()},
+        "combiner": combiner_record(ensemble),
+        "summary": ensemble_summary(models, ensemble.kinds),
         "timings": {
             "train_seconds": {k: round(v, 3) for k, v in ensemble.fit_seconds_.items()},
             "predict_ms_per_symbol": round(predict_ms, 3),
@@ -170,7 +199,7 @@ def evaluate_walk_forward(
         allp = pd.concat(pooled)
         test = data.take(data.X.index.get_indexer(allp.index))
         base_rate = allp["base_rate"].to_numpy()
-        kinds = [c for c in allp.columns if c not in ("stacked", "y", "fwd_return", "base_rate", "fold")]
+        kinds = [c for c in allp.columns if c not in ("combined", "y", "fwd_return", "base_rate", "fold")]
         overall = {
             "models": {k: score_predictions(allp[k], test, base_rate, next_ret, cost_bp) for k in kinds},
             "baselines": _baselines(test, base_rate, next_ret, cost_bp),
@@ -207,6 +236,17 @@ def format_table(
     return "\n".join(lines)
 
 
+def summary_line(result: dict[str, Any]) -> str:
+    """ "ensemble AUC x vs best component (kind) AUC y: ..." for one evaluated window."""
+    summary = result.get("summary") or {}
+    ensemble_auc, best, best_auc = summary.get("ensemble_auc"), summary.get("best_component"), summary.get("best_component_auc")
+    if ensemble_auc is None or best_auc is None:
+        return "ensemble AUC - vs best component AUC -: the test window has one class only"
+    gap = ensemble_auc - best_auc
+    verdict = "no worse than its best component" if gap >= -0.01 else "WORSE than its best component by more than 0.01"
+    return f"ensemble AUC {ensemble_auc:.4f} vs best component ({best}) AUC {best_auc:.4f} (gap {gap:+.4f}): {verdict}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m learning.ml.evaluation --prices DIR [--years N] [--last-year Y] [--json FILE]``, or a single
     split with ``--train-end``/``--test-start``/``--test-end``. Reads CSVs only, never the database."""
@@ -235,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"train {result['train']}\ntest  {result['test']}\nweights {result['weights']}\ntimings {result['timings']}")
         print(format_table(result))
+        print(summary_line(result))
     else:
         result = evaluate_walk_forward(panel, n_years=args.years, last_year=args.last_year, horizon=args.horizon)
         for fold in result["folds"]:

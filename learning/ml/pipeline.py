@@ -36,7 +36,7 @@ import pandas as pd
 from learning.ml.data import Panel
 from learning.ml.dataset import Dataset, build_dataset
 from learning.ml.ensemble import StackedEnsemble
-from learning.ml.evaluation import evaluate_fold, next_day_returns, score_predictions
+from learning.ml.evaluation import combiner_record, evaluate_fold, next_day_returns, score_predictions
 from learning.ml.features import DEFAULT_BENCHMARK, FEATURE_NAMES
 from learning.ml.models import make_model
 from learning.ml.models.base import FORMAT_VERSION
@@ -270,6 +270,7 @@ class Candidate:
         }
         if kind == ENSEMBLE:
             metrics["weights"] = {k: round(v, 4) for k, v in self.ensemble.weights.items()}
+            metrics["combiner"] = combiner_record(self.ensemble)
             metrics["return_stats"] = self.return_stats
             metrics["horizon"] = self.config.horizon
             metrics["feature_importance"] = {

@@ -67,6 +67,18 @@ def test_learning_report_prints_models_beside_baselines_and_writes_the_json_layo
     assert all(set(m) == METRIC_KEYS for m in report["models"].values())
     assert set(report["baselines"]) == {"always_up", "momentum", "buy_and_hold"}
     assert set(report["timings"]) == {"train_seconds", "predict_ms_per_symbol"} and "xgb" in report["timings"]["train_seconds"]
+    # The ensemble's AUC beside its best component's, in the JSON and in one plain line.
+    summary = report["summary"]
+    assert summary["ensemble_auc"] == report["models"]["ensemble"]["auc"]
+    assert summary["best_component"] == "xgb" and summary["best_component_auc"] == report["models"]["xgb"]["auc"]
+    assert f"ensemble AUC {summary['ensemble_auc']:.4f} vs best component (xgb) AUC {summary['best_component_auc']:.4f}" in text
+    combiner = report["combiner"]
+    assert combiner["method"] in {"stacked", "average", "best"} and set(combiner["selection"]["candidates"]) == {
+        "stacked",
+        "average",
+        "best",
+    }
+    assert f"combiner {combiner['method']}" in text
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,7 @@ def test_ensemble_learns_the_planted_signal_out_of_sample(fitted: StackedEnsembl
     assert roc_auc_score(split["y_test"], proba) > 0.8
     assert all(w >= 0 for w in fitted.weights.values())
     assert max(fitted.weights.values()) > 0
+    assert fitted.combiner["method"] in ("stacked", "average", "best") and not fitted.no_edge
 
 
 def test_combiner_sees_only_out_of_fold_predictions(fitted: StackedEnsemble, split: dict[str, Any]) -> None:
@@ -76,7 +77,7 @@ def test_calibrator_input_is_out_of_sample_for_the_stacker(fitted: StackedEnsemb
         held_out = oof["fold"] == name
         coef, intercept = fit_stacker(logit(oof.loc[~held_out, kinds].to_numpy()), oof.loc[~held_out, "y"].to_numpy(), c=1.0)
         expected = sigmoid(logit(oof.loc[held_out, kinds].to_numpy()) @ coef + intercept)
-        np.testing.assert_allclose(oof.loc[held_out, "stacked"].to_numpy(), expected)
+        np.testing.assert_allclose(oof.loc[held_out, "cross_stacked"].to_numpy(), expected)
     final, _ = fit_stacker(logit(oof[kinds].to_numpy()), oof["y"].to_numpy(), c=1.0)
     np.testing.assert_allclose(fitted.stacker_coef, final)
 
@@ -102,8 +103,8 @@ def test_ensemble_save_load_round_trip_and_a_tampered_file_is_refused(
 def test_components_expose_each_model_and_the_calibrated_probability(fitted: StackedEnsemble, split: dict[str, Any]) -> None:
     parts = fitted.predict_components(split["X_test"].iloc[:30])
     assert sorted(fitted.kinds) == ["lstm", "rf", "xgb"]
-    assert list(parts.columns) == [*fitted.kinds, "stacked", "ensemble"]
-    np.testing.assert_allclose(parts["ensemble"], fitted.calibrator.transform(parts["stacked"].to_numpy()))
+    assert list(parts.columns) == [*fitted.kinds, "combined", "ensemble"]
+    np.testing.assert_allclose(parts["ensemble"], fitted.calibrator.transform(parts["combined"].to_numpy()))
 
 
 def test_ensemble_needs_two_inner_years() -> None:

@@ -61,7 +61,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from learning.ml.data import BarsError, load_csv_dirs
-        from learning.ml.evaluation import evaluate_split, format_table
+        from learning.ml.evaluation import evaluate_split, format_table, summary_line
         from learning.ml.models import ModelError
 
         train_end = _iso_date(options["train_end"])
@@ -106,11 +106,19 @@ class Command(BaseCommand):
         train, test = result["train"], result["test"]
         self.stdout.write(f"train {train['start']}..{train['end']}  rows {train['rows']}  base rate {train['base_rate']}")
         self.stdout.write(f"test  {test['start']}..{test['end']}  rows {test['rows']}  base rate {test['base_rate']}")
-        self.stdout.write(f"stacker weights {result['weights']}")
+        combiner = result["combiner"]
+        chosen = combiner["method"] + (f" ({combiner['kind']})" if combiner.get("kind") else "")
+        scores = "  ".join(
+            f"{name} {c['log_loss']:.4f}{'' if c['eligible'] else ' (AUC too low)'}"
+            for name, c in combiner["selection"].get("candidates", {}).items()
+        )
+        self.stdout.write(f"combiner {chosen}, chosen on inner out-of-fold log loss: {scores}")
+        self.stdout.write(f"combiner weights {combiner['weights']}  stacker weights {combiner['stacker_weights']}")
         timings = result["timings"]
         train_s = "  ".join(f"{k} {v:.1f}s" for k, v in timings["train_seconds"].items())
         self.stdout.write(f"train time {train_s}  predict {timings['predict_ms_per_symbol']:.2f} ms/symbol")
         self.stdout.write(format_table(result))
+        self.stdout.write(summary_line(result))
         if options["json"]:
             options["json"].write_text(json.dumps(result, indent=2))
             self.stdout.write(f"wrote {options['json']}")
