@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
 from accounts.services import STARTING_CASH_MAX, STARTING_CASH_MIN
 from market.symbols import TRADABLE
 from portfolios.models import TradeSide
+from quantai.api_fields import StrictDecimalFormField
 
 SYMBOLS = [(s, s) for s in TRADABLE]
 BASIC_SIDES = [(TradeSide.BUY.value, "Buy"), (TradeSide.SELL.value, "Sell")]
@@ -21,7 +22,8 @@ def new_idempotency_key() -> str:
 
 
 def _decimal(label: str, *, places: int, required: bool = True, help_text: str = "", step: str = "any") -> forms.DecimalField:
-    return forms.DecimalField(
+    # Digits 0-9 only: Decimal() would read "1_000" as 1000 and full-width digits as ASCII ones.
+    return StrictDecimalFormField(
         label=label,
         required=required,
         decimal_places=places,
@@ -31,15 +33,34 @@ def _decimal(label: str, *, places: int, required: bool = True, help_text: str =
     )
 
 
-class IdempotentForm(forms.Form):
-    """A form whose submissions carry a key made when the form was shown, so a double submit writes once."""
+#: Shown when the hidden key is missing, too long or refused: the page was altered, or is not the one we served.
+KEY_ERROR = "This form was changed or is out of date, so nothing was recorded. Check the entries and submit again."
 
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
+
+class IdempotentForm(forms.Form):
+    """A form whose submissions carry a key made when the form was shown, so a double submit writes once.
+
+    The key is a hidden field, so an error on it is shown with the form's own errors (``_form_errors.html``)
+    and the form comes back with a fresh key: submitting again then works.
+    """
+
+    idempotency_key = forms.CharField(
+        widget=forms.HiddenInput, max_length=100, error_messages={"required": KEY_ERROR, "max_length": KEY_ERROR}
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("idempotency_key", new_idempotency_key())
         super().__init__(*args, **kwargs)
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        if field == "idempotency_key" and self.is_bound:
+            # Whatever the service said about the key, the person can only fix it by submitting again.
+            error = KEY_ERROR
+            renewed = cast(Any, self.data).copy()  # a QueryDict or a dict: both copy into something writable
+            renewed["idempotency_key"] = new_idempotency_key()
+            self.data = renewed
+        super().add_error(field, error)
 
 
 class TradeForm(IdempotentForm):
@@ -99,7 +120,7 @@ class TradeFilterForm(forms.Form):
 
 class SetupCashForm(forms.Form):
     # Named and labelled as the accounts step was, so links, tests and habits keep working.
-    starting_cash = forms.DecimalField(
+    starting_cash = StrictDecimalFormField(
         label="Starting cash (USD)",
         required=False,
         max_digits=15,

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from market.symbols import TRADABLE
+from quantai.api_fields import StrictDecimalFormField
 from recommendations.models import RecommendationStatus, RecommendationType
 
 #: The card's comment box; the API allows the same.
@@ -18,7 +19,7 @@ class RespondForm(forms.Form):
     """One answer from a card: ``answer`` is the button pressed (accept, reject, or feedback on an answered one)."""
 
     answer = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject"), ("feedback", "Send feedback")])
-    shares = forms.DecimalField(
+    shares = StrictDecimalFormField(
         required=False, max_digits=10, decimal_places=4, min_value=0, label="Shares", help_text="Leave as is to take the size"
     )
     feedback_score = forms.TypedChoiceField(

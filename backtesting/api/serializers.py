@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backtesting.models import BacktestRun, BacktestSystem, Execution
+from backtesting.report import history_summary
+from quantai.api_fields import StrictDecimalField, StrictSerializer
 
 
-class BacktestCreateSerializer(serializers.Serializer):
+class BacktestCreateSerializer(StrictSerializer):
     """Shapes only; the service validates the parameters per system, the period and the data."""
 
     system = serializers.ChoiceField(choices=BacktestSystem.choices)
@@ -24,16 +27,17 @@ class BacktestCreateSerializer(serializers.Serializer):
     split_date = serializers.DateField(
         required=False, allow_null=True, default=None, help_text="First out-of-sample day (default: after 70 % of the days)."
     )
-    commission_bps = serializers.DecimalField(max_digits=7, decimal_places=2, required=False, default=None, allow_null=True)
-    slippage_bps = serializers.DecimalField(max_digits=7, decimal_places=2, required=False, default=None, allow_null=True)
+    commission_bps = StrictDecimalField(max_digits=7, decimal_places=2, required=False, default=None, allow_null=True)
+    slippage_bps = StrictDecimalField(max_digits=7, decimal_places=2, required=False, default=None, allow_null=True)
     execution = serializers.ChoiceField(choices=Execution.choices, required=False, default=Execution.NEXT_OPEN)
     seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
 
 
-class RunListQuerySerializer(serializers.Serializer):
-    """The list's paging; invalid values are refused rather than silently replaced by defaults."""
+class RunListQuerySerializer(StrictSerializer):
+    """The list's paging; invalid values are refused rather than silently replaced by defaults (a limit over
+    500 is capped, as everywhere in the API), and so are unknown parameters."""
 
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=500)
+    limit = serializers.IntegerField(required=False, min_value=1)
     offset = serializers.IntegerField(required=False, min_value=0)
 
 
@@ -43,11 +47,40 @@ class BacktestCreatedSerializer(serializers.Serializer):
     url = serializers.CharField(help_text="Where to poll for progress and results.")
 
 
+class FirstModelSerializer(serializers.Serializer):
+    """The history the first walk-forward model of an ``ml`` or ``engine`` run was fitted on."""
+
+    date = serializers.DateField(help_text="The session it first predicted from (after that close).")
+    history_sessions = serializers.IntegerField(help_text="Sessions of history it saw: the first stored one to `date`.")
+    history_start = serializers.DateField()
+    rows = serializers.IntegerField(help_text="Labelled (symbol, day) rows it was fitted on.")
+    train_start = serializers.DateField()
+    train_end = serializers.DateField()
+    label_end = serializers.DateField(help_text="The last day any of its training labels looked at.")
+
+
+class RunHistorySerializer(serializers.Serializer):
+    """What a run could see before its period (the sessions stored before it, up to its end)."""
+
+    sessions_before = serializers.IntegerField(help_text="Sessions with prices before the period's first.")
+    first_session = serializers.DateField(allow_null=True, help_text="The first of them (null: none).")
+    base_date = serializers.DateField(
+        allow_null=True, help_text="The last session before the period: the equity curve starts at 1 at its close."
+    )
+    warmup_bars = serializers.IntegerField(help_text="Sessions before the period the indicators were computed on.")
+    warmup_needed = serializers.IntegerField(
+        allow_null=True, help_text="Sessions the indicators need before their first full value (null: no history read)."
+    )
+    first_model = FirstModelSerializer(allow_null=True, help_text="ml and engine runs: the first model's history.")
+    summary = serializers.ListField(child=serializers.CharField(), help_text="The same in sentences, as the run page shows.")
+
+
 class BacktestRunSerializer(serializers.ModelSerializer):
-    """A run in a list: its request, state and headline figures."""
+    """A run in a list: its request, state, headline figures and the history it saw before its period."""
 
     owner = serializers.CharField(source="owner.username", read_only=True)
     headline = serializers.SerializerMethodField()
+    history = serializers.SerializerMethodField()
 
     class Meta:
         model = BacktestRun
@@ -72,8 +105,17 @@ class BacktestRunSerializer(serializers.ModelSerializer):
             "finished_at",
             "duration_seconds",
             "headline",
+            "history",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(RunHistorySerializer(allow_null=True))
+    def get_history(self, run: BacktestRun) -> dict[str, Any] | None:
+        """``results["history"]`` with its sentences (null until the run succeeded)."""
+        history = (run.results or {}).get("history")
+        if not history:
+            return None
+        return {**history, "summary": history_summary(run.results)}
 
     def get_headline(self, run: BacktestRun) -> dict[str, Any] | None:
         """Sharpe, annual return and max drawdown of the strategy and SPY over the full period."""

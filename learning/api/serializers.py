@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from learning.models import TrainingRun
+from quantai.api_fields import StrictSerializer
 
 
-class TrainRequestSerializer(serializers.Serializer):
+class TrainRequestSerializer(StrictSerializer):
     kinds = serializers.ListField(
         child=serializers.CharField(max_length=16),
         required=False,
@@ -18,13 +17,6 @@ class TrainRequestSerializer(serializers.Serializer):
         help_text="Base models of the ensemble (rf, xgb, lstm, rl where installed). Empty or absent: the configured default.",
     )
     until = serializers.DateField(required=False, allow_null=True, help_text="Train on bars up to this day. Absent: all.")
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):

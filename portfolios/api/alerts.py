@@ -24,6 +24,7 @@ from portfolios import alerts
 from portfolios.api.serializers import TradeSerializer
 from portfolios.api.views import _ERROR, _WRITE_ERRORS, READ_ERRORS, TAG, USER_ID, portfolio_owner
 from portfolios.models import RiskAlert, RiskAlertStatus
+from quantai.api_fields import StrictSerializer
 from quantai.errors import ApplicationError, NotFound
 
 ALERT_ID = OpenApiParameter("alert_id", OpenApiTypes.INT, OpenApiParameter.PATH)
@@ -55,7 +56,7 @@ class RiskAlertSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AlertFilterSerializer(serializers.Serializer):
+class AlertFilterSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=RiskAlertStatus.choices, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
 

@@ -1,4 +1,8 @@
-"""Shapes of the portfolio API. Money and share counts travel as decimal strings, never floats."""
+"""Shapes of the portfolio API. Money and share counts travel as decimal strings, never floats.
+
+Input serializers are strict (:mod:`quantai.api_fields`): unknown fields are refused, and money and shares
+come as decimal strings of ASCII digits or JSON integers.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +14,11 @@ from rest_framework import serializers
 from market.symbols import TRADABLE
 from portfolios.ledger import MAX_MONEY, MAX_PRICE, MAX_SHARES
 from portfolios.models import Position, Trade, TradeSide, TradeSource
+from quantai.api_fields import StrictDecimalField, StrictSerializer
 
 MONEY: dict[str, Any] = {"max_digits": 15, "decimal_places": 2}
 TRADE_SIDE_CHOICES = [TradeSide.BUY, TradeSide.SELL, TradeSide.SHORT, TradeSide.COVER]
 API_SOURCES = [TradeSource.MANUAL, TradeSource.IMPORT]
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo ("qty") is an error instead of a silent default."""
-
-    #: Friendlier messages for fields people try to send and must not.
-    forbidden_messages: dict[str, str] = {}
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: [self.forbidden_messages.get(name, "Unknown field.")] for name in unknown}
-                )
-        return super().to_internal_value(data)
 
 
 class PositionSerializer(serializers.ModelSerializer):
@@ -118,8 +107,8 @@ class TradeRequestSerializer(StrictSerializer):
 
     symbol = serializers.ChoiceField(choices=list(TRADABLE))
     side = serializers.ChoiceField(choices=TRADE_SIDE_CHOICES)
-    shares = serializers.DecimalField(max_digits=10, decimal_places=4, min_value=Decimal("0.0001"), max_value=MAX_SHARES)
-    price = serializers.DecimalField(
+    shares = StrictDecimalField(max_digits=10, decimal_places=4, min_value=Decimal("0.0001"), max_value=MAX_SHARES)
+    price = StrictDecimalField(
         max_digits=10,
         decimal_places=2,
         min_value=Decimal("0.01"),
@@ -127,7 +116,7 @@ class TradeRequestSerializer(StrictSerializer):
         required=False,
         help_text="Execution price; defaults to the latest daily close.",
     )
-    fees = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, max_value=MAX_PRICE, required=False)
+    fees = StrictDecimalField(max_digits=10, decimal_places=2, min_value=0, max_value=MAX_PRICE, required=False)
     executed_at = serializers.DateTimeField(required=False, help_text="Defaults to now; never before your last entry.")
     source = serializers.ChoiceField(choices=API_SOURCES, required=False, default=TradeSource.MANUAL)  # type: ignore[assignment]
     idempotency_key = serializers.CharField(
@@ -148,15 +137,15 @@ class PositionUpdateSerializer(StrictSerializer):
         for name in ("shares", "avg_purchase_price", "symbol", "position_type", "realized_pnl", "market_value")
     }
 
-    stop_loss = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True, required=False)
-    take_profit = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True, required=False)
+    stop_loss = StrictDecimalField(max_digits=10, decimal_places=2, allow_null=True, required=False)
+    take_profit = StrictDecimalField(max_digits=10, decimal_places=2, allow_null=True, required=False)
     notes = serializers.CharField(max_length=2000, allow_blank=True, required=False, trim_whitespace=False)
     auto_exit = serializers.BooleanField(required=False)
 
 
 class CashRequestSerializer(StrictSerializer):
     action = serializers.ChoiceField(choices=["deposit", "withdraw"])
-    amount = serializers.DecimalField(max_digits=15, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_MONEY)
+    amount = StrictDecimalField(max_digits=15, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_MONEY)
     idempotency_key = serializers.CharField(
         max_length=100, required=False, help_text="Or send the Idempotency-Key header; one of the two is required."
     )

@@ -136,7 +136,7 @@ def test_reading_the_portfolio_costs_the_same_queries_with_one_position_or_five(
 def test_posting_a_trade_records_it_and_answers_201(api, alice):
     response = api.post(
         f"{BASE}/me/positions",
-        {"symbol": "NVDA", "side": "BUY", "shares": 1.5, "price": "200.00", "fees": "1.00"},
+        {"symbol": "NVDA", "side": "BUY", "shares": "1.5", "price": "200.00", "fees": "1.00"},
         format="json",
         HTTP_IDEMPOTENCY_KEY="order-1",
     )

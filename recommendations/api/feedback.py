@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.ratelimits import rate_limit
+from quantai.api_fields import StrictSerializer
 from quantai.errors import NotFound
 from recommendations import services
 from recommendations.api.serializers import RecommendationSerializer
@@ -28,7 +29,15 @@ from recommendations.api.views import _ERROR, _READ_ERRORS, RECOMMENDATION_ID, T
 from recommendations.forms import MAX_COMMENT
 
 
-class FeedbackRequestSerializer(serializers.Serializer):
+class FeedbackRequestSerializer(StrictSerializer):
+    # The rule of validate() for clients: a score (not null), or a comment with something in it.
+    schema_extra = {
+        "anyOf": [
+            {"required": ["score"], "properties": {"score": {"type": "integer"}}},
+            {"required": ["comment"], "properties": {"comment": {"type": "string", "pattern": r"\S"}}},
+        ]
+    }
+
     score = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True, help_text="1 (useless) to 5")
     comment = serializers.CharField(max_length=MAX_COMMENT, required=False, allow_blank=True)
 

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from market.symbols import TRADABLE
+from quantai.api_fields import StrictDecimalField, StrictSerializer
 from recommendations.models import Recommendation, RecommendationStatus, RecommendationType
 
 SCOPES = ("today", "history")
@@ -66,7 +67,7 @@ class RecommendationSerializer(serializers.ModelSerializer):
         return [{"feature": n, "contribution": c, "value": values.get(n)} for n, c in obj.top_contributions]
 
 
-class RecommendationFilterSerializer(serializers.Serializer):
+class RecommendationFilterSerializer(StrictSerializer):
     scope = serializers.ChoiceField(choices=SCOPES, default="today", help_text="today: the latest day's; history: all")
     date = serializers.DateField(required=False, help_text="Only this trading date (overrides scope)")
     status = serializers.ChoiceField(choices=RecommendationStatus.values, required=False)
@@ -76,9 +77,9 @@ class RecommendationFilterSerializer(serializers.Serializer):
     offset = serializers.IntegerField(required=False, min_value=0)
 
 
-class RespondRequestSerializer(serializers.Serializer):
+class RespondRequestSerializer(StrictSerializer):
     accept = serializers.BooleanField(help_text="true executes the trade (paper), false rejects")
-    shares = serializers.DecimalField(
+    shares = StrictDecimalField(
         max_digits=10, decimal_places=4, required=False, allow_null=True, min_value=0, help_text="Accept a different size"
     )
     feedback_score = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
