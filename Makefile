@@ -18,20 +18,31 @@ $(VENV)/.installed-base: requirements/base.txt | $(VENV)/bin/activate
 	$(PIP) install --quiet -r requirements/base.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements/*.txt | $(VENV)/bin/activate
-	$(PIP) install --quiet -r requirements/dev.txt
+# What the product runs with: the web server and the worker that trains the models (scikit-learn, XGBoost,
+# PyTorch CPU, stable-baselines3).
+$(VENV)/.installed-ml: requirements/base.txt requirements/ml.txt | $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements/ml.txt
 	touch $@ $(VENV)/.installed-base
 
-install: $(VENV)/.installed-base
+$(VENV)/.installed-dev: requirements/*.txt | $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements/dev.txt
+	touch $@ $(VENV)/.installed-base $(VENV)/.installed-ml
+
+install: $(VENV)/.installed-ml
 install-dev: $(VENV)/.installed-dev
 
-## Install, migrate, load the synthetic demo market, create the demo investor and serve on http://$(HOST):$(PORT)
+## Install, migrate, load the synthetic demo market, create the demo investor, then serve on
+## http://$(HOST):$(PORT) with a Celery worker and beat beside the web server (the embedded mode: no Redis,
+## the broker, cache and live-update relay are files under var/). Ctrl-C stops all of them.
+run: export QUANTAI_EMBEDDED_WORKER ?= 1
+run: export DJANGO_DEBUG ?= false
+run: export LOG_LEVEL ?= INFO
 run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py load_prices --source demo --start 2016-01-04
 	$(PY) manage.py create_demo_user
-	$(VENV)/bin/uvicorn quantai.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 ## Run the whole test suite (live-service tests skip loudly unless REQUIRE_LIVE_SERVICES=1)
 test: install-dev
@@ -47,7 +58,7 @@ typecheck: install-dev
 benchmark: install-dev
 	$(PY) manage.py benchmark $(BENCH_ARGS)
 
-worker: install-dev
+worker: install
 	$(VENV)/bin/celery -A quantai worker -Q default,ml -l info
 
 beat: install

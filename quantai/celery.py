@@ -60,6 +60,7 @@ app.conf.update(
         "backtesting.tasks.*": {"queue": "ml"},
         # Generation runs model inference.
         "recommendations.tasks.generate_recommendations": {"queue": "ml"},
+        "recommendations.tasks.generate_for_user": {"queue": "ml"},
         "recommendations.tasks.learn_personalisation": {"queue": "ml"},
     },
     timezone="UTC",
@@ -119,6 +120,19 @@ app.conf.beat_schedule = {
 }
 
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _settings_transport_options(sender: Celery, **kwargs: object) -> None:
+    """Add ``CELERY_BROKER_TRANSPORT_OPTIONS`` from the settings (the embedded mode's broker folders).
+
+    The options above are set on the app itself, which would otherwise hide the settings' ones.
+    """
+    from django.conf import settings
+
+    extra = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+    if extra:
+        sender.conf.broker_transport_options = {**sender.conf.broker_transport_options, **extra}
 
 
 @app.task(name="quantai.ping", ignore_result=False)

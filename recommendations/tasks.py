@@ -40,6 +40,23 @@ def generate_recommendations(day: str | None = None) -> dict[str, Any]:
     }
 
 
+@shared_task(name="recommendations.tasks.generate_for_user")
+def generate_for_user(user_id: int, day: str | None = None) -> dict[str, Any]:
+    """One investor's recommendations after the close of ``day`` (default: the latest day with prices).
+
+    What a new investor gets on finishing onboarding, instead of waiting for the next close. Safe to run twice
+    (one row per user, symbol and day); a user who is gone or has no portfolio yet gets nothing.
+    """
+    from recommendations.selectors import users_for_generation
+
+    user = users_for_generation().filter(pk=user_id).first()
+    target = date.fromisoformat(day) if day else latest_price_date()
+    if user is None or target is None:
+        return {"user_id": user_id, "date": target.isoformat() if target else None, "created": 0}
+    result = recommendations_generate(date=target, users=[user])
+    return {"user_id": user_id, "date": target.isoformat(), "created": result.created, "reason": result.reason}
+
+
 @shared_task(name="recommendations.tasks.evaluate_recommendations")
 @once_per_period(DAILY)
 def evaluate_recommendations(as_of: str | None = None) -> dict[str, Any]:
