@@ -51,6 +51,9 @@ def onboarding_next_step(user: User | None) -> NextStep | None:
     """The step a signed-in user should take next, or ``None`` when onboarding is complete."""
     if user is None or not user.is_authenticated:
         return None
+    if user.is_staff or user.is_superuser:
+        # Operators and administrators run the site; the investor wizard is theirs to open, never a push.
+        return None
     return _NEXT_STEPS.get(user.onboarding_stage)
 
 

@@ -94,7 +94,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
             apply_service_errors(form, exc, {"password": "password1"})
         else:
             session_login(request=request, user=user)
-            messages.success(request, f"Welcome, {user.username}. Two short steps set up your account.")
+            messages.success(request, f"Welcome, {user.username}. Three short steps set up your account.")
             return redirect("onboarding_questionnaire")
     return render(request, "accounts/register.html", {"form": form})
 

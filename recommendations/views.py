@@ -62,8 +62,8 @@ def no_model_reason() -> str:
         return "the learning app is not installed, so there is no model to make recommendations"
     if learning_selectors.active_version(kind=ModelKind.ENSEMBLE) is None:
         return (
-            "no model has been trained yet: an operator runs `python manage.py train_models`,"
-            " then recommendations arrive after the next close"
+            "no model has been trained yet: the first training runs in the background after the site starts,"
+            " and recommendations appear on this page as soon as they are made"
         )
     return ""
 

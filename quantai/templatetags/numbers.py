@@ -1,0 +1,62 @@
+"""Numbers as investors read them: ``{% load numbers %}`` then ``{{ amount|money }}`` -> ``100,000.00``.
+
+Grouped in thousands and rounded half-even (as the ledger rounds), from ``Decimal``, ``int``, ``float`` or a
+numeric string; ``None`` or anything else that is not a number shows as an en dash. ``shares`` drops the
+trailing zeros of a share count (``297.0000`` -> ``297``, ``1234.5`` -> ``1,234.5``).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+DASH = "\u2013"  # en dash, as the other pages show a missing number
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool) or value == "":
+        return None
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    return number if number.is_finite() else None
+
+
+def format_number(value: Any, places: int = 2) -> str:
+    """``value`` with ``places`` decimals and a comma between thousands, or an en dash when it is no number."""
+    number = _decimal(value)
+    if number is None:
+        return DASH
+    quantum = Decimal(1).scaleb(-places)
+    rounded = number.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    if rounded == 0:
+        rounded = abs(rounded)  # never "-0.00"
+    return f"{rounded:,.{places}f}"
+
+
+@register.filter(is_safe=True)
+def money(value: Any, places: int = 2) -> str:
+    """An amount or price: ``1737000`` -> ``1,737,000.00``; ``{{ x|money:4 }}`` for four decimals."""
+    return format_number(value, int(places))
+
+
+@register.filter(is_safe=True)
+def shares(value: Any) -> str:
+    """A share count without trailing zeros, grouped: ``Decimal("1234.5000")`` -> ``1,234.5``."""
+    number = _decimal(value)
+    if number is None:
+        return DASH
+    places = max(0, -number.normalize().as_tuple().exponent)  # type: ignore[operator]
+    return format_number(number, min(int(places), 4))
+
+
+@register.filter(is_safe=True)
+def unsigned_money(value: Any) -> str:
+    """An amount without its sign (a withdrawal's cash delta is negative; its line says WITHDRAW)."""
+    number = _decimal(value)
+    return money(abs(number) if number is not None else None)
