@@ -61,6 +61,8 @@ class User(AbstractUser):
     questionnaire = models.JSONField(default=dict, blank=True)
     profiled_at = models.DateTimeField(null=True, blank=True)
     starting_cash = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
+    #: Registered but the e-mail link not yet followed: inactive until then (``accounts.registration``).
+    registration_pending = models.BooleanField(default=False)
 
     class Meta:
         db_table = "users"

@@ -368,7 +368,8 @@ def user_role_set(*, user: User, role: Role, actor: User | None = None, request:
 
 def security_records_cleanup(*, now: datetime | None = None) -> dict[str, int]:
     """Delete what can no longer matter: expired and timed-out sessions, their rows, stale lockout
-    counters, old axes logs and expired API tokens. Safe to run at any time, any number of times."""
+    counters, old axes logs, expired API tokens and registrations never confirmed in time.
+    Safe to run at any time, any number of times."""
     now = now or timezone.now()
     idle_cutoff = now - timedelta(seconds=settings.SESSION_IDLE_TIMEOUT)
     absolute_cutoff = now - timedelta(seconds=settings.SESSION_ABSOLUTE_TIMEOUT)
@@ -387,6 +388,13 @@ def security_records_cleanup(*, now: datetime | None = None) -> dict[str, int]:
     axes_logs = AxesProxyHandler.reset_logs(age_days=settings.AXES_LOG_RETENTION_DAYS)
     axes_logs += AxesProxyHandler.reset_failure_logs(age_days=settings.AXES_LOG_RETENTION_DAYS)
     tokens = AuthToken.objects.filter(expiry__lt=now).delete()[0]
+    # Registrations whose confirmation link has expired: nobody can activate them any more.
+    stale = now - timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
+    pending = (
+        User.objects.filter(registration_pending=True, is_active=False, date_joined__lt=stale)
+        .delete()[1]
+        .get(User._meta.label, 0)
+    )
     return {
         "timed_out_sessions": timed_out,
         "expired_sessions": expired_sessions,
@@ -394,4 +402,5 @@ def security_records_cleanup(*, now: datetime | None = None) -> dict[str, int]:
         "lockout_attempts": attempts,
         "axes_logs": axes_logs,
         "expired_tokens": tokens,
+        "pending_registrations": pending,
     }

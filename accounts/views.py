@@ -26,6 +26,13 @@ from accounts.models import OnboardingStage, User
 from accounts.profiles import PROFILES, profile_for
 from accounts.questionnaire import MAX_SCORE, QUESTIONS, TOLERANCE_THRESHOLDS
 from accounts.ratelimits import rate_limit
+from accounts.registration import (
+    CHECK_YOUR_EMAIL,
+    INVALID_LINK,
+    registration_confirm,
+    registration_request,
+    registration_user,
+)
 from accounts.selectors import onboarding_next_step, onboarding_steps, user_sessions_list, user_tokens_active
 from accounts.services import (
     onboarding_complete,
@@ -35,7 +42,6 @@ from accounts.services import (
     session_logout,
     sessions_revoke_others,
     starting_cash_set,
-    user_register,
 )
 from quantai.errors import ApplicationError
 
@@ -79,12 +85,13 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @rate_limit("register")
 def register_view(request: HttpRequest) -> HttpResponse:
+    """The same answer whether or not the name or address is in use (``accounts.registration``)."""
     if request.user.is_authenticated:
         return redirect("home")
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = user_register(
+            registration_request(
                 username=form.cleaned_data["username"],
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
@@ -93,10 +100,30 @@ def register_view(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             apply_service_errors(form, exc, {"password": "password1"})
         else:
-            session_login(request=request, user=user)
-            messages.success(request, f"Welcome, {user.username}. Three short steps set up your account.")
-            return redirect("onboarding_questionnaire")
+            return redirect("register_done")
     return render(request, "accounts/register.html", {"form": form})
+
+
+def register_done_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/register_done.html", {"message": CHECK_YOUR_EMAIL})
+
+
+@require_http_methods(["GET", "POST"])
+def register_confirm_view(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """GET shows a button (mail scanners that open links activate nothing); POST activates and signs in."""
+    if registration_user(uidb64=uidb64, token=token) is None:
+        return render(request, "accounts/register_confirm.html", {"invalid": True, "message": INVALID_LINK}, status=400)
+    if request.method == "POST":
+        try:
+            user = registration_confirm(uidb64=uidb64, token=token, request=request)
+        except ApplicationError as exc:
+            return render(request, "accounts/register_confirm.html", {"invalid": True, "message": exc.message}, status=400)
+        if request.user.is_authenticated:
+            session_logout(request=request)
+        session_login(request=request, user=user)
+        messages.success(request, f"Welcome, {user.username}. Three short steps set up your account.")
+        return redirect("onboarding_questionnaire")
+    return render(request, "accounts/register_confirm.html", {"invalid": False})
 
 
 @login_required

@@ -74,6 +74,13 @@ class RegisterSerializer(StrictSerializer):
         return attrs
 
 
+class LinkTokenSerializer(StrictSerializer):
+    """The two last parts of a link sent by e-mail."""
+
+    uid = StrictCharField(max_length=64)
+    token = StrictCharField(max_length=100)
+
+
 class LoginSerializer(StrictSerializer):
     username = StrictCharField(max_length=USERNAME_MAX)
     password = PasswordField()

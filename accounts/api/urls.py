@@ -4,6 +4,7 @@ from accounts.api import security, views
 
 urlpatterns = [
     path("register", views.RegisterView.as_view(), name="api-auth-register"),
+    path("register/confirm", views.RegisterConfirmView.as_view(), name="api-auth-register-confirm"),
     path("login", views.LoginView.as_view(), name="api-auth-login"),
     path("token", views.TokenView.as_view(), name="api-auth-token"),
     path("logout", views.LogoutView.as_view(), name="api-auth-logout"),

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.serializers import (
+    LinkTokenSerializer,
     LoginSerializer,
     PasswordChangeSerializer,
     QuestionnaireDefinitionSerializer,
@@ -37,6 +38,7 @@ from accounts.http import django_request
 from accounts.lockout import lockout_response
 from accounts.models import User
 from accounts.ratelimits import rate_limit
+from accounts.registration import CHECK_YOUR_EMAIL, registration_confirm, registration_request
 from accounts.selectors import user_sessions_list
 from accounts.services import (
     InvalidCredentials,
@@ -51,7 +53,6 @@ from accounts.services import (
     starting_cash_set,
     token_create,
     token_logout,
-    user_register,
 )
 from quantai.parsers import BoundedJSONParser
 
@@ -93,21 +94,45 @@ class _AnonymousJsonView(APIView):
     parser_classes = [BoundedJSONParser]
 
 
+_DETAIL = inline_serializer("Detail", fields={"detail": serializers.CharField()})
+
+
 @method_decorator(rate_limit("register"), name="post")
 class RegisterView(_AnonymousJsonView):
     @extend_schema(
         tags=[TAG],
         request=RegisterSerializer,
-        responses={201: UserProfileSerializer, **_ERRORS},
-        summary="Create an investor account",
+        responses={202: _DETAIL, **_ERRORS},
+        summary="Ask for an investor account",
         description="Username, e-mail and a password that passes every validator (length 12+, not common, "
-        "not numeric, not like the username/e-mail). Then sign in with /api/auth/login or /api/auth/token.",
+        "not numeric, not like the username/e-mail). The answer is the same 202 whether or not the username "
+        "or address is in use: the outcome goes to the address by e-mail, with a link that activates a new "
+        "account (the page at the link, or POST its uid and token to /api/auth/register/confirm). Then sign "
+        "in with /api/auth/login or /api/auth/token.",
     )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = user_register(**serializer.validated_data, request=request)
-        return Response(_profile(user, request), status=status.HTTP_201_CREATED)
+        registration_request(**serializer.validated_data, request=request)
+        return Response({"detail": CHECK_YOUR_EMAIL}, status=status.HTTP_202_ACCEPTED)
+
+
+class RegisterConfirmView(_AnonymousJsonView):
+    @extend_schema(
+        tags=[TAG],
+        request=LinkTokenSerializer,
+        responses={200: UserProfileSerializer, 400: _ERRORS[400], 429: _ERRORS[429]},
+        summary="Activate an account from its confirmation e-mail",
+        description="uid and token are the last two parts of the link in the mail. Single-use; invalid, used "
+        "or expired links answer 400 'invalid_link'. Does not sign in.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = LinkTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = registration_confirm(
+            uidb64=serializer.validated_data["uid"], token=serializer.validated_data["token"], request=request
+        )
+        return Response(_profile(user, request))
 
 
 def _check_credentials(request: Request) -> User | HttpResponse:

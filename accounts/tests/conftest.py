@@ -28,3 +28,30 @@ def api() -> APIClient:
 
 def api_login(client: APIClient, username: str, password: str, **extra):
     return client.post("/api/auth/login", {"username": username, "password": password}, format="json", **extra)
+
+
+def mailed_link(to: str) -> str:
+    """The last link mailed to ``to`` (locmem backend in tests)."""
+    import re
+
+    from django.core import mail
+
+    bodies = [m.body for m in mail.outbox if to in m.to]
+    assert bodies, f"no mail to {to}"
+    found = re.findall(r"https?://\S+", bodies[-1])
+    assert found, bodies[-1]
+    return found[-1]
+
+
+def link_parts(link: str) -> tuple[str, str]:
+    """The uid and token of a mailed link (its last two path segments)."""
+    parts = [p for p in link.split("/") if p]
+    return parts[-2], parts[-1]
+
+
+def register_confirmed(client: APIClient, username: str, email: str, password: str):
+    """Register through the API and follow the mailed confirmation; returns the confirm response."""
+    response = client.post("/api/auth/register", {"username": username, "email": email, "password": password}, format="json")
+    assert response.status_code == 202, response.content
+    uid, token = link_parts(mailed_link(email))
+    return client.post("/api/auth/register/confirm", {"uid": uid, "token": token}, format="json")

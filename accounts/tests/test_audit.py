@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, AuditEvent, AuditEventImmutable
-from accounts.tests.conftest import api_login
+from accounts.tests.conftest import api_login, register_confirmed
 
 pytestmark = pytest.mark.django_db
 SECRET = "my very secret passphrase 123"
@@ -71,8 +71,7 @@ def _actions():
 def test_each_security_action_writes_its_event(caplog, password):
     caplog.set_level(logging.DEBUG)
     api = APIClient()
-    body = {"username": "alice", "email": "alice@example.com", "password": SECRET}
-    assert api.post("/api/auth/register", body, format="json").status_code == 201
+    assert register_confirmed(api, "alice", "alice@example.com", SECRET).status_code == 200
     api_login(api, "alice", "wrong password entirely")
     api_login(api, "alice", SECRET)
     new = SECRET + " changed"
@@ -83,6 +82,7 @@ def test_each_security_action_writes_its_event(caplog, password):
 
     assert _actions() == [
         AuditAction.REGISTRATION,
+        AuditAction.REGISTRATION_CONFIRMED,
         AuditAction.LOGIN_FAILED,
         AuditAction.LOGIN,
         AuditAction.PASSWORD_CHANGE,

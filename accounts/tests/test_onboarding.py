@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditAction, AuditEvent, OnboardingStage, User
-from accounts.tests.conftest import api_login
+from accounts.tests.conftest import api_login, mailed_link, register_confirmed
 
 ANSWERS = {
     "horizon": "5_to_10y",
@@ -23,12 +23,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _register(api, username="newbie", email="newbie@example.com", password=PASSWORD):
-    return api.post("/api/auth/register", {"username": username, "email": email, "password": password}, format="json")
+    return register_confirmed(api, username, email, password)
 
 
 def test_api_registration_then_questionnaire_then_cash_moves_the_stage(api):
     response = _register(api)
-    assert response.status_code == 201, response.content
+    assert response.status_code == 200, response.content
     assert response.json()["onboarding_stage"] == "registered"
     assert response.json()["next_step"]["stage"] == "registered"
 
@@ -139,12 +139,17 @@ def test_completing_before_the_portfolio_step_is_refused(api, user):
 # --- pages ------------------------------------------------------------------------------------
 
 
-def test_page_registration_signs_in_and_walks_the_wizard(client):
+def test_page_registration_confirmed_by_mail_signs_in_and_walks_the_wizard(client):
     response = client.post(
         reverse("register"),
         {"username": "paula", "email": "paula@example.com", "password1": PASSWORD, "password2": PASSWORD},
     )
     assert response.status_code == 302
+    assert response["Location"] == reverse("register_done")
+    assert "Check your e-mail" in client.get(response["Location"]).content.decode()
+    link = mailed_link("paula@example.com")
+    assert "Activate my account" in client.get(link).content.decode()
+    response = client.post(link)
     assert response["Location"] == reverse("onboarding_questionnaire")
 
     response = client.post(reverse("onboarding_questionnaire"), ANSWERS)
@@ -155,7 +160,8 @@ def test_page_registration_signs_in_and_walks_the_wizard(client):
     response = client.post(reverse("onboarding_portfolio"), {"starting_cash": "5000"})
     assert response["Location"] == reverse("onboarding_finish")
     response = client.post(reverse("onboarding_finish"))
-    assert response["Location"] == reverse("home")
+    # The composed finish step leads to today's recommendations (the first ones are being made).
+    assert response["Location"] == reverse("recommendations:today")
     assert User.objects.get(username="paula").onboarding_stage == OnboardingStage.ACTIVE
 
 

@@ -55,7 +55,7 @@ def test_registration_is_limited(api, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "register": "2/h"}
     for i in range(2):
         body = {"username": f"user{i}", "email": f"user{i}@example.com", "password": "a perfectly long passphrase 7"}
-        assert api.post("/api/auth/register", body, format="json").status_code == 201
+        assert api.post("/api/auth/register", body, format="json").status_code == 202
     body = {"username": "user9", "email": "user9@example.com", "password": "a perfectly long passphrase 7"}
     _assert_429(api.post("/api/auth/register", body, format="json"))
 

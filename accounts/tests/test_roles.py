@@ -32,8 +32,9 @@ def test_sync_is_idempotent():
 
 
 def test_registration_makes_an_investor(api):
-    body = {"username": "ivy", "email": "ivy@example.com", "password": "a perfectly long passphrase 7"}
-    assert api.post("/api/auth/register", body, format="json").json()["role"] == "investor"
+    from accounts.tests.conftest import register_confirmed
+
+    assert register_confirmed(api, "ivy", "ivy@example.com", "a perfectly long passphrase 7").json()["role"] == "investor"
 
 
 @pytest.mark.parametrize(

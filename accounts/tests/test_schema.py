@@ -10,6 +10,7 @@ def test_the_schema_documents_every_auth_endpoint(client):
     paths = schema["paths"]
     for path in [
         "/api/auth/register",
+        "/api/auth/register/confirm",
         "/api/auth/login",
         "/api/auth/token",
         "/api/auth/logout",

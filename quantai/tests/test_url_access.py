@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from backtesting.factories import owned_backtest_run_id
 from portfolios.factories import owned_position_id
@@ -36,6 +38,16 @@ PUBLIC = {
     "api-auth-login",
     "api-auth-token",
     "api-auth-register",
+    # Registration confirmed by mail and password reset (accounts): for people who cannot sign in yet.
+    "register_done",
+    "register_confirm",
+    "api-auth-register-confirm",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "api-auth-password-reset",
+    "api-auth-password-reset-confirm",
 }
 
 #: URL parameter name -> function(owner) returning the parameter's value for an object that owner owns.
@@ -45,6 +57,9 @@ OWNED_OBJECT: dict[str, Callable[[Any], Any]] = {
     "alert_id": owned_alert_id,
     "recommendation_id": owned_recommendation_id,
     "run_id": owned_backtest_run_id,
+    # Links mailed by accounts (registration, password reset): the owner's id and a token that is not valid.
+    "uidb64": lambda owner: urlsafe_base64_encode(force_bytes(owner.pk)),
+    "token": lambda owner: "not-a-valid-token",
 }
 
 #: Namespaces whose routes are Django's or a library's own and tested there.
