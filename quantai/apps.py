@@ -12,6 +12,11 @@ class QuantAIConfig(AppConfig):
         from quantai import converters
 
         converters.register()
+
+        # Ending a browser session closes the live websockets it opened.
+        from quantai import live_sessions
+
+        live_sessions.connect()
         # Every process that runs tasks (workers, and the web process with eager tasks) records when each
         # task last finished, for the System page.
         from quantai.monitoring import connect_task_heartbeats

@@ -91,6 +91,29 @@ def _send_on_commit(group: str, message_type: str, payload: Mapping[str, object]
     transaction.on_commit(send)
 
 
+def notify_session_ended(session_key: str) -> None:
+    """Close every socket the browser session ``session_key`` opened, once the current transaction commits.
+
+    Sent when a session ends (``quantai.live_sessions``); the consumer closes with 4401, so the page
+    stops retrying. Best effort like the rest: the consumer re-checks its session before forwarding
+    private messages, so a lost ``session.end`` never lets one through.
+    """
+    from quantai.live_sessions import session_group
+
+    group = session_group(session_key)
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(group, {"type": "session.end"})
+        except (OSError, ConnectionError, RedisError) as exc:
+            logger.warning("closing the sockets of an ended session failed: %s", exc)
+
+    transaction.on_commit(send)
+
+
 def notify_all(message_type: Literal["price.update"], payload: PriceUpdate) -> None:
     """Push a market-wide ``payload`` to every open browser (one send to :data:`BROADCAST_GROUP`), after commit.
 

@@ -179,6 +179,11 @@ SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600
 # last_seen is written at most this often, so a busy session costs one write a minute, not one a request.
 SESSION_ACTIVITY_WRITE_INTERVAL = env.int("SESSION_ACTIVITY_WRITE_INTERVAL", default=60)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+# A live websocket re-reads its session at least this often (quantai.live_sessions), besides the moment a
+# timeout would end it and before every private message; market-wide messages re-check it at most every
+# LIVE_SESSION_RECHECK_SECONDS.
+LIVE_SESSION_CHECK_SECONDS = env.int("LIVE_SESSION_CHECK_SECONDS", default=60)
+LIVE_SESSION_RECHECK_SECONDS = env.int("LIVE_SESSION_RECHECK_SECONDS", default=5)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
