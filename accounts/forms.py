@@ -94,3 +94,18 @@ class PasswordChangeForm(forms.Form):
         if data.get("new_password1") and data.get("new_password2") and data["new_password1"] != data["new_password2"]:
             self.add_error("new_password2", "The two passwords differ.")
         return data
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(max_length=EMAIL_MAX, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+
+
+class SetPasswordForm(forms.Form):
+    new_password1 = _password_field("New password", "new-password")
+    new_password2 = _password_field("New password again", "new-password")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("new_password1") and data.get("new_password2") and data["new_password1"] != data["new_password2"]:
+            self.add_error("new_password2", "The two passwords differ.")
+        return data

@@ -89,6 +89,7 @@ def registration_request(*, username: str, email: str, password: str, request: A
                 context={
                     "username": existing.username,
                     "login": absolute_url(request, reverse("login")),
+                    "reset": absolute_url(request, reverse("password_reset")),
                 },
             )
         audit_record(action=AuditAction.REGISTRATION, request=request, target=existing, details={"outcome": "email_in_use"})

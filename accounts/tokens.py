@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.utils.encoding import force_bytes, force_str
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.http import base36_to_int, urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts.models import User
 
@@ -25,9 +26,26 @@ class RegistrationTokenGenerator(PasswordResetTokenGenerator):
 
 
 class PasswordResetTokens(PasswordResetTokenGenerator):
+    """Django's hash value (pk, password hash, last_login, timestamp, e-mail): a new password or a
+    sign-in after the link was sent makes it invalid. Valid ``PASSWORD_RESET_LINK_SECONDS`` (default
+    one hour), shorter than a registration link: a reset link is a key to an existing account."""
+
     key_salt = "accounts.tokens.PasswordResetTokens"
-    # Django's hash value (pk, password hash, last_login, timestamp, e-mail): a new password or a
-    # sign-in after the link was sent makes it invalid.
+
+    def check_token(self, user: Any, token: Any) -> bool:
+        if not (user and isinstance(token, str)) or len(token) > 100:
+            return False
+        try:
+            ts = base36_to_int(token.split("-")[0])
+        except ValueError:
+            return False
+        if self._num_seconds(self._now()) - ts > password_reset_link_seconds():
+            return False
+        return super().check_token(user, token)
+
+
+def password_reset_link_seconds() -> int:
+    return int(getattr(settings, "PASSWORD_RESET_LINK_SECONDS", 3600))
 
 
 registration_tokens = RegistrationTokenGenerator()

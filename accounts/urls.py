@@ -5,6 +5,10 @@ from accounts import data_views, views, views_security
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("password-reset/", views.password_reset_view, name="password_reset"),
+    path("password-reset/done/", views.password_reset_done_view, name="password_reset_done"),
+    path("password-reset/complete/", views.password_reset_complete_view, name="password_reset_complete"),
+    path("password-reset/<str:uidb64>/<str:token>/", views.password_reset_confirm_view, name="password_reset_confirm"),
     path("register/", views.register_view, name="register"),
     path("register/done/", views.register_done_view, name="register_done"),
     path("register/confirm/<str:uidb64>/<str:token>/", views.register_confirm_view, name="register_confirm"),

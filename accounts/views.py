@@ -17,12 +17,17 @@ from django.views.decorators.http import require_http_methods
 from accounts.forms import (
     LoginForm,
     PasswordChangeForm,
+    PasswordResetRequestForm,
     QuestionnaireForm,
     RegistrationForm,
+    SetPasswordForm,
     StartingCashForm,
     apply_service_errors,
 )
 from accounts.models import OnboardingStage, User
+from accounts.password_reset import CHECK_YOUR_EMAIL as RESET_CHECK_YOUR_EMAIL
+from accounts.password_reset import INVALID_LINK as RESET_INVALID_LINK
+from accounts.password_reset import password_reset_confirm, password_reset_request, password_reset_user
 from accounts.profiles import PROFILES, profile_for
 from accounts.questionnaire import MAX_SCORE, QUESTIONS, TOLERANCE_THRESHOLDS
 from accounts.ratelimits import rate_limit
@@ -281,3 +286,45 @@ def sessions_view(request: HttpRequest) -> HttpResponse:
         "tokens": user_tokens_active(user=user),
     }
     return render(request, "accounts/sessions.html", context)
+
+
+# --- Password reset by e-mail (accounts.password_reset) -------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limit("password_reset")
+def password_reset_view(request: HttpRequest) -> HttpResponse:
+    """Ask for a link; the answer is the same whether or not the address has an account."""
+    form = PasswordResetRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        password_reset_request(email=form.cleaned_data["email"], request=request)
+        return redirect("password_reset_done")
+    return render(request, "accounts/password_reset.html", {"form": form})
+
+
+def password_reset_done_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/password_reset_done.html", {"message": RESET_CHECK_YOUR_EMAIL})
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limit("password_reset")
+def password_reset_confirm_view(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    if password_reset_user(uidb64=uidb64, token=token) is None:
+        return render(
+            request, "accounts/password_reset_confirm.html", {"invalid": True, "message": RESET_INVALID_LINK}, status=400
+        )
+    form = SetPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            password_reset_confirm(uidb64=uidb64, token=token, new_password=form.cleaned_data["new_password1"], request=request)
+        except ApplicationError as exc:
+            apply_service_errors(form, exc, {"new_password": "new_password1"})
+        else:
+            if request.user.is_authenticated:
+                session_logout(request=request)
+            return redirect("password_reset_complete")
+    return render(request, "accounts/password_reset_confirm.html", {"invalid": False, "form": form})
+
+
+def password_reset_complete_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/password_reset_complete.html")

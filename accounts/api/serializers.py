@@ -81,6 +81,14 @@ class LinkTokenSerializer(StrictSerializer):
     token = StrictCharField(max_length=100)
 
 
+class PasswordResetRequestSerializer(StrictSerializer):
+    email = StrictEmailField(max_length=EMAIL_MAX)
+
+
+class PasswordResetConfirmSerializer(LinkTokenSerializer):
+    new_password = PasswordField()
+
+
 class LoginSerializer(StrictSerializer):
     username = StrictCharField(max_length=USERNAME_MAX)
     password = PasswordField()

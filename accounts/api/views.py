@@ -23,6 +23,8 @@ from accounts.api.serializers import (
     LinkTokenSerializer,
     LoginSerializer,
     PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetRequestSerializer,
     QuestionnaireDefinitionSerializer,
     QuestionnaireResultSerializer,
     QuestionnaireSerializer,
@@ -37,6 +39,8 @@ from accounts.api.serializers import (
 from accounts.http import django_request
 from accounts.lockout import lockout_response
 from accounts.models import User
+from accounts.password_reset import CHECK_YOUR_EMAIL as RESET_CHECK_YOUR_EMAIL
+from accounts.password_reset import password_reset_confirm, password_reset_request
 from accounts.ratelimits import rate_limit
 from accounts.registration import CHECK_YOUR_EMAIL, registration_confirm, registration_request
 from accounts.selectors import user_sessions_list
@@ -322,3 +326,41 @@ class SessionsRevokeOthersView(APIView):
     )
     def post(self, request: Request) -> Response:
         return Response(RevokeResultSerializer(sessions_revoke_others(user=_user(request), request=request)).data)
+
+
+@method_decorator(rate_limit("password_reset"), name="post")
+class PasswordResetRequestView(_AnonymousJsonView):
+    @extend_schema(
+        tags=[TAG],
+        request=PasswordResetRequestSerializer,
+        responses={202: _DETAIL, 400: _ERRORS[400], 429: _ERRORS[429]},
+        summary="Ask for a password reset link by e-mail",
+        description="Always the same 202, whether or not an account uses the address; if one does, it gets a "
+        "link (valid one hour, single-use). Its last two path parts are the uid and token for "
+        "/api/auth/password-reset/confirm. Rate-limited per client address and per e-mail address.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PasswordResetRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        password_reset_request(email=serializer.validated_data["email"], request=request)
+        return Response({"detail": RESET_CHECK_YOUR_EMAIL}, status=status.HTTP_202_ACCEPTED)
+
+
+@method_decorator(rate_limit("password_reset"), name="post")
+class PasswordResetConfirmView(_AnonymousJsonView):
+    @extend_schema(
+        tags=[TAG],
+        request=PasswordResetConfirmSerializer,
+        responses={200: RevokeResultSerializer, 400: _ERRORS[400], 429: _ERRORS[429]},
+        summary="Set a new password from a reset link",
+        description="Every password validator applies. Ends every browser session and API token of the account "
+        "(counts returned). An invalid, used or expired link answers 400 'invalid_link'. Does not sign in.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = password_reset_confirm(
+            uidb64=data["uid"], token=data["token"], new_password=data["new_password"], request=request
+        )
+        return Response(RevokeResultSerializer(result).data)

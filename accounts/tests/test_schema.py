@@ -19,6 +19,8 @@ def test_the_schema_documents_every_auth_endpoint(client):
         "/api/auth/profile/starting-cash",
         "/api/auth/onboarding/complete",
         "/api/auth/password",
+        "/api/auth/password-reset",
+        "/api/auth/password-reset/confirm",
         "/api/auth/sessions",
         "/api/auth/sessions/revoke-others",
     ]:

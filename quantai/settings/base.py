@@ -254,6 +254,8 @@ RATE_LIMITS: dict[str, str] = {
     "login": env.str("RATE_LIMIT_LOGIN", default="10/m"),
     "register": env.str("RATE_LIMIT_REGISTER", default="5/h"),
     "password_change": env.str("RATE_LIMIT_PASSWORD_CHANGE", default="5/h"),
+    # Asking for a reset link and using one, per client address (accounts.password_reset).
+    "password_reset": env.str("RATE_LIMIT_PASSWORD_RESET", default="10/h"),
     "api_user": env.str("RATE_LIMIT_API_USER", default="600/h"),
     "recommendation_respond": env.str("RATE_LIMIT_RECOMMENDATION_RESPOND", default="120/h"),
     "training": env.str("RATE_LIMIT_TRAINING", default="10/h"),
