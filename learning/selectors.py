@@ -102,6 +102,68 @@ def _version_summary(version: ModelVersion) -> dict[str, Any]:
     }
 
 
+def _no_edge_words(edge: dict[str, Any]) -> str:
+    auc, spread = edge.get("auc"), edge.get("probability_std")
+    auc_text = f"AUC {auc:.2f}" if isinstance(auc, (int, float)) else "no AUC"
+    min_auc, min_std = edge.get("min_auc", 0.5), edge.get("min_probability_std", 0.005)
+    if not isinstance(auc, (int, float)) or auc <= min_auc:
+        return f"the direction model showed no out-of-sample skill ({auc_text})"
+    spread_text = f"{spread:.4f}" if isinstance(spread, (int, float)) else "-"
+    return f"the direction model's probabilities barely moved out of sample (spread {spread_text}, below {min_std}; {auc_text})"
+
+
+def edge_summary(*, active: ModelVersion | None, latest: ModelVersion | None) -> dict[str, Any] | None:
+    """Whether the direction model has an edge, in figures and plain words, for the Learning page and API.
+
+    From the ``edge`` and ``skill`` each ensemble version stores (its evaluation folds). "No edge found" when
+    the latest ensemble had none; then either an earlier active version still serves, or none does and the
+    recommendations use the risk-only policy. ``None`` before any ensemble with these figures exists.
+    """
+    latest_edge = (latest.metrics or {}).get("edge") if latest is not None else None
+    active_edge = (active.metrics or {}).get("edge") if active is not None else None
+    if latest is not None and latest_edge is not None and not latest_edge.get("found", False):
+        words = _no_edge_words(latest_edge)
+        if active is None:
+            message = f"No edge found: {words}; recommendations use the risk-only policy."
+        else:
+            auc = (active_edge or {}).get("auc", ((active.metrics or {}).get("gate") or {}).get("auc"))
+            still = f" (out-of-sample AUC {auc:.2f})" if isinstance(auc, (int, float)) else ""
+            message = f"No edge found by the latest training ({latest.label}): {words}; {active.label}{still} still serves."
+        return _edge_block(latest, latest_edge, found=False, message=message)
+    if active is not None and active_edge is not None and active_edge.get("found", False):
+        overall = ((active.metrics or {}).get("skill") or {}).get("overall") or {}
+        hit, bss, skill = overall.get("hit_rate"), overall.get("brier_skill"), overall.get("skill")
+        parts = [f"AUC {active_edge['auc']:.2f}"] if isinstance(active_edge.get("auc"), (int, float)) else []
+        if isinstance(hit, (int, float)):
+            parts.append(f"hit rate {hit * 100:.0f} %")
+        if isinstance(bss, (int, float)):
+            parts.append(f"Brier skill {bss:+.3f}")
+        skill_text = (
+            f"; its skill for the policy is {skill:.2f} (0: none, 1: perfect ranking)" if isinstance(skill, (int, float)) else ""
+        )
+        message = f"Edge: {active.label} showed out-of-sample skill on its evaluation folds ({', '.join(parts)}){skill_text}."
+        return _edge_block(active, active_edge, found=True, message=message)
+    return None
+
+
+def _edge_block(version: ModelVersion, edge: dict[str, Any], *, found: bool, message: str) -> dict[str, Any]:
+    overall = ((version.metrics or {}).get("skill") or {}).get("overall") or {}
+    return {
+        "found": found,
+        "message": message,
+        "version": version.label,
+        "version_id": version.pk,
+        "auc": edge.get("auc"),
+        "probability_std": edge.get("probability_std"),
+        "min_auc": edge.get("min_auc"),
+        "min_probability_std": edge.get("min_probability_std"),
+        "hit_rate": overall.get("hit_rate"),
+        "brier_skill": overall.get("brier_skill"),
+        "skill": overall.get("skill"),
+        "rows": edge.get("rows"),
+    }
+
+
 def performance_summary() -> dict[str, Any]:
     """What ``GET /api/learning/performance`` and the Learning page show.
 
@@ -110,6 +172,7 @@ def performance_summary() -> dict[str, Any]:
       and the baselines (always-up, momentum, buy-and-hold);
     - ``reliability``: the active ensemble's calibration bins on its gate fold; ``feature_importance``:
       of its tree models; ``weights``: the stacker's weight per base model;
+    - ``edge``: whether the direction model has an edge, with the figures and a sentence (:func:`edge_summary`);
     - ``live``: accuracy of recommendations scored at their horizon (``None`` until recommendations exist).
     """
     active = active_versions()
@@ -143,5 +206,7 @@ def performance_summary() -> dict[str, Any]:
         "reliability": metrics.get("reliability", []),
         "feature_importance": metrics.get("feature_importance", {}),
         "weights": metrics.get("weights", {}),
+        "combiner": (metrics.get("combiner") or {}).get("method"),
+        "edge": edge_summary(active=ensemble, latest=latest_version(kind=ModelKind.ENSEMBLE)),
         "live": None,
     }

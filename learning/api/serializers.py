@@ -136,6 +136,24 @@ class LivePerformanceSerializer(LiveGroupSerializer):
     by_model_version = LiveModelVersionSerializer(many=True)
 
 
+class EdgeSerializer(serializers.Serializer):
+    found = serializers.BooleanField(help_text="False: the latest ensemble showed no out-of-sample edge and was not promoted.")
+    message = serializers.CharField(
+        help_text='In plain words, e.g. "No edge found: the direction model showed no out-of-sample skill (AUC 0.50); '
+        'recommendations use the risk-only policy."'
+    )
+    version = serializers.CharField(help_text="The ensemble version the figures are from.")
+    version_id = serializers.IntegerField()
+    auc = serializers.FloatField(allow_null=True, help_text="AUC on the evaluation folds (pairs within a fold).")
+    probability_std = serializers.FloatField(allow_null=True, help_text="Spread of P(up) within a fold, averaged.")
+    min_auc = serializers.FloatField(allow_null=True, help_text="The edge rule: AUC must be above this.")
+    min_probability_std = serializers.FloatField(allow_null=True, help_text="The edge rule: the spread must reach this.")
+    hit_rate = serializers.FloatField(allow_null=True, help_text="Share of evaluation rows whose predicted direction came true.")
+    brier_skill = serializers.FloatField(allow_null=True, help_text="Brier skill score against the training base rate.")
+    skill = serializers.FloatField(allow_null=True, help_text="max(0, AUC - 0.5) * 2; 0 without an edge.")
+    rows = serializers.IntegerField(allow_null=True)
+
+
 class PerformanceSerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     horizon_days = serializers.IntegerField()
@@ -145,7 +163,16 @@ class PerformanceSerializer(serializers.Serializer):
     feature_importance = serializers.DictField(
         child=serializers.DictField(child=serializers.FloatField()), help_text="Per tree model: feature -> share."
     )
-    weights = serializers.DictField(child=serializers.FloatField(), help_text="Stacker weight per base model.")
+    weights = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="The combiner's weight per base model (stacker coefficients, 1/k for the average, 1 for the best single).",
+    )
+    combiner = serializers.CharField(
+        allow_null=True, help_text="stacked, average or best: chosen on the inner out-of-fold predictions by log loss."
+    )
+    edge = EdgeSerializer(
+        allow_null=True, help_text="Whether the direction model has an out-of-sample edge (null before any ensemble has figures)."
+    )
     live = LivePerformanceSerializer(
         allow_null=True,
         help_text="How the recommendations made so far did, all users together and per model version: acceptance "

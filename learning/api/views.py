@@ -92,7 +92,9 @@ class PerformanceView(APIView):
         summary="Model performance",
         description="The active version of each model kind with its metrics on the promotion gate's fold, the active "
         "ensemble's walk-forward folds (every model next to the always-up, momentum and buy-and-hold baselines), its "
-        "reliability bins, feature importances and stacker weights. `live`: how the recommendations made so far did "
+        "reliability bins, feature importances and combiner weights. `edge`: whether the direction model showed an "
+        'out-of-sample edge, in figures and in plain words ("No edge found: ...; recommendations use the risk-only '
+        'policy." when the latest ensemble had none and nothing serves). `live`: how the recommendations made so far did '
         "(acceptance rate, accuracy of those scored at their horizon beside the base rate, calibration), all users "
         "together and per model version; null until there are recommendations.",
     )

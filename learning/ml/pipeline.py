@@ -11,7 +11,18 @@ What a training run does with a panel of bars (:func:`train_candidate`):
 3. the production model: the ensemble refitted on every labelled row;
 4. what the predictor needs beside the model: per symbol, the average forward return over H of the
    training rows that went up and of those that did not (see :func:`expected_return`), and the feature
-   importances and reliability bins shown on the Learning page.
+   importances and reliability bins shown on the Learning page;
+5. the evidence of an *edge*, per kind, from the predictions of all evaluation folds pooled (each one out of
+   sample for the whole recipe, combiner and calibrator included): its demonstrated skill overall and per
+   symbol (:func:`skill_figures`) and whether it has any edge at all (:func:`edge_check`).
+
+The edge rule (applied by the gate before anything else, to the first version of a kind as well): a model
+whose predicted probabilities barely move (their standard deviation within an evaluation fold, averaged
+over the folds, below ``min_probability_std``, default :data:`MIN_PROBABILITY_STD` = 0.005) or whose AUC
+on the evaluation folds is at most ``min_auc`` (default 0.5; AUC counted within each fold, see
+:func:`learning.ml.metrics.grouped_auc`) has *no edge* and is never promoted. A constant model (the stacker
+keeping only its intercept, or a calibrator with slope 0) is the typical case: every card would be HOLD at
+one confidence. Skill for the policy is ``max(0, AUC - 0.5) * 2`` (0 without an edge).
 
 The promotion gate compares *recipes* out of sample, never a model on rows it was trained on: the
 active version's numbers on the gate fold are either the ones it stored for the very same fold (same
@@ -38,11 +49,17 @@ from learning.ml.dataset import Dataset, build_dataset
 from learning.ml.ensemble import StackedEnsemble
 from learning.ml.evaluation import combiner_record, evaluate_fold, next_day_returns, score_predictions
 from learning.ml.features import DEFAULT_BENCHMARK, FEATURE_NAMES
+from learning.ml.metrics import grouped_auc
 from learning.ml.models import make_model
 from learning.ml.models.base import FORMAT_VERSION
 from learning.ml.validation import Fold, walk_forward_folds
 
 ENSEMBLE = "ensemble"
+#: The edge rule's thresholds (see the module doc): std of the out-of-fold P(up) within a fold, and AUC.
+MIN_PROBABILITY_STD = 0.005
+MIN_AUC = 0.5
+#: Fewer evaluation rows than this for a symbol: its skill falls back to the overall figure.
+MIN_SYMBOL_ROWS = 100
 #: progress(percent 0-100, stage description)
 Progress = Callable[[int, str], None]
 
@@ -68,6 +85,8 @@ class TrainingConfig:
     cost_bp: float = 10.0
     benchmark: str = DEFAULT_BENCHMARK
     features: tuple[str, ...] = FEATURE_NAMES
+    min_probability_std: float = MIN_PROBABILITY_STD
+    min_auc: float = MIN_AUC
 
     def __post_init__(self) -> None:
         if not self.kinds:
@@ -104,6 +123,7 @@ class TrainingConfig:
             "cost_bp": self.cost_bp,
             "benchmark": self.benchmark,
             "features": list(self.features),
+            "edge_rule": {"min_probability_std": self.min_probability_std, "min_auc": self.min_auc},
         }
 
 
@@ -210,6 +230,89 @@ def evaluation_folds(data: Dataset, *, eval_folds: int, embargo: int, min_fold_d
     return chosen
 
 
+# ---- skill and the edge rule ------------------------------------------------------------------
+
+
+def skill_figures(
+    p: np.ndarray | pd.Series, y: np.ndarray | pd.Series, base_rate: np.ndarray | pd.Series, folds: np.ndarray | pd.Series
+) -> dict[str, float | int | None]:
+    """Demonstrated out-of-fold skill of probabilities ``p`` for outcomes ``y`` (0/1).
+
+    ``auc`` counted within each fold (``folds`` labels the rows); ``hit_rate``: share of rows where the
+    predicted direction (``p > 0.5``) came true; ``brier_skill``: ``1 - brier / brier`` of always predicting
+    ``base_rate`` (the fold's training base rate); ``skill``: ``max(0, auc - 0.5) * 2``, in [0, 1].
+    """
+    prob = np.asarray(p, dtype="float64")
+    outcome = np.asarray(y).astype(int)
+    rate = np.asarray(base_rate, dtype="float64")
+    if len(prob) == 0:
+        return {"rows": 0, "auc": None, "hit_rate": None, "brier_skill": None, "skill": 0.0}
+    auc = grouped_auc(outcome, prob, np.asarray(folds))
+    brier, brier_clim = float(np.mean((prob - outcome) ** 2)), float(np.mean((rate - outcome) ** 2))
+    return {
+        "rows": len(prob),
+        "auc": None if auc is None else round(auc, 4),
+        "hit_rate": round(float(np.mean((prob > 0.5) == outcome)), 4),
+        "brier_skill": round(1.0 - brier / brier_clim, 4) if brier_clim > 0 else None,
+        "skill": round(max(0.0, auc - 0.5) * 2.0, 4) if auc is not None else 0.0,
+    }
+
+
+def probability_spread(p: np.ndarray | pd.Series, folds: np.ndarray | pd.Series) -> float:
+    """Standard deviation of ``p`` within each fold, averaged over the folds (a per-fold constant has 0)."""
+    frame = pd.DataFrame({"p": np.asarray(p, dtype="float64"), "fold": np.asarray(folds)})
+    spreads = frame.groupby("fold", sort=False)["p"].std(ddof=0)
+    return float(spreads.mean()) if len(spreads) else 0.0
+
+
+def edge_check(
+    p: np.ndarray | pd.Series,
+    y: np.ndarray | pd.Series,
+    folds: np.ndarray | pd.Series,
+    *,
+    min_probability_std: float = MIN_PROBABILITY_STD,
+    min_auc: float = MIN_AUC,
+) -> dict[str, Any]:
+    """Whether out-of-fold probabilities ``p`` show an edge (see the module doc), with the figures and the reason."""
+    spread = probability_spread(p, folds)
+    auc = grouped_auc(np.asarray(y).astype(int), np.asarray(p, dtype="float64"), np.asarray(folds)) if len(p) else None
+    reasons = []
+    if spread < min_probability_std:
+        reasons.append(f"its probabilities barely moved (spread {spread:.4f} < {min_probability_std})")
+    if auc is None:
+        reasons.append("its evaluation folds hold one class only, so it showed no skill")
+    elif auc <= min_auc:
+        reasons.append(f"it showed no out-of-sample skill (AUC {auc:.2f})")
+    return {
+        "found": not reasons,
+        "reason": "; ".join(reasons),
+        "auc": None if auc is None else round(auc, 4),
+        "probability_std": round(spread, 6),
+        "min_probability_std": min_probability_std,
+        "min_auc": min_auc,
+        "rows": len(p),
+        "folds": [str(f) for f in pd.unique(np.asarray(folds))],
+    }
+
+
+def demonstrated_skill(predictions: pd.DataFrame, column: str, *, edge_found: bool) -> dict[str, Any]:
+    """:func:`skill_figures` of ``predictions[column]`` overall and per symbol (symbols with at least
+    :data:`MIN_SYMBOL_ROWS` rows and both outcomes). Without an edge every ``skill`` is 0."""
+
+    def figures(part: pd.DataFrame) -> dict[str, Any]:
+        out = skill_figures(part[column], part["y"], part["base_rate"], part["fold"])
+        if not edge_found:
+            out["skill"] = 0.0
+        return out
+
+    symbols: dict[str, Any] = {}
+    for symbol, part in predictions.groupby(level="symbol", sort=True):
+        if len(part) >= MIN_SYMBOL_ROWS and part["y"].nunique() == 2:
+            symbols[str(symbol)] = figures(part)
+    folds = [str(f) for f in pd.unique(predictions["fold"])]
+    return {"overall": figures(predictions), "symbols": symbols, "source": f"walk-forward evaluation folds {', '.join(folds)}"}
+
+
 # ---- the candidate ----------------------------------------------------------------------------
 
 
@@ -228,6 +331,8 @@ class Candidate:
     return_stats: dict[str, dict[str, float | int]]
     train_seconds: dict[str, float]
     next_returns: pd.DataFrame
+    #: Every evaluation fold's test rows with each model's probability (pooled, oldest fold first).
+    predictions: pd.DataFrame
 
     @property
     def kinds(self) -> list[str]:
@@ -244,6 +349,21 @@ class Candidate:
     @property
     def gate_result(self) -> dict[str, Any]:
         return self.folds[-1]
+
+    def edge(self, kind: str) -> dict[str, Any]:
+        """:func:`edge_check` of ``kind``'s predictions on the evaluation folds, with the config's thresholds."""
+        rows = self.predictions
+        return edge_check(
+            rows[kind],
+            rows["y"],
+            rows["fold"],
+            min_probability_std=self.config.min_probability_std,
+            min_auc=self.config.min_auc,
+        )
+
+    def skill(self, kind: str) -> dict[str, Any]:
+        """:func:`demonstrated_skill` of ``kind`` on the evaluation folds."""
+        return demonstrated_skill(self.predictions, kind, edge_found=bool(self.edge(kind)["found"]))
 
     def model(self, kind: str) -> Any:
         return self.ensemble if kind == ENSEMBLE else self.ensemble.models[kind]
@@ -265,6 +385,8 @@ class Candidate:
                 for f in self.folds
             ],
             "reliability": self.reliability.get(kind, []),
+            "edge": self.edge(kind),
+            "skill": self.skill(kind),
             "train_rows": len(self.data),
             "train_seconds": round(self.train_seconds.get(kind, 0.0), 3),
         }
@@ -305,13 +427,13 @@ def train_candidate(panel: Panel, config: TrainingConfig, *, progress: Progress 
     params = config.ensemble_params()
     steps = len(folds) + 1
     results: list[dict[str, Any]] = []
-    gate_predictions: pd.DataFrame | None = None
+    fold_predictions: list[pd.DataFrame] = []
     for i, fold in enumerate(folds):
         progress(10 + 80 * i // steps, f"walk-forward fold {fold.name} ({i + 1} of {len(folds)})")
         result, predictions = evaluate_fold(data, fold, next_ret, ensemble_params=params, cost_bp=config.cost_bp)
         results.append(result)
-        gate_predictions = predictions
-    assert gate_predictions is not None
+        fold_predictions.append(predictions)
+    gate_predictions = fold_predictions[-1]
     progress(10 + 80 * len(folds) // steps, "fitting the production ensemble on all labelled rows")
     started = time.perf_counter()
     ensemble = StackedEnsemble(**params).fit(data.X, data.y)
@@ -332,6 +454,7 @@ def train_candidate(panel: Panel, config: TrainingConfig, *, progress: Progress 
         return_stats=return_stats(data),
         train_seconds=train_seconds,
         next_returns=next_ret,
+        predictions=pd.concat(fold_predictions),
     )
 
 
@@ -372,13 +495,18 @@ def promotion_decision(
     fold: str,
     auc_margin: float = 0.01,
     log_loss_tolerance: float = 1e-6,
+    edge: Mapping[str, Any] | None = None,
 ) -> GateDecision:
     """Whether a candidate with gate-fold metrics ``candidate`` may replace the active version (``active``, same fold).
 
-    It must be at least as good on log loss (up to ``log_loss_tolerance``, float noise) and its ROC AUC may not
-    be worse by more than ``auc_margin``: on a few thousand rows AUC moves by about 0.01 between equally good
-    models, so a stricter rule would keep a stale model over noise. No active version: promote.
+    First the edge rule: a candidate whose ``edge`` (:func:`edge_check`) was not found is refused, whatever
+    the active version, and also when there is none (a constant model never becomes the first version).
+    Then it must be at least as good on log loss (up to ``log_loss_tolerance``, float noise) and its ROC AUC
+    may not be worse by more than ``auc_margin``: on a few thousand rows AUC moves by about 0.01 between
+    equally good models, so a stricter rule would keep a stale model over noise. No active version: promote.
     """
+    if edge is not None and not edge.get("found", False):
+        return GateDecision(False, f"no edge found: {edge.get('reason') or 'no out-of-sample skill'}")
     if active is None:
         return GateDecision(True, "no active version of this kind")
     if not candidate or not _finite(candidate.get("log_loss")):

@@ -13,6 +13,8 @@
 | ``LEARNING_SEED`` | 0 | seed of every model |
 | ``LEARNING_COST_BP`` | 10 | strategy cost per position change, basis points |
 | ``LEARNING_AUC_MARGIN`` | 0.01 | promotion gate: AUC may be this much below the active version's |
+| ``LEARNING_MIN_PROBABILITY_STD`` | 0.005 | edge rule: out-of-fold P(up) moving less than this (std within a fold) is no edge |
+| ``LEARNING_MIN_AUC`` | 0.5 | edge rule: a model whose out-of-fold AUC is at most this has no edge (never promoted) |
 | ``LEARNING_KEEP_VERSIONS`` | 10 | artifact files kept per kind besides the active one (older ones are deleted) |
 | ``MODELS_DIR`` | ``VAR_DIR / "models"`` | where artifacts are stored |
 """
@@ -94,4 +96,6 @@ def training_config(*, kinds: Iterable[str] | None = None) -> Any:
         eval_folds=int(getattr(settings, "LEARNING_EVAL_FOLDS", 3)),
         min_fold_days=int(getattr(settings, "LEARNING_MIN_FOLD_DAYS", 60)),
         cost_bp=float(getattr(settings, "LEARNING_COST_BP", 10.0)),
+        min_probability_std=float(getattr(settings, "LEARNING_MIN_PROBABILITY_STD", 0.005)),
+        min_auc=float(getattr(settings, "LEARNING_MIN_AUC", 0.5)),
     )

@@ -161,7 +161,12 @@ def _result_note(result: dict[str, Any]) -> str:
     parts = []
     for kind, entry in result.get("versions", {}).items():
         parts.append(f"{kind} v{entry['version']} {'active' if entry['promoted'] else 'candidate'}")
-    return ("succeeded: " + ", ".join(parts))[:120] if parts else "succeeded"
+    edge = result.get("edge") or {}
+    head = "succeeded"
+    if edge.get("found") is False:
+        auc = edge.get("auc")
+        head = f"no edge found (AUC {auc:.2f})" if isinstance(auc, (int, float)) else "no edge found"
+    return (f"{head}: " + ", ".join(parts))[:120] if parts else head
 
 
 def _notify(run: TrainingRun) -> None:

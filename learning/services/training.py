@@ -9,10 +9,14 @@ run. In order, with the database touched only in short transactions between the 
    only reproduce that version);
 3. walk-forward evidence and the production ensemble (:func:`learning.ml.pipeline.train_candidate`);
 4. store each artifact (base models and the ensemble) atomically with its sha256;
-5. the promotion gate, per kind, on the most recent walk-forward fold: the candidate becomes active only
-   if its log loss is at least as good as the active version's on that fold and its AUC is not worse by
-   more than ``LEARNING_AUC_MARGIN`` (see :mod:`learning.ml.pipeline` for how the active version is scored
-   fairly). Otherwise it stays a candidate and the reason is stored on the version and the run;
+5. the promotion gate, per kind. First the edge rule (:mod:`learning.ml.pipeline`): a candidate with no
+   edge on the evaluation folds (near-constant probabilities, or AUC at most ``LEARNING_MIN_AUC``) is never
+   promoted, not even as the first version of its kind; the run then ends "no edge found" with the figures
+   (``result["edge"]``), and with no active ensemble the engine runs on its risk-only policy. Then, on the
+   most recent walk-forward fold: the candidate becomes active only if its log loss is at least as good as
+   the active version's on that fold and its AUC is not worse by more than ``LEARNING_AUC_MARGIN`` (see
+   :mod:`learning.ml.pipeline` for how the active version is scored fairly). Otherwise it stays a
+   candidate and the reason is stored on the version and the run;
 6. register the versions (one transaction) and finish the run.
 
 Prices are ``Decimal`` in the database; they become floats only when the panel is built for the numerical
@@ -91,9 +95,12 @@ def _gate(kind: str, candidate: Any) -> tuple[bool, str, dict[str, Any]]:
 
     fold = candidate.gate_result["fold"]
     mine = candidate.gate_result["models"][kind]
+    edge = candidate.edge(kind)
     active = selectors.active_version(kind=kind)
-    if active is None:
-        return True, "no active version of this kind", {"compared_with": None}
+    if not edge["found"] or active is None:
+        # The edge rule comes first: a model without one is refused even when nothing is active.
+        decision = promotion_decision(mine, None, fold=fold, edge=edge)
+        return decision.promote, decision.reason, {"compared_with": active.pk if active is not None else None}
     if not registry.artifact_verify(active):
         return True, f"the active {active.label} failed its artifact check", {"compared_with": active.pk, "basis": "unverified"}
     stored_fold = (active.metrics or {}).get("fold") or {}
@@ -112,7 +119,7 @@ def _gate(kind: str, candidate: Any) -> tuple[bool, str, dict[str, Any]]:
                 f"the active {active.label} uses features this installation no longer computes",
                 {"compared_with": active.pk},
             )
-    decision = promotion_decision(mine, theirs, fold=fold, auc_margin=auc_margin())
+    decision = promotion_decision(mine, theirs, fold=fold, auc_margin=auc_margin(), edge=edge)
     reason = f"{decision.reason} (vs {active.label}: {basis})"
     return decision.promote, reason, {"compared_with": active.pk, "basis": basis, "active_metrics": theirs}
 
@@ -188,7 +195,14 @@ def _train(run: TrainingRun, report: Callable[[int, str], None]) -> TrainingRun:
 
     report(95, "storing artifacts and applying the promotion gate")
     versions: list[NewVersion] = []
-    result: dict[str, Any] = {"versions": {}, "fold": candidate.gate_result["fold"], "data_hash": data_hash}
+    edge = candidate.edge(ENSEMBLE)
+    result: dict[str, Any] = {
+        "versions": {},
+        "fold": candidate.gate_result["fold"],
+        "data_hash": data_hash,
+        # The ensemble's edge on the evaluation folds, so pages can say "no edge found" with the figures.
+        "edge": {**edge, "skill": candidate.skill(ENSEMBLE)["overall"]},
+    }
     libraries = library_versions("scikit-learn", "xgboost", "torch", "stable-baselines3", "gymnasium")
     # A fresh suffix per attempt: a run restarted after a lost worker never collides with its own earlier files.
     attempt = uuid.uuid4().hex[:8]

@@ -33,9 +33,22 @@ def learning_settings(settings: Any, tmp_path: Any) -> Iterator[Any]:
     settings.LEARNING_EVAL_FOLDS = 1
     settings.LEARNING_MIN_FOLD_DAYS = 60
     settings.LEARNING_HORIZON_DAYS = 5
+    # The demo market has no predictable direction, so under the edge rule nothing would ever be promoted.
+    # Tests of the registry, predictor and pages need active models: they switch the rule off. The rule itself
+    # is tested with its defaults (test_gate.py, use the ``edge_rule`` fixture).
+    settings.LEARNING_MIN_PROBABILITY_STD = 0.0
+    settings.LEARNING_MIN_AUC = 0.0
     predictor.clear_cache()
     yield settings
     predictor.clear_cache()
+
+
+@pytest.fixture
+def edge_rule(learning_settings: Any) -> Any:
+    """The learning settings with the edge rule at its production defaults."""
+    del learning_settings.LEARNING_MIN_PROBABILITY_STD
+    del learning_settings.LEARNING_MIN_AUC
+    return learning_settings
 
 
 @pytest.fixture

@@ -171,6 +171,9 @@ def tiny_learning_settings(models_dir: Path) -> dict[str, Any]:
         "LEARNING_EVAL_FOLDS": 1,
         "LEARNING_MIN_FOLD_DAYS": 60,
         "LEARNING_HORIZON_DAYS": 5,
+        # The demo market has no edge; these tests need active models (as learning_fixtures does).
+        "LEARNING_MIN_PROBABILITY_STD": 0.0,
+        "LEARNING_MIN_AUC": 0.0,
     }
 
 
