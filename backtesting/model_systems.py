@@ -1,11 +1,13 @@
 """The two model-driven systems: machine-learning signals (``ml``) and the QuantAI engine replayed (``engine``).
 
 Both get their probabilities from the same walk-forward retraining (:mod:`backtesting.walkforward`), so a
-prediction used on day t never comes from a model that saw it. ``ml`` turns them into 1/N slots like the
-rule systems (long at or above a threshold, optionally short at or below its mirror image) and the lab
-simulates them; ``engine`` sizes them with the recommendation engine's own rules for a risk profile
-(:mod:`backtesting.replay`). Models are fitted on the ML workers (the task's queue); nothing here imports
-scikit-learn or XGBoost at import time. No Django.
+prediction used on day t never comes from a model that saw it. The first model is fitted on every session
+before the simulated window (so a recent period is evaluated with years of training history), then
+refitted inside it; features and the engine's volatility estimates are warmed up on that history too.
+``ml`` turns them into 1/N slots like the rule systems (long at or above a threshold, optionally short at
+or below its mirror image) and the lab simulates them; ``engine`` sizes them with the recommendation
+engine's own rules for a risk profile (:mod:`backtesting.replay`). Models are fitted on the ML workers (the
+task's queue); nothing here imports scikit-learn or XGBoost at import time. No Django.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from backtesting.system_types import Grid, Param, System, SystemRun
+from backtesting.system_types import DataError, Grid, Param, System, SystemRun
 
 PROFILE_NAMES = ("Conservative", "Moderate", "Aggressive")
 
@@ -35,7 +37,9 @@ _MODEL_PARAMS = (
         "min_train_days",
         "int",
         504,
-        "Trading days before the first model is fitted (no positions before).",
+        "Sessions of history the first model needs. It is fitted on every session before the period; with "
+        "fewer than this before it, the first model comes this many sessions after the first stored price "
+        "(no positions before it).",
         252,
         2520,
         sweepable=False,
@@ -53,13 +57,42 @@ _MODEL_PARAMS = (
 )
 
 
+def _feature_warmup(grid: Grid) -> int:
+    """Bars the models' longest feature needs before its first value (the learning app's ``MAX_WINDOW``)."""
+    from learning.ml.features import MAX_WINDOW
+
+    return int(MAX_WINDOW)
+
+
 def _one(grid: Grid, name: str) -> Any:
     return np.asarray(grid[name]).ravel()[0].item()
 
 
+def model_history_error(*, min_train_days: int, before: int, inside: int, start: str | None) -> str | None:
+    """Why no model can be fitted in time (None when one can): the first model needs ``min_train_days``
+    sessions of history and must come before the period's last session. The message says how much is
+    needed and how much there is."""
+    if before + inside > min_train_days:
+        return None
+    where = f"{before} before {start} and {inside} in the period" if start else f"{inside} in the period"
+    return (
+        f"The first model needs {min_train_days:,} sessions of history before it; there are {before + inside:,} "
+        f"({where}). Lower min_train_days, end the period later or store older prices."
+    )
+
+
+def _first_model(retrains: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What the first fitted model saw (from its retrain entry), or None if none was fitted."""
+    entry = next((r for r in retrains if r.get("fitted")), None)
+    if entry is None:
+        return None
+    keys = ("date", "history_sessions", "history_start", "rows", "train_start", "train_end", "label_end")
+    return {k: entry.get(k) for k in keys}
+
+
 def model_probabilities(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
-    """Walk-forward P(up) and payoff ratios for the run's stocks, and what to report about the models."""
-    from backtesting.compute import DataError
+    """Walk-forward P(up) and payoff ratios for every session of the run's history (NaN before the first
+    model), and what to report about the models (``first_model``: the history the first one saw)."""
     from backtesting.walkforward import WalkForwardConfig, walk_forward_probabilities
 
     config = WalkForwardConfig(
@@ -70,18 +103,18 @@ def model_probabilities(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]
         min_train_days=int(_one(grid, "min_train_days")),
         seed=run.seed,
     )
-    if run.stocks.n_days <= config.min_train_days:
+    if run.stocks.n_days <= config.min_train_days:  # the lab checks first, with the period's own figures
         raise DataError(
-            f"The period has {run.stocks.n_days} trading days; the first model needs {config.min_train_days} "
-            "before it (lower min_train_days or start earlier)."
+            f"The first model needs {config.min_train_days:,} sessions of history before it; there are "
+            f"{run.stocks.n_days:,} up to the period's end. Lower min_train_days or store older prices."
         )
 
     def report(done: int, total: int, stage: str) -> None:
         run.progress(int(100 * done / max(total, 1)), stage)
 
-    wf = walk_forward_probabilities(run.stocks, run.spy, config, progress=report)
-    predicted = np.isfinite(wf.p_up).any(axis=1)
-    first = wf.dates[int(np.argmax(predicted))].strftime("%Y-%m-%d") if predicted.any() else None
+    wf = walk_forward_probabilities(run.stocks, run.spy, config, first_session=run.start, progress=report)
+    predicted = np.isfinite(wf.p_up[run.start :]).any(axis=1)
+    first = wf.dates[run.start + int(np.argmax(predicted))].strftime("%Y-%m-%d") if predicted.any() else None
     info = {
         "model": config.model,
         "horizon": config.horizon,
@@ -90,20 +123,21 @@ def model_probabilities(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]
         "min_train_days": config.min_train_days,
         "models_fitted": sum(1 for r in wf.retrains if r["fitted"]),
         "first_prediction": first,
+        "first_model": _first_model(wf.retrains),
         "retrains": wf.retrains,
     }
     return wf, info
 
 
 def _ml(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
-    from backtesting.engine.core import simulate
+    from backtesting.engine.core import carry_in, simulate
     from backtesting.engine.strategies import probability_weights
 
     wf, info = model_probabilities(run, grid)
     weights = probability_weights(wf.p_up, run.stocks.close, grid["threshold"], allow_short=bool(_one(grid, "allow_short")))
     sim = simulate(
-        run.stocks,
-        weights,
+        run.stocks.rows(run.start),
+        carry_in(weights, run.start),
         execution="next_close" if run.execution == "next_close" else "next_open",
         commission_bps=run.commission_bps,
         slippage_bps=run.slippage_bps,
@@ -128,6 +162,7 @@ def _engine(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
         commission_bps=run.commission_bps,
         slippage_bps=run.slippage_bps,
         borrow_bps=run.borrow_bps,
+        start=run.start,
     )
     return sim, {"walk_forward": info, "orders_filled": orders}
 
@@ -148,6 +183,7 @@ MODEL_SYSTEMS: dict[str, System] = {
             ),
             None,
             simulate=_ml,
+            warmup=_feature_warmup,
         ),
         System(
             "engine",
@@ -163,6 +199,7 @@ MODEL_SYSTEMS: dict[str, System] = {
             ),
             None,
             simulate=_engine,
+            warmup=_feature_warmup,
         ),
     )
 }

@@ -95,21 +95,26 @@ def replay(
     slippage_bps: float = 0.0,
     borrow_bps: float = 0.0,
     capital: float = DEFAULT_CAPITAL,
+    start: int = 0,
 ) -> tuple[SimResult, dict[str, Any]]:
     """Replay the engine over ``stocks`` with model ``p_up`` / ``payoff`` (T, N) for each profile set.
 
-    Returns the simulation (normalised to a start of 1) and the count of filled orders per side per set.
+    Rows before ``start`` are history: they warm up the volatility estimate and are never traded; the
+    replay starts in cash at the close of row ``start``. Returns the simulation of rows ``start:``
+    (normalised to a start of 1) and the count of filled orders per side per set.
     """
     from portfolios.ledger import SHORT_RESERVE
     from recommendations import sizing
 
+    sigma = daily_volatility(stocks.close)[start:]
+    if start:
+        stocks, p_up, payoff = stocks.rows(start), np.asarray(p_up)[start:], np.asarray(payoff)[start:]
     n_days, n_sym = stocks.n_days, len(stocks.symbols)
     n_params = len(profiles.names)
     exec_open = execution == "next_open"
     o, c = stocks.filled_open, stocks.filled_close
     hi, lo = stocks.high, stocks.low
     listed = ~np.isnan(stocks.close)
-    sigma = daily_volatility(stocks.close)
     rate = (commission_bps + slippage_bps) / 1e4
     bdaily = borrow_bps / 1e4 / TRADING_DAYS
     reserve = float(SHORT_RESERVE)

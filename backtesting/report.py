@@ -45,7 +45,10 @@ def fmt(value: float | None, kind: str = "num") -> str:
 
 
 def metric_rows(metrics: dict[str, Any], period: str, names: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    """Rows of label and formatted strategy / SPY / equal-weight values for one period of ``results["metrics"]``."""
+    """Rows of label and formatted strategy / SPY / equal-weight values for one period of ``results["metrics"]``
+    (none when that period was not computed)."""
+    if any(metrics[side].get(period) is None for side in ("strategy", "spy", "equal_weight")):
+        return []  # a period too short to split has no in-sample and out-of-sample figures
     rows = []
     for key, label, kind in METRICS:
         if names is not None and key not in names:
@@ -124,8 +127,16 @@ def validation_verdicts(results: dict[str, Any]) -> list[dict[str, str]]:
                 "text": f"PBO {value:.2f} means {meaning} ({int(pbo['combinations'] or 0)} in-sample/out-of-sample splits).",
             }
         )
+    if validation and validation.get("bootstrap") is None and validation.get("min_returns"):
+        out.append(
+            {
+                "title": "Too few days for the bootstrap and the permutation test",
+                "text": f"The period gives {results['period']['days']} daily returns; they need at least "
+                f"{validation['min_returns']}. Judge a period this short by its figures alone, with care.",
+            }
+        )
     metrics = results.get("metrics") or {}
-    if metrics:
+    if metrics and metrics["strategy"].get("out_of_sample") is not None:
         s_oos, b_oos = metrics["strategy"]["out_of_sample"], metrics["spy"]["out_of_sample"]
         s_is = metrics["strategy"]["in_sample"]
         out.append(
@@ -139,13 +150,63 @@ def validation_verdicts(results: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def _count(n: int) -> str:
+    return f"{n:,} session{'' if n == 1 else 's'}"
+
+
+def history_summary(results: dict[str, Any]) -> list[str]:
+    """What the run saw before its period, in words: where its returns start, the history the first model
+    was trained on, and the warm-up bars of the indicators. Empty for results without ``history``."""
+    history = results.get("history")
+    if not history:
+        return []
+    lines = []
+    if history.get("base_date"):
+        lines.append(f"Returns are measured from the close of {history['base_date']}, the last session before the period.")
+    model = history.get("first_model")
+    if model:
+        inside = model["date"] >= results["period"]["start"]
+        lines.append(
+            f"First model trained on {_count(model['history_sessions'])}, {model['history_start']} to {model['date']}"
+            f" ({model['rows']:,} labelled rows, {model['train_start']} to {model['train_end']}; labels end "
+            f"{model['label_end']})" + (": it came inside the period, with no position before it." if inside else ".")
+        )
+    elif (results.get("model") or {}).get("walk_forward"):
+        lines.append("No model could be fitted: there were not enough labelled days of both outcomes.")
+    needed, bars = history.get("warmup_needed"), int(history.get("warmup_bars") or 0)
+    if needed is None:
+        lines.append("This system reads no history before the period.")
+    elif bars == 0:
+        lines.append(f"No session before the period: the indicators started flat and need {_count(needed)} to warm up.")
+    else:
+        first = history.get("first_session")
+        enough = "enough" if bars >= needed else f"short: the first {_count(needed - bars)} of the period are partly warm-up"
+        lines.append(f"Indicators warmed up on {_count(bars)} before the period (from {first}); they need {needed:,} ({enough}).")
+    return lines
+
+
+def history_brief(results: dict[str, Any]) -> str:
+    """The history a run saw, in a few words for a table cell ("" for results without ``history``)."""
+    history = (results or {}).get("history")
+    if not history:
+        return ""
+    model = history.get("first_model")
+    if model:
+        return f"first model: {_count(model['history_sessions'])}"
+    if history.get("warmup_needed") is None:
+        return "none needed"
+    return f"{int(history.get('warmup_bars') or 0):,} warm-up bars"
+
+
 def text_report(results: dict[str, Any]) -> str:
-    """A plain-text report: period, metrics side by side, in/out of sample, and the validation verdicts."""
+    """A plain-text report: period, history, metrics side by side, in/out of sample, and the validation verdicts."""
     period = results["period"]
+    split = f"out of sample from {period['split']}" if period.get("split") else "too short to split"
     lines = [
-        f"{results['system']} {period['start']} .. {period['end']} ({period['days']} days), "
-        f"out of sample from {period['split']}; parameters {results['selected']['parameters']}"
+        f"{results['system']} {period['start']} .. {period['end']} ({period['days']:,} day{'' if period['days'] == 1 else 's'}), "
+        f"{split}; parameters {results['selected']['parameters']}"
         + (f" (best in sample of {results['parameter_sets']})" if results["parameter_sets"] > 1 else ""),
+        *history_summary(results),
         "",
         f"{'metric':<26}{'strategy':>12}{'SPY':>12}{'equal-weight':>14}",
     ]
@@ -154,8 +215,11 @@ def text_report(results: dict[str, Any]) -> str:
         ("in sample", "in_sample", SPLIT_METRICS),
         ("out of sample", "out_of_sample", SPLIT_METRICS),
     ):
+        rows = metric_rows(results["metrics"], key, names)
+        if not rows:
+            continue
         lines.append(f"-- {title}")
-        for row in metric_rows(results["metrics"], key, names):
+        for row in rows:
             s, b, e = row["cells"]
             lines.append(f"{row['label']:<26}{s:>12}{b:>12}{e:>14}")
     lines.append("")

@@ -34,7 +34,10 @@ def backtest_run_get(*, user: Any, run_id: int | str) -> BacktestRun:
 
 
 def price_coverage(*, start: date | None, end: date | None) -> dict[str, Any]:
-    """Sessions with stock prices and with SPY prices in the period (two aggregate queries)."""
+    """Sessions with stock prices in the period (``stock_days``) and before it up to its end
+    (``days_before``), SPY's in the period, and the first and last stored session of the stocks (four
+    aggregate queries). What a backtest of the period can see, before its bars are loaded."""
+    stored = PriceBar.objects.filter(symbol__in=TRADABLE)
     bars = PriceBar.objects.all()
     if start is not None:
         bars = bars.filter(date__gte=start)
@@ -42,11 +45,24 @@ def price_coverage(*, start: date | None, end: date | None) -> dict[str, Any]:
         bars = bars.filter(date__lte=end)
     stocks = bars.filter(symbol__in=TRADABLE).aggregate(days=Count("date", distinct=True), first=Min("date"), last=Max("date"))
     spy = bars.filter(symbol=BENCHMARK).aggregate(days=Count("date"))
-    return {"stock_days": stocks["days"], "spy_days": spy["days"], "first": stocks["first"], "last": stocks["last"]}
+    before = 0
+    if start is not None:
+        before = stored.filter(date__lt=start).aggregate(days=Count("date", distinct=True))["days"]
+    overall = stored.aggregate(first=Min("date"), last=Max("date"))
+    return {
+        "stock_days": stocks["days"],
+        "spy_days": spy["days"],
+        "first": stocks["first"],
+        "last": stocks["last"],
+        "days_before": before,
+        "stored_first": overall["first"],
+        "stored_last": overall["last"],
+    }
 
 
 def backtest_bars(*, start: date | None = None, end: date | None = None) -> Bars:
-    """The five stocks and SPY as the engine's aligned float bars, in one query.
+    """The five stocks and SPY as the engine's aligned float bars, in one query (a backtest reads every
+    stored session up to its period's end: the earlier ones warm its indicators up and train its models).
 
     Stored prices are Decimal; they become float here, at the door of the numerical core. Open, high
     and low are scaled by ``adj_close / close`` so every field is on the adjusted (total-return) scale

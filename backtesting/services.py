@@ -23,9 +23,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from backtesting import selectors
-from backtesting.compute import MIN_DAYS, BacktestOutcome, BacktestSpec, DataError, backtest_compute
+from backtesting.compute import (
+    MIN_SESSIONS,
+    MIN_SPLIT_SESSIONS,
+    MIN_SPLIT_SIDE,
+    BacktestOutcome,
+    BacktestSpec,
+    DataError,
+    backtest_compute,
+)
+from backtesting.model_systems import MODEL_SYSTEMS, model_history_error
 from backtesting.models import BacktestRun, Execution, RunStatus
-from backtesting.systems import SYSTEMS, ParameterError, clean_parameters, resolve_system
+from backtesting.systems import SYSTEMS, ParameterError, clean_parameters, parameter_grid, resolve_system
 from quantai.errors import ValidationFailed
 from quantai.health import require_task_queue
 from quantai.notifier import notify_user
@@ -62,6 +71,50 @@ def _as_bps(value: Decimal | float | str | None, default: str, field: str, error
     return bps.quantize(Decimal("0.01"))
 
 
+def _history_problem(
+    system: str,
+    parameters: dict[str, list[Any]],
+    start: date | None,
+    end: date | None,
+    split: date | None,
+    coverage: dict[str, Any],
+) -> str | None:
+    """Why the stored prices cannot support this backtest, saying what is needed and what there is; None if
+    they can. Only a truly short history is refused: any period with a session can be evaluated when the
+    sessions before it warm the indicators up and train the models."""
+    span = f"between {start or 'the first prices'} and {end or 'the latest prices'}"
+    stored = (
+        f"the stored prices run from {coverage['stored_first']} to {coverage['stored_last']}"
+        if coverage.get("stored_first")
+        else "no prices are stored yet"
+    )
+    days, before = coverage["stock_days"], coverage["days_before"]
+    if days == 0:
+        return f"There are no prices of the stocks {span} ({stored}); a backtest needs at least one session in its period."
+    if coverage["spy_days"] == 0:
+        return f"There are no SPY prices {span}; SPY is the benchmark every backtest is measured against."
+    if before == 0 and days < MIN_SESSIONS:
+        return (
+            f"The period has {days} session and there is none before it; with nothing earlier a backtest needs "
+            f"{MIN_SESSIONS} (one to decide, one to trade)."
+        )
+    sets = len(next(iter(parameter_grid(parameters, system).values()))) if parameters else 1
+    if sets > 1 and split is None and days < MIN_SPLIT_SESSIONS:
+        return (
+            f"A sweep chooses its parameter set on the in-sample days, so its period needs at least "
+            f"{MIN_SPLIT_SESSIONS} sessions ({MIN_SPLIT_SIDE} on each side of the split); {span} there are {days}. "
+            "Give one value per parameter or a longer period."
+        )
+    if system in MODEL_SYSTEMS and parameters.get("min_train_days"):
+        return model_history_error(
+            min_train_days=int(parameters["min_train_days"][0]),
+            before=before,
+            inside=days,
+            start=str(start) if start else None,
+        )
+    return None
+
+
 def backtest_spec_clean(
     *,
     system: str,
@@ -77,8 +130,8 @@ def backtest_spec_clean(
 ) -> BacktestSpec:
     """Validate a backtest request; every problem is reported at once, per field.
 
-    With ``check_data`` the stored prices must cover the period with at least :data:`MIN_DAYS` sessions
-    of the stocks and some SPY prices (a command reading CSV files passes False).
+    With ``check_data`` the stored prices must support the period (:func:`_history_problem`: a session in
+    it, SPY, enough history for a model system's first model); a command reading CSV files passes False.
     """
     errors: dict[str, list[str]] = {}
     parameters: dict[str, list[Any]] = {}
@@ -105,12 +158,11 @@ def backtest_spec_clean(
         errors["execution"] = [f"Choose one of {', '.join(Execution.values)}."]
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         errors["seed"] = [f"Must be a whole number from 0 to {MAX_SEED}."]
-    if check_data and not any(k in errors for k in ("start", "end")):
+    if check_data and not any(k in errors for k in ("start", "end", "system")):
         coverage = selectors.price_coverage(start=start_d, end=end_d)
-        if coverage["stock_days"] < MIN_DAYS or coverage["spy_days"] == 0:
-            span = f"between {start_d or 'the beginning'} and {end_d or 'today'}"
-            what = "SPY prices" if coverage["stock_days"] >= MIN_DAYS else f"{coverage['stock_days']} trading days of prices"
-            errors["period"] = [f"There are only {what} {span}; a backtest needs at least {MIN_DAYS} days of the stocks and SPY."]
+        problem = _history_problem(system, parameters, start_d, end_d, split_d, coverage)
+        if problem:
+            errors["period"] = [problem]
     if errors:
         raise ValidationFailed("Some fields are invalid.", fields=errors)
     return BacktestSpec(
@@ -265,7 +317,7 @@ def backtest_run(*, run_id: int, progress: Progress | None = None) -> BacktestRu
     try:
         spec = run_spec(run)
         report(3, "loading prices")
-        bars = selectors.backtest_bars(start=spec.start, end=spec.end)
+        bars = selectors.backtest_bars(end=spec.end)  # every earlier session: warm-up and training history
         outcome = backtest_compute(spec=spec, bars=bars, progress=report)
     except (DataError, ValidationFailed, ValueError) as exc:
         logger.info("backtest #%s failed: %s", run.pk, exc)
@@ -287,7 +339,7 @@ def backtest_evaluate(*, spec: BacktestSpec, progress: Progress | None = None, b
     Raises :class:`ValidationFailed` when the data cannot support it.
     """
     if bars is None:
-        bars = selectors.backtest_bars(start=spec.start, end=spec.end)
+        bars = selectors.backtest_bars(end=spec.end)
     try:
         return backtest_compute(spec=spec, bars=bars, progress=progress)
     except DataError as exc:

@@ -5,6 +5,14 @@ A rule-based system gives ``build(close, dates, grid) -> (P, T, N)`` target weig
 them. A system that needs more than closes, or is path dependent (the ML signals, the engine replayed),
 gives ``simulate(run, grid) -> (SimResult, extra)`` instead: it sees the stocks' full bars and SPY, the
 costs and a progress callback, and returns the simulation with anything worth reporting (``extra``).
+
+History. Every system sees the bars from the first stored day to the period's end: the rows before the
+simulated window warm indicators up and train models; nothing is traded there. The window starts on the
+last session before the period (the portfolio is in cash at its close and its decision fills on the
+period's first bar), or on the period's first session when there is nothing before it.
+
+:class:`DataError` lives here, beside the shapes every module of the lab imports, so that the model
+systems can raise it without importing :mod:`backtesting.compute` (which imports them).
 """
 
 from __future__ import annotations
@@ -21,10 +29,19 @@ if TYPE_CHECKING:
     from backtesting.engine.data import Bars
 
 
+class DataError(ValueError):
+    """The bars cannot support this backtest (too few days, no benchmark); the message is for people."""
+
+
 @dataclass(frozen=True)
 class SystemRun:
     """What a self-simulating system is handed: bars, costs (bps), execution, seed and progress(0-100, stage)
-    for its own share of the work."""
+    for its own share of the work.
+
+    ``stocks`` and ``spy`` hold the whole history up to the period's end; ``start`` is the row where the
+    simulated window begins (see the module docstring). The system returns a simulation of rows
+    ``start:`` only, and may use every earlier row to warm up or train, never a later one.
+    """
 
     stocks: Bars
     spy: Bars
@@ -34,6 +51,7 @@ class SystemRun:
     borrow_bps: float
     seed: int
     progress: Callable[[int, str], None]
+    start: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,7 @@ Grid = dict[str, np.ndarray]
 WeightsFn = Callable[[np.ndarray, pd.DatetimeIndex, Grid], np.ndarray]
 SimulateFn = Callable[[SystemRun, Grid], "tuple[SimResult, dict[str, Any]]"]
 RuleFn = Callable[[Grid], np.ndarray]
+WarmupFn = Callable[[Grid], int]
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,9 @@ class System:
     rules: tuple[tuple[str, tuple[str, ...], RuleFn], ...] = field(default=())
     #: Self-simulating systems (``build`` is None): see the module docstring.
     simulate: SimulateFn | None = None
+    #: Bars of history the system's indicators need before their first full value, for a grid (the longest
+    #: over its parameter sets). None: the system reads no history before the window (buy and hold).
+    warmup: WarmupFn | None = None
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)

@@ -13,16 +13,26 @@ The issue's short names are aliases (:data:`SYSTEM_ALIASES`): ``trend`` is the m
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from backtesting.model_systems import MODEL_SYSTEMS
-from backtesting.system_types import Grid, Param, System, SystemRun
+from backtesting.system_types import DataError, Grid, Param, System, SystemRun
 
-__all__ = ["SYSTEMS", "SYSTEM_ALIASES", "Grid", "Param", "ParameterError", "System", "SystemRun", "resolve_system"]
+__all__ = [
+    "SYSTEMS",
+    "SYSTEM_ALIASES",
+    "DataError",
+    "Grid",
+    "Param",
+    "ParameterError",
+    "System",
+    "SystemRun",
+    "resolve_system",
+]
 
 #: One request never simulates more parameter sets than this (memory grows with P x days x symbols).
 MAX_PARAMETER_SETS = 100
@@ -62,6 +72,15 @@ def _bollinger(close: np.ndarray, dates: pd.DatetimeIndex, grid: Grid) -> np.nda
     return strategies.bollinger_reversion(close, grid["window"], grid["k"], allow_short=_flag(grid, "allow_short"))
 
 
+def _longest(*names: str, extra: int = 0) -> Callable[[Grid], int]:
+    """Warm-up of a rule system: its longest window over the grid (plus ``extra`` bars, e.g. a difference)."""
+
+    def warmup(grid: Grid) -> int:
+        return max(int(np.max(np.asarray(grid[name]))) for name in names) + extra
+
+    return warmup
+
+
 _SHORT = Param("allow_short", "bool", False, "Go short (a 1/N slot) instead of flat on the opposite signal.", sweepable=False)
 
 SYSTEMS: dict[str, System] = {
@@ -86,6 +105,7 @@ SYSTEMS: dict[str, System] = {
             ),
             _trend_ma,
             (("The fast window must be shorter than the slow window.", ("fast", "slow"), lambda g: g["fast"] < g["slow"]),),
+            warmup=_longest("slow"),
         ),
         System(
             "trend_tsmom",
@@ -93,6 +113,7 @@ SYSTEMS: dict[str, System] = {
             "Long a stock (a fifth of the equity) while its return over the lookback window is positive.",
             (Param("lookback", "int", 252, "Lookback window, trading days.", 5, 504), _SHORT),
             _trend_tsmom,
+            warmup=_longest("lookback", extra=1),
         ),
         System(
             "mean_reversion_rsi",
@@ -105,6 +126,7 @@ SYSTEMS: dict[str, System] = {
             ),
             _rsi,
             (("The entry level must be below the exit level.", ("entry", "exit"), lambda g: g["entry"] < g["exit"]),),
+            warmup=_longest("period", extra=1),
         ),
         System(
             "mean_reversion_bollinger",
@@ -117,6 +139,7 @@ SYSTEMS: dict[str, System] = {
                 _SHORT,
             ),
             _bollinger,
+            warmup=_longest("window"),
         ),
     )
 }

@@ -1,16 +1,20 @@
 """Walk-forward model probabilities inside a backtest: the learning app's features, labels, models and
 purged/embargoed splits, retrained on an expanding window as the backtest moves forward. No Django.
 
-What day ``t`` may see. The backtest's sessions are numbered 0..T-1. Models are retrained at sessions
-``s_k = min_train_days + k * retrain_every``; the model fitted at ``s_k`` predicts every session from
+What day ``t`` may see. The history's sessions are numbered 0..T-1 (every stored session up to the
+period's end; the simulated window starts at session ``first_session``). Models are retrained at sessions
+``s_k = max(first_session, min_train_days) + k * retrain_every``: the first model is fitted on every
+session before the window (when there are at least ``min_train_days`` of them), then refitted every
+``retrain_every`` sessions inside it. The model fitted at ``s_k`` predicts every session from
 ``s_k`` to ``s_{k+1} - 1``, after that session's close (the engine then trades on the next bar). Its
 training rows are those whose label window (``t .. t + horizon``) ends at least ``embargo`` sessions
 before ``s_k`` (:func:`learning.ml.validation.train_positions_before`): so a prediction used on day ``t``
 comes from a model whose training data ends ``embargo`` sessions before the first day it predicts, and
 at least that long before ``t``. Features are causal (the learning app proves it by truncation), so
-computing them once on the whole period gives every day the value it had at its own close. The schedule
-depends only on the first session, so truncating the data at any day leaves every earlier prediction,
-and the backtest up to it, unchanged (``backtesting/tests/test_ml_systems.py`` checks it).
+computing them once on the whole history gives every day the value it had at its own close. The
+schedule depends only on ``first_session`` and ``min_train_days``, so truncating the data at any day leaves
+every earlier prediction, and the backtest up to it, unchanged (``backtesting/tests/test_ml_systems.py``
+checks it).
 
 Also per retrain: each symbol's payoff ratio ``b`` (mean forward return of the training rows that went
 up over that of the rows that did not, :func:`learning.ml.pipeline.return_stats`), which the engine
@@ -97,9 +101,12 @@ def bars_to_panel(stocks: Bars, spy: Bars | None) -> dict[str, pd.DataFrame]:
     return panel
 
 
-def retrain_sessions(n_days: int, config: WalkForwardConfig) -> np.ndarray:
-    """Session indices where a model is (re)fitted; a function of the day count from the first session only."""
-    return np.arange(config.min_train_days, n_days, config.retrain_every, dtype=np.int64)
+def retrain_sessions(n_days: int, config: WalkForwardConfig, *, first_session: int = 0) -> np.ndarray:
+    """Session indices where a model is (re)fitted: the first at ``first_session`` (the window's first
+    session) or, with fewer sessions of history before it, at ``min_train_days``; then every
+    ``retrain_every`` sessions. Independent of the sessions after any given one."""
+    first = max(int(first_session), config.min_train_days)
+    return np.arange(first, n_days, config.retrain_every, dtype=np.int64)
 
 
 def _new_model(config: WalkForwardConfig) -> Any:
@@ -114,11 +121,20 @@ def _new_model(config: WalkForwardConfig) -> Any:
 
 
 def walk_forward_probabilities(
-    stocks: Bars, spy: Bars | None, config: WalkForwardConfig, *, progress: Progress | None = None
+    stocks: Bars,
+    spy: Bars | None,
+    config: WalkForwardConfig,
+    *,
+    first_session: int = 0,
+    progress: Progress | None = None,
 ) -> WalkForwardResult:
     """P(up) for every stock and session from models retrained walk-forward (see the module docstring).
 
-    ``progress(done, total, stage)`` is called after each retrain.
+    ``first_session``: the first session that needs a prediction (the backtest window's first row); the
+    sessions before it are training history. ``progress(done, total, stage)`` is called after each retrain.
+    Each entry of ``retrains`` says what that model saw: ``history_sessions`` (sessions 0..its first
+    prediction day, ``history_start``..``date``), the labelled ``rows`` it was fitted on, the first and last
+    of their dates (``train_start``, ``train_end``) and the last label day (``label_end``).
     """
     from learning.ml.dataset import build_dataset
     from learning.ml.features import FEATURE_NAMES
@@ -130,7 +146,7 @@ def walk_forward_probabilities(
     n_days, n_sym = stocks.n_days, len(stocks.symbols)
     p_up = np.full((n_days, n_sym), np.nan)
     payoff = np.full((n_days, n_sym), np.nan)
-    sessions = retrain_sessions(n_days, config)
+    sessions = retrain_sessions(n_days, config, first_session=first_session)
     retrains: list[dict[str, Any]] = []
     if sessions.size == 0:
         return WalkForwardResult(stocks.dates, stocks.symbols, p_up, payoff, retrains)
@@ -156,12 +172,19 @@ def walk_forward_probabilities(
         train = train_positions_before(
             label_dates, data.label_end, test_start=test_start, embargo=config.embargo, calendar=calendar
         )
-        entry: dict[str, Any] = {"session": int(start), "date": test_start.strftime("%Y-%m-%d"), "rows": len(train)}
+        entry: dict[str, Any] = {
+            "session": int(start),
+            "date": test_start.strftime("%Y-%m-%d"),
+            "history_sessions": int(start) + 1,
+            "history_start": calendar[0].strftime("%Y-%m-%d"),
+            "rows": len(train),
+        }
         if len(train) and data.y.iloc[train].nunique() == 2:
             subset = data.take(train)
             try:
                 model = _new_model(config).fit(subset.X, subset.y)
                 stats = return_stats(subset)
+                entry["train_start"] = label_dates[train].min().strftime("%Y-%m-%d")
                 entry["train_end"] = label_dates[train].max().strftime("%Y-%m-%d")
                 entry["label_end"] = pd.DatetimeIndex(data.label_end.iloc[train]).max().strftime("%Y-%m-%d")
             except ModelError as exc:

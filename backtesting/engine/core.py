@@ -144,6 +144,27 @@ class SimResult:
         )
 
 
+def carry_in(weights: np.ndarray, start: int) -> np.ndarray:
+    """Target weights from row ``start`` on, for a portfolio that starts in cash on that row.
+
+    ``weights`` (P, T, N) were computed on the whole history, so the indicators are warmed up by the rows
+    before ``start``; those rows are never traded. Row ``start`` becomes the target in force there (the
+    last row with an order at or before it, NaN entries as flat), so the first decision of the window is
+    the position a warmed-up system holds, not "no order" because its signal last changed earlier. Rows
+    up to ``start`` are the only input of that row: no look-ahead. Returns a new (P, T - start, N) array.
+    """
+    w = np.asarray(weights, dtype=float)
+    out = w[..., start:, :].copy()
+    if start <= 0 or out.shape[-2] == 0:
+        return out
+    ordered = ~np.isnan(w[..., : start + 1, :]).all(axis=-1)  # (P, start + 1)
+    last = start - np.argmax(ordered[..., ::-1], axis=-1)
+    found = ordered.any(axis=-1)
+    target = np.take_along_axis(w, last[..., None, None], axis=-2)[..., 0, :]
+    out[..., 0, :] = np.where(found[..., None], np.nan_to_num(target, nan=0.0), np.nan)
+    return out
+
+
 def only_on_change(weights: np.ndarray) -> np.ndarray:
     """Replace every row equal to the previous row by NaN ("no order"), so positions drift instead of
     being rebalanced back to target every day. Uses only rows up to t, so it adds no look-ahead."""

@@ -85,6 +85,10 @@ class Bars:
             close=self.close[rows],
         )
 
+    def rows(self, start: int, stop: int | None = None) -> Bars:
+        """Days ``start`` to ``stop - 1`` by position (``stop`` None: to the end)."""
+        return self._take(slice(start, stop))
+
     def head(self, n: int) -> Bars:
         """The first ``n`` days (what the world looked like at the close of day ``n - 1``)."""
         return self._take(slice(0, n))

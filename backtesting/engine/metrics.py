@@ -103,7 +103,8 @@ def compute_metrics(
     rf_daily = risk_free / TRADING_DAYS
     total = equity[..., -1] / equity[..., 0] - 1.0
     ann = (1.0 + total) ** (TRADING_DAYS / n) - 1.0
-    std = r.std(axis=-1, ddof=1)
+    # One return has no sample deviation (NaN, without numpy's degrees-of-freedom warning).
+    std = r.std(axis=-1, ddof=1) if n > 1 else np.full(r.shape[:-1], np.nan)
     mean = r.mean(axis=-1)
     downside = np.sqrt(np.mean(np.minimum(r - rf_daily, 0.0) ** 2, axis=-1))
     peak = np.maximum.accumulate(equity, axis=-1)

@@ -143,3 +143,32 @@ def test_invalid_paging_is_refused_not_silently_replaced(api):
     response = api.get(RUNS, {"limit": "false"})
     assert response.status_code == 400 and "limit" in error_of(response)["fields"]
     assert api.get(RUNS, {"limit": 5, "offset": 0}).status_code == 200
+
+
+def test_too_little_history_answers_400_saying_what_is_needed_and_what_there_is(api, market):
+    response = api.post(
+        RUNS, {"system": "engine", "parameters": {"min_train_days": 800}, "start": "2021-06-01"}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "validation_error"
+    (message,) = error["fields"]["period"]
+    assert message.startswith("The first model needs 800 sessions of history before it; there are 757 (")
+    nothing = api.post(RUNS, {"system": "trend_ma", "start": "2024-01-02"}, content_type="application/json")
+    assert nothing.status_code == 400
+    (message,) = error_of(nothing)["fields"]["period"]
+    assert "There are no prices of the stocks between 2024-01-02 and the latest prices" in message
+    assert "the stored prices run from 2019-01-02 to 2021-12-31" in message
+    assert not BacktestRun.objects.exists()
+
+
+def test_a_period_of_one_session_with_history_before_it_is_accepted(api, market, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            RUNS, {"system": "trend_ma", "start": "2021-12-31", "end": "2021-12-31"}, content_type="application/json"
+        )
+    assert response.status_code == 202, response.content
+    detail = api.get(response.json()["url"]).json()
+    assert detail["status"] == "succeeded", detail["error"]
+    assert detail["results"]["period"]["days"] == 1 and detail["results"]["period"]["split"] is None
+    assert detail["history"]["warmup_bars"] == 756 and detail["history"]["base_date"] == "2021-12-30"

@@ -45,6 +45,23 @@ def test_the_retrain_schedule_depends_only_on_the_first_session():
     assert retrain_sessions(200, CONFIG).size == 0
 
 
+def test_the_first_model_comes_at_the_window_when_enough_history_precedes_it():
+    assert list(retrain_sessions(420, CONFIG, first_session=300)) == [300, 340, 380]
+    assert list(retrain_sessions(420, CONFIG, first_session=100)) == [260, 300, 340, 380]  # too little before it
+
+
+def test_the_first_model_is_fitted_on_every_session_before_the_window_and_predicts_from_it():
+    stocks, spy = market()
+    wf = walk_forward_probabilities(stocks, spy, CONFIG, first_session=300)
+    assert np.isnan(wf.p_up[:300]).all() and np.isfinite(wf.p_up[300:]).all()
+    first = wf.retrains[0]
+    assert (first["session"], first["history_sessions"], first["history_start"]) == (300, 301, "2015-01-02")
+    # Its labelled rows start after the longest feature's warm-up and end an embargo before its first day.
+    calendar = stocks.dates
+    assert calendar.get_loc(pd.Timestamp(first["label_end"])) <= 300 - CONFIG.embargo - 1
+    assert first["train_start"] < first["train_end"] < first["label_end"] < first["date"]
+
+
 def test_no_probability_before_the_first_model_and_one_for_every_later_day():
     stocks, spy = market()
     wf = walk_forward_probabilities(stocks, spy, CONFIG)

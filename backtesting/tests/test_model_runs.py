@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from backtesting import services
 from backtesting.models import BacktestRun, RunStatus
+from backtesting.report import validation_verdicts
+from quantai.errors import ValidationFailed
 
 #: Small and quick on the three-year test market: a model every half year, the first after a year.
 FAST = {"min_train_days": 252, "retrain_every": 126}
@@ -58,9 +60,13 @@ def test_an_engine_run_replays_the_chosen_profile(client, market, alice):
     assert f"its profile is {run.results['selected']['parameters']['profile']}" in html
 
 
-def test_a_period_shorter_than_the_first_training_window_fails_with_a_message(market, alice):
-    run = run_now(alice, system="ml", params={"min_train_days": 2000})
-    assert run.status == RunStatus.FAILED and "min_train_days" in run.error
+def test_too_little_history_for_the_first_model_is_refused_saying_what_is_needed_and_what_there_is(market, alice):
+    with pytest.raises(ValidationFailed) as caught:
+        services.backtest_create(user=alice, system="ml", params={"min_train_days": 2000}, start="2021-01-04")
+    (message,) = caught.value.fields["period"]
+    assert "needs 2,000 sessions of history" in message
+    assert "there are 757 (505 before 2021-01-04 and 252 in the period)" in message
+    assert not BacktestRun.objects.exists()
 
 
 def command(*args):
@@ -148,3 +154,56 @@ def test_the_lab_form_starts_an_engine_run_for_a_profile(client, market, alice, 
     run = BacktestRun.objects.get()
     assert run.system == "engine" and run.parameters["profile"] == ["Aggressive"]
     assert run.parameters["stop_loss"] == [0.05, 0.1] and run.parameters["model"] == ["xgb"]
+
+
+#: The test market runs 2019-01-02 .. 2021-12-31: 505 sessions before 2021, 252 in it.
+LAST_YEAR = "2021-01-04"
+
+
+def test_the_last_year_is_evaluated_with_a_first_model_trained_on_every_session_before_it(client, market, alice):
+    # The default first model needs 504 sessions: 2021 alone has 252, but 505 come before it.
+    run = run_now(alice, system="ml", params={"retrain_every": 126, "threshold": 0.5}, start=LAST_YEAR)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    results = run.results
+    assert (results["period"]["start"], results["period"]["days"]) == (LAST_YEAR, 252)
+    first = results["history"]["first_model"]
+    assert (first["history_sessions"], first["history_start"], first["date"]) == (505, "2019-01-02", "2020-12-31")
+    assert first["label_end"] < "2020-12-31"
+    assert results["model"]["walk_forward"]["first_prediction"] == "2020-12-31"
+    # Metrics and charts cover 2021: the curve starts at 1 at the last close of 2020.
+    assert [m["year"] for m in results["monthly_returns"]["strategy"]] == [2021]
+    assert run.equity_curve["dates"][:2] == ["2020-12-31", LAST_YEAR] and run.equity_curve["strategy"][0] == 1.0
+    summary = "First model trained on 505 sessions, 2019-01-02 to 2020-12-31"
+    client.force_login(alice)
+    body = client.get(f"/api/backtests/{run.pk}").json()
+    assert body["history"]["first_model"]["history_sessions"] == 505
+    assert body["history"]["warmup_bars"] == 505 and body["history"]["warmup_needed"] == 200
+    assert any(line.startswith(summary) for line in body["history"]["summary"])
+    assert client.get("/api/backtests/").json()["results"][0]["history"] == body["history"]
+
+
+def test_an_engine_run_of_one_session_fills_on_that_session(market, alice):
+    run = run_now(alice, system="engine", params={"retrain_every": 126, "profile": "Aggressive"}, start="2021-12-31")
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.results["period"]["days"] == 1 and run.equity_curve["dates"] == ["2021-12-30", "2021-12-31"]
+    assert run.results["history"]["first_model"]["history_sessions"] == 756
+    assert run.results["validation"]["bootstrap"] is None  # one daily return: no bootstrap, said in words
+    assert "Too few days for the bootstrap and the permutation test" in {v["title"] for v in validation_verdicts(run.results)}
+
+
+def test_a_model_system_is_refused_on_the_page_saying_how_much_history_it_needs(client, market, alice):
+    client.force_login(alice)
+    form = {
+        "system": "ml",
+        "ml__min_train_days": "1000",
+        "start": LAST_YEAR,
+        "commission_bps": "1",
+        "slippage_bps": "2",
+        "execution": "next_open",
+        "seed": "0",
+    }
+    response = client.post(reverse("backtesting:lab"), form)
+    assert response.status_code == 400
+    errors = " ".join(response.context["form"].non_field_errors())
+    assert "The first model needs 1,000 sessions of history before it; there are 757 (505 before 2021-01-04" in errors
+    assert not BacktestRun.objects.exists()

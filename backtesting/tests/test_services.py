@@ -118,7 +118,8 @@ def test_an_explicit_split_date_is_used(market, alice):
         ({"system": "buy_and_hold", "start": "June"}, "start"),
         ({"system": "buy_and_hold", "start": "2021-01-04", "split": "2020-01-02"}, "split_date"),
         ({"system": "buy_and_hold", "start": "2010-01-04", "end": "2012-12-31"}, "period"),
-        ({"system": "buy_and_hold", "end": "2019-02-01"}, "period"),
+        ({"system": "buy_and_hold", "end": "2018-12-31"}, "period"),
+        ({"system": "trend_ma", "params": {"fast": [5, 10]}, "start": "2021-11-01"}, "period"),
         ({"system": "buy_and_hold", "commission_bps": -1}, "commission_bps"),
         ({"system": "buy_and_hold", "execution": "yesterday"}, "execution"),
         ({"system": "buy_and_hold", "seed": -5}, "seed"),
@@ -202,11 +203,11 @@ def test_the_task_returns_quietly_when_the_run_is_gone(db):
 
 
 def test_a_run_whose_prices_vanished_fails_with_a_message(market, alice):
-    run = services.backtest_create(user=alice, system="buy_and_hold", enqueue=False)
-    PriceBar.objects.filter(date__gte=date(2019, 3, 1)).delete()
+    run = services.backtest_create(user=alice, system="buy_and_hold", start=date(2021, 6, 1), enqueue=False)
+    PriceBar.objects.filter(date__gte=date(2021, 1, 1)).delete()
     run = services.backtest_run(run_id=run.pk)
     assert run.status == RunStatus.FAILED
-    assert "trading days" in run.error
+    assert "no session with prices" in run.error and "2019-01-02 to 2020-12-31" in run.error
     assert run.results == {} and run.finished_at is not None
 
 
