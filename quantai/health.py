@@ -6,8 +6,13 @@ The status code says whether this web process can serve pages, which is what a l
 container health check needs: 503 when the database is down; 200 with ``"status": "degraded"``
 when only Redis is, because pages and API reads still work then (taking every replica out of the
 balancer for it would turn a degraded site into a dead one). ``?strict=1`` answers 503 whenever
-any part is down, for uptime monitors that alert on the status code. Public and cheap: four round
-trips with short timeouts.
+any part is down, for uptime monitors that alert on the status code. Cheap: four round trips with
+short timeouts.
+
+Anyone may ask, but anonymous callers get the status only (``{"status": "degraded"}``): which parts
+exist, their engines, timings and error messages describe the installation to an attacker. The
+detail goes to operators signed in with a session and to monitors sending
+``Authorization: Bearer <HEALTHZ_TOKEN>`` (an empty setting turns token access off).
 
 Also the probes the rest of the site asks before depending on a part: whether live updates are
 running (the "live updates are paused" banner) and whether a task can be queued.
@@ -15,6 +20,7 @@ running (the "live updates are paused" banner) and whether a task can be queued.
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 import uuid
@@ -22,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -160,6 +166,26 @@ def require_task_queue() -> None:
         raise ServiceUnavailable(message, code=code)
 
 
+def _bearer_token(request: HttpRequest) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def may_see_health_detail(request: HttpRequest) -> bool:
+    """Operators (by role, signed in) and callers presenting ``HEALTHZ_TOKEN`` as a bearer token."""
+    from accounts.roles import is_operator
+
+    expected = str(getattr(settings, "HEALTHZ_TOKEN", "") or "")
+    offered = _bearer_token(request)
+    if expected and offered is not None and hmac.compare_digest(offered.encode(), expected.encode()):
+        return True
+    try:
+        user = getattr(request, "user", None)
+        return bool(user is not None and user.is_authenticated and is_operator(user))
+    except DatabaseError:
+        return False  # the session's user cannot be read while the database is down: the status alone
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -173,5 +199,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     unavailable = any(name in ESSENTIAL for name in down)
     status = "unavailable" if unavailable else "degraded" if down else "ok"
     strict = request.GET.get("strict") in ("1", "true", "yes")
-    body = {"status": status, "down": down, "checks": checks}
+    body: dict[str, Any] = {"status": status}
+    if may_see_health_detail(request):
+        body.update(down=down, checks=checks)
     return JsonResponse(body, status=503 if unavailable or (strict and down) else 200)

@@ -409,6 +409,9 @@ LEARNING_EVAL_FOLDS = env.int("LEARNING_EVAL_FOLDS", default=3)
 # Bearer token a Prometheus scraper sends to GET /metrics; empty turns token access off
 # (operators' sessions still work).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Bearer token a monitor sends to GET /healthz for the detail of each part (engines, timings, errors);
+# without it, or a signed-in operator, /healthz answers the status only. Empty turns token access off.
+HEALTHZ_TOKEN = env.str("HEALTHZ_TOKEN", default="")
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -210,6 +210,10 @@ class PrivateMariaDB:
         self.stop()
 
 
+#: The bearer token live servers accept on /healthz for the detail of each part.
+HEALTHZ_TOKEN = "live-server-healthz-token"
+
+
 class LiveServer:
     """The real ASGI application under uvicorn, configured only through the environment.
 
@@ -233,12 +237,19 @@ class LiveServer:
             "CELERY_BROKER_URL": "",
             "CELERY_RESULT_BACKEND": "",
             "PYTHONUNBUFFERED": "1",
+            # /healthz names the parts that are down only to operators and to this token (health_headers).
+            "HEALTHZ_TOKEN": HEALTHZ_TOKEN,
             **env,
         }
         for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
             if not self.env[name]:
                 del self.env[name]  # empty would win over REDIS_URL in the settings
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def health_headers(self) -> dict[str, str]:
+        """Headers that make /healthz answer with the detail of each part, as a monitor's would."""
+        return {"Authorization": f"Bearer {self.env['HEALTHZ_TOKEN']}"}
 
     def manage(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(

@@ -129,7 +129,7 @@ def test_mariadb_going_away_during_trading_answers_503s_then_recovers_with_a_con
         went_away_at = time.monotonic()
         stack.db.kill() if how == "crash" else stack.db.stop()
         outage_page = browser.get("/portfolio/", headers={"Accept": "text/html"})
-        outage_health = httpx.get(f"{stack.server.url}/healthz", timeout=10)
+        outage_health = httpx.get(f"{stack.server.url}/healthz", headers=stack.server.health_headers, timeout=10)
         time.sleep(1.5)  # the traders keep sending while the database is gone
         stack.db.start()
         restarted_at = time.monotonic()

@@ -44,7 +44,9 @@ class Stack:
     user_ids: dict[str, int]
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(f"{self.server.url}{path}", timeout=10, **kwargs)
+        """GET as the monitor does: with the health token, so /healthz names what is down."""
+        headers = {**self.server.health_headers, **kwargs.pop("headers", {})}
+        return httpx.get(f"{self.server.url}{path}", timeout=10, headers=headers, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -130,8 +130,9 @@ def test_anonymous_pages_have_no_live_updates_banner(client, settings):
 @pytest.mark.django_db
 def test_healthz_names_live_updates_when_the_channel_layers_redis_does_not_answer(client, settings):
     _unreachable_channel_layer(settings)
+    settings.HEALTHZ_TOKEN = "monitor-token"
 
-    response = client.get("/healthz")
+    response = client.get("/healthz", HTTP_AUTHORIZATION="Bearer monitor-token")
 
     assert response.status_code == 200  # pages still work
     body = response.json()
