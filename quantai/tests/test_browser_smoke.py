@@ -66,7 +66,7 @@ def test_investor_sees_the_market_signs_in_and_is_welcomed(live_server, tmp_path
 
             page.goto(f"{live_server.url}/")
             market = page.locator("#latest-prices")
-            expect(market.locator("tr[data-symbol='NVDA']")).to_contain_text("1224.40")
+            expect(market.locator("tr[data-symbol='NVDA']")).to_contain_text("1,224.40")
             expect(market.locator("tr[data-symbol='AAPL']")).to_contain_text("194.03")
 
             page.goto(f"{live_server.url}/login/")
