@@ -25,6 +25,8 @@ from backtesting.report import (
     SPLIT_METRICS,
     comparison_rows,
     heatmap_rows,
+    history_brief,
+    history_summary,
     metric_rows,
     validation_verdicts,
 )
@@ -63,11 +65,12 @@ def lab_view(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Backtest #{run.pk} started.")
                 return redirect("backtesting:run", run_id=run.pk)
     runs = BacktestRun.objects.filter(owner_id=request.user.pk).order_by("-created_at", "-id")[:RECENT_RUNS]
+    rows = [{"run": run, "history": history_brief(run.results or {})} for run in runs]
     selected = form.data.get("system") or form.fields["system"].initial
     return render(
         request,
         "backtesting/lab.html",
-        {"form": form, "runs": runs, "fieldsets": form.system_fieldsets(), "selected_system": selected, "systems": SYSTEMS},
+        {"form": form, "rows": rows, "fieldsets": form.system_fieldsets(), "selected_system": selected, "systems": SYSTEMS},
         status=400 if request.method == "POST" else 200,
     )
 
@@ -94,6 +97,7 @@ def run_view(request: HttpRequest, run_id: str) -> HttpResponse:
             months=MONTHS,
             model=results.get("model"),
             orders=_selected_orders(results),
+            history=history_summary(results),
         )
     return render(request, "backtesting/run.html", context)
 

@@ -175,6 +175,11 @@ def test_the_last_year_is_evaluated_with_a_first_model_trained_on_every_session_
     assert run.equity_curve["dates"][:2] == ["2020-12-31", LAST_YEAR] and run.equity_curve["strategy"][0] == 1.0
     summary = "First model trained on 505 sessions, 2019-01-02 to 2020-12-31"
     client.force_login(alice)
+    page = client.get(reverse("backtesting:run", args=[run.pk])).content.decode()
+    assert summary in page and "Indicators warmed up on 505 sessions before the period (from 2019-01-02)" in page
+    assert "Returns are measured from the close of 2020-12-31" in page
+    lab = client.get(reverse("backtesting:lab")).content.decode()
+    assert "first model: 505 sessions" in lab
     body = client.get(f"/api/backtests/{run.pk}").json()
     assert body["history"]["first_model"]["history_sessions"] == 505
     assert body["history"]["warmup_bars"] == 505 and body["history"]["warmup_needed"] == 200
@@ -182,13 +187,17 @@ def test_the_last_year_is_evaluated_with_a_first_model_trained_on_every_session_
     assert client.get("/api/backtests/").json()["results"][0]["history"] == body["history"]
 
 
-def test_an_engine_run_of_one_session_fills_on_that_session(market, alice):
+def test_an_engine_run_of_one_session_fills_on_that_session(client, market, alice):
     run = run_now(alice, system="engine", params={"retrain_every": 126, "profile": "Aggressive"}, start="2021-12-31")
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.results["period"]["days"] == 1 and run.equity_curve["dates"] == ["2021-12-30", "2021-12-31"]
     assert run.results["history"]["first_model"]["history_sessions"] == 756
     assert run.results["validation"]["bootstrap"] is None  # one daily return: no bootstrap, said in words
     assert "Too few days for the bootstrap and the permutation test" in {v["title"] for v in validation_verdicts(run.results)}
+    client.force_login(alice)
+    page = client.get(reverse("backtesting:run", args=[run.pk])).content.decode()
+    assert "The period is too short to split into in-sample and out-of-sample parts" in page
+    assert 'id="split-metrics"' not in page and "First model trained on 756 sessions, 2019-01-02 to 2021-12-30" in page
 
 
 def test_a_model_system_is_refused_on_the_page_saying_how_much_history_it_needs(client, market, alice):
