@@ -1,7 +1,9 @@
 """Roles: investor < analyst < operator < administrator, as Django groups plus the staff/superuser flags.
 
 - investor: every registered user; uses the product, no admin access.
-- analyst: also reads market data, models, recommendations and backtests of everyone in the admin.
+- analyst: also reads market data, models, recommendations and backtests of everyone in the admin,
+  read-only: the admin site lets analysts in (``accounts.admin_site``) and their group has only
+  ``view_*`` permissions, so they change nothing there and see no accounts.
 - operator (``is_staff``): also runs the installation: users (not their roles), sessions, tokens,
   lockouts, the audit log.
 - administrator (``is_superuser``): everything, including roles.

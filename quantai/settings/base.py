@@ -29,7 +29,7 @@ ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "loca
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_site.QuantAIAdminConfig",  # django.contrib.admin, opened to analysts read-only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
