@@ -11,10 +11,18 @@ For each symbol and day the answer holds:
 - ``p_up``: the ensemble's calibrated probability that the close H sessions later is above today's. This
   is the number users see as confidence in "up"; ``confidence`` is the calibrated probability of the
   predicted direction, ``max(p_up, 1 - p_up)``;
-- ``p_up_raw``: the stacked probability before calibration, and ``components``: each base model's P(up);
-- ``contributions``: the features that pushed XGBoost's log-odds most for this row (TreeSHAP,
-  ``pred_contribs``), largest absolute first. They explain the XGBoost component, not the whole ensemble;
-  ``feature_values``: the row's feature values themselves;
+- ``p_up_raw``: the combiner's probability before calibration, ``components``: each base model's P(up), and
+  ``combiner_weights``: the combiner's weight on each (``combiner``: stacked, average or best);
+- ``contributions``: the features that moved the tree models most for this row, largest absolute first, in
+  log-odds: XGBoost's TreeSHAP (``pred_contribs``) and the Random Forest's path decomposition (rescaled
+  from probability to log-odds, still summing to the forest's own log-odds move), each weighted by its share
+  of the combiner's weight on the tree models (equal shares when the combiner gives them none). They
+  explain the tree components, not the whole ensemble; ``feature_values``: the row's feature values;
+- ``skill`` and ``hit_rate``: the version's demonstrated out-of-fold skill on this symbol (its walk-forward
+  evaluation folds, stored in its metrics; the overall figure when the symbol has too few rows):
+  ``skill = max(0, AUC - 0.5) * 2`` in [0, 1], 0 when the model has no edge; ``hit_rate`` the share of
+  those rows whose predicted direction came true (``None`` when unknown). A version trained before these
+  figures existed falls back to its gate-fold AUC. The policy tilts positions in proportion to ``skill``;
 - ``price_target``: ``close * (1 + expected_return)`` with ``expected_return = p_up * avg_up + (1 - p_up) *
   avg_down``, where ``avg_up``/``avg_down`` are the symbol's mean forward returns over H on the training
   rows that went up / did not (stored with the version). A centre, not a forecast of the size of the move:
@@ -67,6 +75,12 @@ class Prediction:
     model_label: str
     #: The row's feature values (name -> value, units as documented in learning.ml.features), for explanations.
     feature_values: dict[str, float] = field(default_factory=dict)
+    #: Demonstrated out-of-fold skill on this symbol, in [0, 1] (0: no edge), and the hit rate behind it.
+    skill: float = 0.0
+    hit_rate: float | None = None
+    #: The combiner's weight on each base model, and which combiner it is (stacked, average or best).
+    combiner_weights: dict[str, float] = field(default_factory=dict)
+    combiner: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +186,24 @@ def _target(close: Decimal, expected: float) -> Decimal:
     return (close * (Decimal(1) + Decimal(repr(expected)))).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
+def skill_for(metrics: dict[str, Any], symbol: str) -> tuple[float, float | None]:
+    """``(skill, hit_rate)`` of a version for ``symbol`` from its stored metrics (see the module doc)."""
+    edge = metrics.get("edge") or {}
+    skill = metrics.get("skill") or {}
+    figures = (skill.get("symbols") or {}).get(symbol) or skill.get("overall")
+    if figures:
+        hit_rate = figures.get("hit_rate")
+        hit = float(hit_rate) if isinstance(hit_rate, (int, float)) else None
+        if edge.get("found") is False:
+            return 0.0, hit
+        return max(0.0, min(1.0, float(figures.get("skill") or 0.0))), hit
+    gate = metrics.get("gate") or {}
+    auc, accuracy = gate.get("auc"), gate.get("accuracy")
+    if edge.get("found") is False or not isinstance(auc, (int, float)):
+        return 0.0, float(accuracy) if isinstance(accuracy, (int, float)) else None
+    return max(0.0, min(1.0, (float(auc) - 0.5) * 2.0)), float(accuracy) if isinstance(accuracy, (int, float)) else None
+
+
 def predict_day(*, day: date | None = None, symbols: list[str] | None = None) -> dict[str, PredictionOutcome]:
     """Predictions for ``symbols`` (default: the five stocks) on ``day`` (default: each one's latest bar).
 
@@ -226,12 +258,15 @@ def predict_day(*, day: date | None = None, symbols: list[str] | None = None) ->
         context = complete[complete.index.get_level_values("date") < first_day]
         parts = model.predict_components(X, context=context)
         contributions = _contributions(model, X)
+        combiner_weights = {k: round(float(v), 6) for k, v in model.weights.items()}
+        combiner = str(getattr(model, "combiner", {}).get("method", ""))
         for symbol, key in rows.items():
             row = parts.loc[key]
             p_up = float(row["ensemble"])
             bar_day, close = last_close[symbol]
             symbol_stats = stats.get(symbol) or stats.get("all") or {"avg_up": 0.0, "avg_down": 0.0}
             expected = expected_return(p_up, symbol_stats)
+            skill, hit_rate = skill_for(metrics, symbol)
             out[symbol] = PredictionOutcome(
                 symbol,
                 Prediction(
@@ -250,18 +285,50 @@ def predict_day(*, day: date | None = None, symbols: list[str] | None = None) ->
                     model_version_id=version.pk,
                     model_label=version.label,
                     feature_values={str(k): float(v) for k, v in X.loc[key].items()},
+                    skill=skill,
+                    hit_rate=hit_rate,
+                    combiner_weights=combiner_weights,
+                    combiner=combiner,
                 ),
             )
     return {s: out[s] for s in wanted}
 
 
+#: Tree models whose per-feature contributions explain a prediction, in the order they are read.
+TREE_KINDS: tuple[str, ...] = ("xgb", "rf")
+
+
 def _contributions(model: Any, X: Any) -> dict[Any, list[tuple[str, float]]]:
-    xgb = getattr(model, "models", {}).get("xgb")
-    if xgb is None or not hasattr(xgb, "contributions"):
+    """Per row of ``X``: the top features of the tree models' contributions in log-odds (see the module doc)."""
+    import numpy as np
+
+    from learning.ml.calibration import logit
+
+    members = getattr(model, "models", {})
+    tables = {}
+    for kind in TREE_KINDS:
+        member = members.get(kind)
+        if member is None or not hasattr(member, "contributions"):
+            continue
+        table = member.contributions(X)
+        bias = table.pop("bias").to_numpy(dtype="float64")
+        if kind == "rf":
+            # Probability -> log-odds, keeping the sum: scale each row by its log-odds move over its probability move.
+            p = bias + table.sum(axis=1).to_numpy()
+            moved = np.abs(p - bias) > 1e-9
+            slope = np.clip(p, 1e-6, 1 - 1e-6)
+            scale = 1.0 / (slope * (1.0 - slope))
+            scale[moved] = (logit(p[moved]) - logit(bias[moved])) / (p[moved] - bias[moved])
+            table = table.mul(scale, axis=0)
+        tables[kind] = table
+    if not tables:
         return {}
-    table = xgb.contributions(X).drop(columns=["bias"], errors="ignore")
+    weights = {kind: max(0.0, float(getattr(model, "weights", {}).get(kind, 0.0))) for kind in tables}
+    total = sum(weights.values())
+    shares = {kind: (w / total if total > 0 else 1.0 / len(tables)) for kind, w in weights.items()}
+    combined = sum(table * shares[kind] for kind, table in tables.items())
     result = {}
-    for key, values in table.iterrows():
+    for key, values in combined.iterrows():
         top = values.reindex(values.abs().sort_values(ascending=False).index)[:TOP_CONTRIBUTIONS]
         result[key] = [(str(name), round(float(v), 6)) for name, v in top.items()]
     return result

@@ -153,3 +153,40 @@ def test_the_short_history_the_predictor_reads_gives_the_full_history_prediction
     # EMA and Wilder averages remember all history; after 300 sessions what is left of it is far below 1e-6.
     assert outcome.prediction is not None
     assert outcome.prediction.p_up == pytest.approx(float(full["ensemble"].iloc[0]), abs=1e-6)
+
+
+def test_each_prediction_carries_the_versions_out_of_fold_skill_and_the_combiners_weights(trained: TrainingRun) -> None:  # noqa: F811
+    version = _active_ensemble()
+    stored = version.metrics["skill"]
+    assert set(stored["overall"]) == {"rows", "auc", "hit_rate", "brier_skill", "skill"}
+    assert set(stored["symbols"]) <= {"AAPL", "AMZN", "NVDA"} and stored["symbols"]
+    # Give AAPL its own figures, take NVDA's away (it falls back to the overall figure).
+    metrics = dict(version.metrics)
+    metrics["edge"] = {**metrics["edge"], "found": True}
+    metrics["skill"] = {
+        "overall": {**stored["overall"], "auc": 0.53, "skill": 0.06, "hit_rate": 0.55},
+        "symbols": {"AAPL": {**stored["overall"], "auc": 0.56, "skill": 0.12, "hit_rate": 0.57}},
+    }
+    ModelVersion.objects.filter(pk=version.pk).update(metrics=metrics)
+    predictor.clear_cache()
+
+    outcomes = predictor.predict_day()
+
+    aapl, nvda = outcomes["AAPL"].prediction, outcomes["NVDA"].prediction
+    assert aapl is not None and nvda is not None
+    assert (aapl.skill, aapl.hit_rate) == (0.12, 0.57)
+    assert (nvda.skill, nvda.hit_rate) == (0.06, 0.55)
+    model, _, _ = predictor.active_model()
+    assert aapl.combiner_weights == pytest.approx(model.weights) and set(aapl.combiner_weights) == {"rf", "xgb"}
+    assert aapl.combiner in {"stacked", "average", "best"} and set(aapl.components) == {"rf", "xgb"}
+    assert aapl.contributions
+
+
+def test_a_version_without_an_edge_has_zero_skill_and_an_old_version_falls_back_to_its_gate_auc() -> None:
+    no_edge = {"edge": {"found": False}, "skill": {"overall": {"skill": 0.3, "hit_rate": 0.6}, "symbols": {}}}
+    assert predictor.skill_for(no_edge, "AAPL") == (0.0, 0.6)
+    legacy = {"gate": {"auc": 0.54, "accuracy": 0.56}}
+    skill, hit = predictor.skill_for(legacy, "AAPL")
+    assert skill == pytest.approx(0.08) and hit == 0.56
+    assert predictor.skill_for({"gate": {"auc": 0.47}}, "AAPL") == (0.0, None)
+    assert predictor.skill_for({}, "AAPL") == (0.0, None)

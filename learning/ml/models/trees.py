@@ -82,6 +82,46 @@ class RandomForestModel:
         classes = list(self._estimator.classes_)
         return proba[:, classes.index(1)] if 1 in classes else np.zeros(len(proba))
 
+    def contributions(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+        """Per-row additive contributions to P(up) (Saabas' path decomposition); ``bias`` is the base.
+
+        Along each tree's path every split moves the leaf's share of up rows from the parent's to the child's;
+        that change is credited to the split's feature, and the credits are averaged over the trees. ``bias``
+        (the roots' average share) plus a row's contributions equals its ``predict_proba`` exactly. Units are
+        probability, not log-odds (XGBoost's :meth:`XGBoostModel.contributions` are log-odds).
+        """
+        from scipy import sparse
+
+        if self._estimator is None:
+            raise ModelError("fit the model before explaining it")
+        matrix = as_matrix(X, self.feature_names)
+        names = list(self.feature_names or [])
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        total = np.zeros((len(matrix), len(names)))
+        bias = np.zeros(len(matrix))
+        classes = list(self._estimator.classes_)
+        if 1 in classes:
+            up = classes.index(1)
+            for tree in self._estimator.estimators_:
+                t = tree.tree_
+                value = t.value[:, 0, :]
+                share = value[:, up] / value.sum(axis=1)
+                parent = np.full(t.node_count, -1)
+                split = np.flatnonzero(t.children_left >= 0)
+                parent[t.children_left[split]] = split
+                parent[t.children_right[split]] = split
+                child = np.flatnonzero(parent >= 0)
+                credit = sparse.csr_matrix(
+                    (share[child] - share[parent[child]], (child, t.feature[parent[child]])), shape=(t.node_count, len(names))
+                )
+                total += (tree.decision_path(matrix) @ credit).toarray()
+                bias += share[0]
+            total /= len(self._estimator.estimators_)
+            bias /= len(self._estimator.estimators_)
+        frame = pd.DataFrame(total, columns=names, index=index)
+        frame["bias"] = bias
+        return frame
+
     def feature_importance(self) -> pd.Series:
         """Mean decrease in impurity per feature (sums to 1)."""
         if self._estimator is None:
