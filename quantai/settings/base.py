@@ -339,6 +339,7 @@ REQUEST_BODY_LIMITS: dict[str, int] = {
     "/login/": REQUEST_BODY_LIMIT_AUTH,
     "/register/": REQUEST_BODY_LIMIT_AUTH,
     "/settings/password/": REQUEST_BODY_LIMIT_AUTH,
+    "/password-reset/": REQUEST_BODY_LIMIT_AUTH,
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 SPECTACULAR_SETTINGS = {
