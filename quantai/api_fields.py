@@ -24,6 +24,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import QueryDict
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
@@ -32,6 +33,7 @@ ASCII_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 DECIMAL_MESSAGE = 'Enter a number with the digits 0-9 and an optional decimal point, for example "12" or "12.50".'
 FLOAT_MESSAGE = 'Send the number as a decimal string (for example "1.5") or a whole number, never a JSON float.'
 UNKNOWN_FIELD_MESSAGE = "Unknown field."
+BLANK_MESSAGE = "Give a value or leave the field out."
 
 
 def decimal_pattern(*, max_digits: int, decimal_places: int, signed: bool = True) -> str:
@@ -120,10 +122,10 @@ class StrictDecimalFormField(forms.DecimalField):
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo ("qty") is an error instead of a silent default.
+    """Fields not listed here are refused: 400, each named in `error.fields`."""
 
-    Every input serializer of the API derives from this; its schema has ``additionalProperties: false``.
-    """
+    # A typo ("qty") must be an error, not a silent default. Every input serializer of the API derives
+    # from this; its request schema has ``additionalProperties: false`` (and ``schema_extra``).
 
     #: Friendlier messages for fields people try to send and must not.
     forbidden_messages: dict[str, str] = {}
@@ -137,6 +139,13 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {name: [self.forbidden_messages.get(name, UNKNOWN_FIELD_MESSAGE)] for name in unknown[:20]}
                 )
+        if isinstance(data, QueryDict):
+            # DRF reads an empty form or query value ("?limit=") of an optional field as "not sent"; it was sent.
+            blank = sorted(
+                name for name, field in self.fields.items() if data.get(name) == "" and not getattr(field, "allow_blank", False)
+            )
+            if blank:
+                raise serializers.ValidationError({name: [BLANK_MESSAGE] for name in blank})
         return super().to_internal_value(data)
 
 
@@ -150,11 +159,18 @@ class StrictSerializerSchema(OpenApiSerializerExtension):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         if direction == "request" and isinstance(schema, dict) and schema.get("type") == "object":
             schema["additionalProperties"] = False
-            schema.update(copy.deepcopy(self.target.schema_extra))
+            schema.update(copy.deepcopy(getattr(self.target, "schema_extra", {})))
         return schema
 
     def get_name(self, auto_schema: Any, direction: Any) -> str | None:
         return None  # the usual component name
+
+
+class AccountsStrictSerializerSchema(StrictSerializerSchema):
+    """The accounts API's own strict base refuses unknown fields too; its schema says so (no import of accounts)."""
+
+    target_class = "accounts.api.serializers.StrictSerializer"  # type: ignore[assignment]  # loaded lazily
+    optional = True
 
 
 class StrictDecimalFieldSchema(OpenApiSerializerFieldExtension):

@@ -28,6 +28,17 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         if value < minimum:
             raise ValidationError({name: [f"Must be a whole number of at least {minimum}."]})
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """The schema says what ``_checked`` enforces: limit at least 1 (capped at ``max_limit``), offset at least 0."""
+        parameters = super().get_schema_operation_parameters(view)
+        minimums = {self.limit_query_param: 1, self.offset_query_param: 0}
+        for parameter in parameters:
+            if parameter["name"] in minimums:
+                parameter["schema"] = {**parameter["schema"], "minimum": minimums[parameter["name"]]}
+            if parameter["name"] == self.limit_query_param:
+                parameter["description"] = f"Number of results to return per page (at most {self.max_limit}; more is capped)."
+        return parameters
+
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
         self._checked(request, self.limit_query_param, 1)
         self._checked(request, self.offset_query_param, 0)

@@ -99,7 +99,7 @@ class AlertsView(APIView):
         parameters=[
             USER_ID,
             OpenApiParameter("status", OpenApiTypes.STR, enum=RiskAlertStatus.values),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="At most 200 (default 50)"),
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 200}, description="At most 200 (default 50)"),
         ],
         responses={200: RiskAlertSerializer(many=True), 400: _WRITE_ERRORS[400], **READ_ERRORS},
         summary="Stop-loss and take-profit alerts, newest first",

@@ -48,6 +48,12 @@ class PositionSerializer(serializers.ModelSerializer):
 
 
 class TradeSerializer(serializers.ModelSerializer):
+    # Declared, not derived: read-only model fields lose their blank choice, and the ledger's sides include
+    # the cash entries (the enum is named in SPECTACULAR_SETTINGS so no other "side" can take its name).
+    side = serializers.ChoiceField(choices=TradeSide.choices, read_only=True)
+    symbol = serializers.ChoiceField(
+        choices=[("", "Cash entry"), *((s, s) for s in TRADABLE)], read_only=True, help_text="Empty for cash entries"
+    )
     gross_amount = serializers.DecimalField(read_only=True, **MONEY)
 
     class Meta:

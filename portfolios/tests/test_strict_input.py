@@ -188,3 +188,8 @@ def test_the_portfolio_setup_forms_refuse_other_digits_and_separators(form, data
     bound = form(data)
     assert not bound.is_valid()
     assert field in bound.errors
+
+
+@pytest.mark.parametrize(("path", "params"), [("/me/alerts", {"limit": ""}), ("/me/trades", {"symbol": ""})])
+def test_an_empty_query_value_is_refused_not_read_as_absent(api, path, params):
+    assert_field_error(api.get(BASE + path, params), next(iter(params)))

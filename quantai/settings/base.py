@@ -352,7 +352,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"BacktestRunStatusEnum": "backtesting.models.RunStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "BacktestRunStatusEnum": "backtesting.models.RunStatus",
+        "LedgerEntrySideEnum": "portfolios.models.TradeSide",
+    },
+    # 429 on every operation, user_id as `me` or digits (quantai.openapi); strict input: quantai.api_fields.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "quantai.openapi.document_common_responses"],
 }
 
 # --- Market data -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from accounts.ratelimits import rate_limit
 from accounts.selectors import user_in_scope
+from market.symbols import TRADABLE
 from quantai.errors import NotFound
 from recommendations import selectors, services
 from recommendations.api.serializers import (
@@ -68,7 +69,7 @@ class RecommendationListView(generics.ListAPIView):
             OpenApiParameter("scope", OpenApiTypes.STR, enum=["today", "history"], description="Default today"),
             OpenApiParameter("date", OpenApiTypes.DATE, description="Only this trading date"),
             OpenApiParameter("status", OpenApiTypes.STR, enum=RecommendationStatus.values),
-            OpenApiParameter("symbol", OpenApiTypes.STR),
+            OpenApiParameter("symbol", OpenApiTypes.STR, enum=list(TRADABLE)),
             OpenApiParameter("action", OpenApiTypes.STR, enum=RecommendationType.values),
         ],
         responses={200: RecommendationSerializer(many=True), 400: OpenApiResponse(_ERROR), **_READ_ERRORS},
