@@ -9,6 +9,12 @@ Examples::
     manage.py run_backtest --system trend_tsmom --prices ../shared/data/prices   # CSV files, not the database
     manage.py run_backtest --system ml --params '{"model": "xgb", "threshold": [0.52, 0.55]}' --start 2012-01-03
     manage.py run_backtest --system engine --params '{"profile": "Moderate"}' --start 2015-01-02 --json moderate.json
+    manage.py run_backtest --system ml --start 2023-01-03 --prices ../shared/data/prices   # one year, trained on 2005-2022
+
+The period runs from ``--start`` to ``--end``; every price before ``--start`` is history: the first model
+of ``ml`` and ``engine`` is fitted on all of it (then retrained inside the period) and indicators warm up on
+it, while the metrics cover the period alone, from the close before it. So any period with one session can
+be evaluated; the report says how much history the first model and the indicators had.
 
 ``--system`` takes the issue's names ``buy_and_hold``, ``trend`` (= ``trend_ma``), ``mean_reversion``
 (= ``mean_reversion_rsi``), ``ml`` and ``engine``, and every registered system name.
@@ -66,7 +72,9 @@ class Command(BaseCommand):
         parser.add_argument("--system", required=True, choices=sorted({*SYSTEMS, *SYSTEM_ALIASES}))
         parser.add_argument("--param", action="append", metavar="NAME=VALUE", help="a parameter; repeat for more")
         parser.add_argument("--params", metavar="JSON", help="parameters as a JSON object, e.g. '{\"fast\": [5, 10]}'")
-        parser.add_argument("--start", help="first day, YYYY-MM-DD (default: the first prices)")
+        parser.add_argument(
+            "--start", help="first day, YYYY-MM-DD (default: the first prices); earlier prices warm up and train the models"
+        )
         parser.add_argument("--end", help="last day, YYYY-MM-DD (default: the latest prices)")
         parser.add_argument("--split", help="first out-of-sample day (default: after 70 %% of the days)")
         parser.add_argument("--commission-bps", default="1", help="per trade (default 1)")
