@@ -37,7 +37,10 @@ class Signal:
 
     ``p_up``: calibrated P(close higher after ``horizon_days`` sessions); ``confidence``: the calibrated
     probability of the predicted direction; ``expected_return``: over the horizon, a fraction;
-    ``top_contributions``: ``(feature, contribution in log-odds)``, largest first.
+    ``top_contributions``: ``(feature, contribution in log-odds)``, largest first. ``skill``: the model's
+    demonstrated out-of-fold skill on this symbol in [0, 1] (``2 * (AUC - 0.5)``, floored at 0); the policy tilts
+    the target only in proportion to it, so 0 (unknown, the default) means no tilt. ``hit_rate``: its out-of-fold
+    hit rate on the symbol (NaN: unknown), for the reason text; ``combiner_weights``: the ensemble's weights.
     """
 
     symbol: str
@@ -54,6 +57,9 @@ class Signal:
     model_label: str = ""
     components: dict[str, float] = field(default_factory=dict)
     feature_values: dict[str, float] = field(default_factory=dict)
+    skill: float = 0.0
+    hit_rate: float = math.nan
+    combiner_weights: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,9 @@ def signals_for(day: date) -> SignalBatch:
             feature_values={
                 str(n): float(prediction.feature_values[n]) for n, _ in prediction.contributions if n in prediction.feature_values
             },
+            skill=float(getattr(prediction, "skill", 0.0) or 0.0),
+            hit_rate=float(prediction.hit_rate) if getattr(prediction, "hit_rate", None) is not None else math.nan,
+            combiner_weights={str(k): float(v) for k, v in (getattr(prediction, "combiner_weights", None) or {}).items()},
         )
     return SignalBatch(date=day, signals=signals, missing=missing)
 
