@@ -18,6 +18,7 @@ queries (aggregates, never a row per user), so it costs the same with 2 users or
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -107,10 +108,10 @@ def periodic_task_runs() -> list[dict[str, Any]]:
 
 
 def queue_lengths(*, celery_app: Any = None, names: tuple[str, ...] = QUEUE_NAMES) -> dict[str, Any]:
-    """``{"mode": "eager"|"redis"|"unknown"|"unavailable", "queues": {name: length or None}}``.
+    """``{"mode": "eager"|"redis"|"filesystem"|"unknown"|"unavailable", "queues": {name: length or None}}``.
 
-    Only the Redis broker is measured (``LLEN``; messages sent with a non-default priority sit in sibling keys
-    and are not counted). A broker that does not answer within :data:`BROKER_TIMEOUT` gives ``None`` lengths.
+    The Redis broker (``LLEN``) and the embedded mode's file-system broker (files per queue) are measured; on Redis,
+    messages sent with a non-default priority sit in sibling keys and are not counted. A broker that does not answer within :data:`BROKER_TIMEOUT` gives ``None`` lengths.
     ``celery_app`` defaults to the project's.
     """
     if celery_app is None:
@@ -120,6 +121,15 @@ def queue_lengths(*, celery_app: Any = None, names: tuple[str, ...] = QUEUE_NAME
     if app.conf.task_always_eager:
         return {"mode": "eager", "queues": dict.fromkeys(names)}
     broker = str(app.conf.broker_url or "")
+    if broker.startswith("filesystem://"):
+        # The embedded mode (make run): one file per waiting message, named "<time>_<id>.<queue>.msg".
+        folder = (app.conf.broker_transport_options or {}).get("data_folder_in", "")
+        try:
+            files = os.listdir(folder)
+        except OSError:
+            return {"mode": "unavailable", "queues": dict.fromkeys(names)}
+        counts = {name: sum(1 for f in files if f.endswith(f".{name}.msg")) for name in names}
+        return {"mode": "filesystem", "queues": counts}
     if not broker.startswith(("redis://", "rediss://", "unix://")):
         return {"mode": "unknown", "queues": dict.fromkeys(names)}
     try:

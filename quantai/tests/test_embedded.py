@@ -281,3 +281,16 @@ def test_serve_runs_tasks_in_its_worker_and_one_interrupt_stops_everything(tmp_p
             if child.is_running():
                 child.kill()
         log.close()
+
+
+def test_the_system_page_counts_the_file_brokers_waiting_messages(tmp_path):
+    from types import SimpleNamespace
+
+    from quantai.monitoring import queue_lengths
+
+    for name in ("1_a.ml.msg", "2_b.ml.msg", "3_c.default.msg", "4_d.other.msg"):
+        (tmp_path / name).write_text("{}")
+    conf = SimpleNamespace(
+        task_always_eager=False, broker_url="filesystem://localhost//", broker_transport_options={"data_folder_in": str(tmp_path)}
+    )
+    assert queue_lengths(celery_app=SimpleNamespace(conf=conf)) == {"mode": "filesystem", "queues": {"default": 1, "ml": 2}}

@@ -43,6 +43,26 @@
     addCard(detail.recommendation_id);
   });
 
+  // An empty list (a new investor's first recommendations are being made in the worker) also looks again every
+  // few seconds for three minutes: a live message sent while the browser was between two pages is not replayed.
+  (function waitForFirst() {
+    var list = document.querySelector("#rec-list[data-card-url]");
+    if (!list || list.querySelector(".rec-card")) { return; }
+    var tries = 0;
+    var timer = window.setInterval(function () {
+      tries += 1;
+      if (list.querySelector(".rec-card") || tries > 36) { window.clearInterval(timer); return; }
+      fetch(window.location.href, { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : ""; })
+        .then(function (html) {
+          if (html.indexOf('class="rec-card') !== -1 && !list.querySelector(".rec-card")) {
+            window.clearInterval(timer);
+            window.location.reload();
+          }
+        });
+    }, 5000);
+  })();
+
   // --- detail: charts ------------------------------------------------------------------------------
   function drawPrice(data) {
     var box = document.getElementById("rec-price-chart");
