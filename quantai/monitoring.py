@@ -111,7 +111,8 @@ def queue_lengths(*, celery_app: Any = None, names: tuple[str, ...] = QUEUE_NAME
     """``{"mode": "eager"|"redis"|"filesystem"|"unknown"|"unavailable", "queues": {name: length or None}}``.
 
     The Redis broker (``LLEN``) and the embedded mode's file-system broker (files per queue) are measured; on Redis,
-    messages sent with a non-default priority sit in sibling keys and are not counted. A broker that does not answer within :data:`BROKER_TIMEOUT` gives ``None`` lengths.
+    messages sent with a non-default priority sit in sibling keys and are not counted. A broker that does not
+    answer within :data:`BROKER_TIMEOUT` gives ``None`` lengths.
     ``celery_app`` defaults to the project's.
     """
     if celery_app is None:
