@@ -99,11 +99,12 @@ class Command(BaseCommand):
             self._stop(children)
 
     def _stop(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-        """SIGTERM to each child's process group (the worker's pool and beat too), then SIGKILL after a grace period."""
+        """SIGTERM to each child (the worker then stops its pool and beat itself), then SIGKILL to whatever is left of
+        each child's process group after a grace period (a task still running: its run is marked failed next start)."""
         for _name, process in children:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
+                    os.kill(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE
         for _name, process in children:
             with contextlib.suppress(subprocess.TimeoutExpired):
