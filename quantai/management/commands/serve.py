@@ -79,6 +79,7 @@ class Command(BaseCommand):
                 )
         what = "the web server, a Celery worker and beat" if with_worker else "the web server (tasks run in it)"
         self.stdout.write(self.style.SUCCESS(f"QuantAI: http://{host}:{port}/  ({what}; Ctrl-C stops everything)"))
+        self.stdout.write("Sign in as the demo investor with the username and password printed above.")
 
         stopping = {"signal": 0}
 
