@@ -273,3 +273,27 @@ class RiskAlert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == RiskAlertStatus.OPEN
+
+
+class PortfolioSnapshot(models.Model):
+    """A user's analytics as of a ledger state and a prices version: what the pages and the API read.
+
+    Computed after the close and after each ledger write by ``portfolios.tasks.refresh_portfolio_snapshot``
+    (see :mod:`portfolios.services.snapshots`). ``data`` is the analytics in the API's JSON shape.
+    A row is current only while ``format``, ``ledger_last_id`` and ``prices_version`` all match what
+    they are now; readers check that and recompute an outdated row instead of showing it
+    (:func:`portfolios.selectors.portfolio_analytics_data`).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    format = models.PositiveSmallIntegerField(help_text="Layout of data; a row of another layout is recomputed")
+    ledger_last_id = models.BigIntegerField(default=0, help_text="The newest ledger entry included (0: none)")
+    prices_version = models.CharField(max_length=64, help_text="market.selectors.prices_version() when computed")
+    data = models.JSONField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "portfolio_snapshots"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} snapshot @{self.ledger_last_id}"

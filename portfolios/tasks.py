@@ -9,7 +9,7 @@ from celery import shared_task
 
 from portfolios.alerts import risk_alerts_check
 from portfolios.selectors import ledger_verify
-from portfolios.services import positions_revalue
+from portfolios.services import portfolio_snapshot_refresh, portfolio_snapshots_refresh, positions_revalue
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,8 @@ def revalue_positions() -> dict[str, Any]:
     # Stop losses and take profits are judged on the values just written; a separate task so that a
     # failing alert check never undoes (or retries) the revaluation.
     check_risk_alerts.delay()
+    # New closes make every analytics snapshot outdated: recompute them once, here, not in requests.
+    refresh_portfolio_snapshots.delay()
     return {"positions": result.positions, "users": result.users, "prices": {s: str(p) for s, p in result.prices.items()}}
 
 
@@ -52,3 +54,25 @@ def check_risk_alerts() -> dict[str, Any]:
         "auto_executed": result.auto_executed,
         "auto_failed": result.auto_failed,
     }
+
+
+@shared_task(name="portfolios.tasks.refresh_portfolio_snapshot", ignore_result=True)
+def refresh_portfolio_snapshot(user_id: int) -> bool:
+    """Recompute one user's analytics snapshot unless it is current (queued after each ledger write).
+
+    Safe to run twice and for a deleted user (nothing to compute, nothing stored).
+    """
+    from accounts.models import User
+
+    if not User.objects.filter(pk=user_id).exists():
+        return False
+    return portfolio_snapshot_refresh(user_id=user_id)
+
+
+@shared_task(name="portfolios.tasks.refresh_portfolio_snapshots")
+def refresh_portfolio_snapshots() -> dict[str, Any]:
+    """Recompute every missing or outdated analytics snapshot (after each revaluation: new closes outdate them all).
+
+    Safe to run twice: the second run finds them all current.
+    """
+    return {"refreshed": portfolio_snapshots_refresh()}

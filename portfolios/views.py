@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -94,7 +95,9 @@ def _sort_links(current: str) -> dict[str, dict[str, str]]:
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     summary = selectors.portfolio_summary(user=user)
-    report = selectors.portfolio_analytics(user=user)
+    # The stored snapshot's JSON: the chart takes its strings as they are; only the figures become Decimals.
+    data = selectors.portfolio_analytics_data(user=user)
+    report = selectors.report_from_data(data, with_series=False)
     positions, sort = _sorted_positions(summary.positions, request.GET.get("sort", "symbol"))
     equity = summary.totals.equity
     rows = [
@@ -103,24 +106,20 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     ]
     day_pnl = day_pnl_date = None
     # The last two sessions with closes: an entry recorded after the last close adds a point that is not a session.
-    as_of = summary.prices_as_of or (report.end if report.end else None)
-    sessions = [p for p in report.series if as_of is None or p.date <= as_of]
+    as_of_day = summary.prices_as_of or report.end
+    as_of = as_of_day.isoformat() if as_of_day else None
+    sessions = [p for p in data["series"] if as_of is None or p["date"] <= as_of]
     if len(sessions) >= 2:
         last, before = sessions[-1], sessions[-2]
-        day_pnl, day_pnl_date = last.pnl - before.pnl, last.date
+        day_pnl, day_pnl_date = Decimal(last["pnl"]) - Decimal(before["pnl"]), date.fromisoformat(last["date"])
     chart = {
         "allocation": [
             {"label": p.symbol, "value": str(abs(p.market_value)), "short": p.position_type == "SHORT"} for p in positions
         ]
         + ([{"label": "Cash", "value": str(summary.totals.cash), "short": False}] if summary.totals.cash > 0 else []),
         "series": [
-            {
-                "date": point.date.isoformat(),
-                "equity": str(point.equity),
-                "net_deposits": str(point.net_deposits),
-                "spy": None if point.benchmark_index is None else str(point.benchmark_index),
-            }
-            for point in report.series
+            {"date": p["date"], "equity": p["equity"], "net_deposits": p["net_deposits"], "spy": p["benchmark_index"]}
+            for p in data["series"]
         ],
     }
     context = {

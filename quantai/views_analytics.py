@@ -46,6 +46,6 @@ class PortfolioAnalyticsView(APIView):
     )
     def get(self, request: Request, user_id: str) -> Response:
         owner = portfolio_owner(request, user_id)
-        body = dict(AnalyticsSerializer(selectors.portfolio_analytics(user=owner)).data)
+        body = dict(selectors.portfolio_analytics_data(user=owner))  # stored in AnalyticsSerializer's shape
         body["recommendations"] = RecommendationStatisticsSerializer(user_statistics(owner)).data
         return Response(body)

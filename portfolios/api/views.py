@@ -231,4 +231,5 @@ class AnalyticsView(APIView):
     )
     def get(self, request: Request, user_id: str) -> Response:
         owner = portfolio_owner(request, user_id)
-        return Response(AnalyticsSerializer(selectors.portfolio_analytics(user=owner)).data)
+        # The snapshot is stored in this serializer's shape (tests hold them equal): no per-field serialising.
+        return Response(selectors.portfolio_analytics_data(user=owner))

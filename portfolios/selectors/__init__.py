@@ -20,7 +20,14 @@ from portfolios.selectors.replay import (
     trade_to_entry,
     user_ledger_problems,
 )
-from portfolios.selectors.reports import AllocationSlice, AnalyticsReport, SeriesPoint, portfolio_analytics
+from portfolios.selectors.reports import (
+    AllocationSlice,
+    AnalyticsReport,
+    SeriesPoint,
+    portfolio_analytics,
+    portfolio_analytics_data,
+    report_from_data,
+)
 
 __all__ = [
     "MONEY_ZERO",
@@ -36,8 +43,10 @@ __all__ = [
     "ledger_replay_entries",
     "ledger_verify",
     "portfolio_analytics",
+    "portfolio_analytics_data",
     "portfolio_summary",
     "position_state_or_empty",
+    "report_from_data",
     "state_differences",
     "stored_state",
     "trade_to_entry",

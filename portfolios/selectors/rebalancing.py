@@ -17,20 +17,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from django.db.models import Max
 
 from accounts.models import User
 from accounts.profiles import profile_for
 from market.models import PriceBar
 from market.symbols import TRADABLE
-from portfolios import rebalancing
 from portfolios.ledger import Direction, q2
 from portfolios.models import CashAccount, Position
 from quantai.errors import Conflict
 from quantai.flags import Flag, flag_enabled
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from portfolios import rebalancing
 
 #: Calendar days of bars to read for a year of sessions (holidays and a margin included).
 _WINDOW_DAYS = 400
@@ -44,7 +47,7 @@ class RebalancingSuggestion:
     cash_buffer: Decimal  # the profile's buffer; targets.cash_weight may be higher when the caps bind
     prices_as_of: date  # the latest bar used
     price_dates: dict[str, date]  # the bar each symbol's trade price comes from
-    targets: rebalancing.TargetWeights
+    targets: rebalancing.TargetWeights  # pandas and the optimiser load only when a suggestion is made
     plan: rebalancing.RebalancingPlan
 
 
@@ -55,6 +58,8 @@ class RebalancingRefused(Conflict):
 def _closes_up_to(as_of: date | None) -> tuple[pd.DataFrame, dict[str, tuple[Decimal, date]]]:
     """Daily closes of the five (floats, one column each) in the window ending at the latest bar on or before
     ``as_of``, and each symbol's latest close there (``Decimal``) with its date."""
+    import pandas as pd  # only when a suggestion is made: the dashboard's other figures never need it
+
     bars = PriceBar.objects.filter(symbol__in=TRADABLE)
     if as_of is not None:
         bars = bars.filter(date__lte=as_of)
@@ -86,6 +91,8 @@ def rebalancing_suggestion(*, user: User, as_of: date | None = None) -> Rebalanc
         )
     profile = profile_for(user.risk_tolerance)
     buffer = profile.cash_buffer
+
+    from portfolios import rebalancing  # numpy, pandas and the optimiser, only for a suggestion
 
     closes, latest = _closes_up_to(as_of)
     try:

@@ -1,4 +1,12 @@
-"""Analytics of a user, from ``portfolios.analytics``, with money back in ``Decimal``."""
+"""Analytics of a user: computed from the ledger and the daily closes by :mod:`portfolios.analytics`, stored
+as a :class:`~portfolios.models.PortfolioSnapshot`, and read back from it.
+
+A request reads two indexed rows (the user's newest ledger id and the snapshot) and answers from the stored
+JSON: no pandas, no numpy, no recomputation. The snapshot is recomputed by a task after the close and after
+each ledger write (:mod:`portfolios.services.snapshots`); a request that finds it missing or outdated
+(another format, an older ledger, another prices version) recomputes it in pure Python and stores it,
+so an outdated snapshot is never shown.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +16,26 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-import pandas as pd
 from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import User
-from market.selectors import daily_closes, prices_version
-from market.symbols import TRADABLE
+from market.models import PriceBar
+from market.selectors import prices_version
+from market.symbols import ALL_SYMBOLS
 from portfolios import analytics
-from portfolios.ledger import (
-    q2,
-)
-from portfolios.models import Trade
+from portfolios.ledger import q2
+from portfolios.models import PortfolioSnapshot, Trade
 from portfolios.selectors.portfolio import MONEY_ZERO
 
 RATIO_STEP = Decimal("0.000001")
+#: Layout of :attr:`PortfolioSnapshot.data`; change it with the layout, and every stored row is recomputed.
+SNAPSHOT_FORMAT = 1
+#: Closes before a user's first entry that the analytics may forward-fill from.
+CLOSES_LOOKBACK = timedelta(days=10)
+#: The closes are cached per prices version; this only bounds how long an unread copy lives.
+CLOSES_CACHE_SECONDS = 24 * 3600
 
 
 def _ratio(value: float | None) -> Decimal | None:
@@ -82,58 +96,78 @@ class AnalyticsReport:
     series: list[SeriesPoint]
 
 
-#: Analytics are cached per ledger state and prices version; this only bounds how long an unread entry lives.
-ANALYTICS_CACHE_SECONDS = 6 * 3600
+_DATES = ("start", "end", "max_drawdown_peak", "max_drawdown_trough")
+_DECIMALS = (
+    "equity", "twr", "mwr_period", "mwr_annualized", "volatility_daily", "volatility_annualized", "beta", "correlation",
+    "var_95", "cvar_95", "var_95_amount", "cvar_95_amount", "max_drawdown", "benchmark_return", "equal_weight_return",
+)  # fmt: skip
 
 
-def portfolio_analytics(*, user: User) -> AnalyticsReport:
-    """Analytics of one user's whole history, from the ledger and the daily closes (two queries; one when cached).
+# --- Computing ----------------------------------------------------------------------------------------
 
-    The ledger is append-only, so its length and last id identify its state; with the prices version
-    (:func:`market.selectors.prices_version`, new after every bar write) they key a cached report, which
-    can therefore never be stale: a trade or a price refresh makes a new key.
+
+def daily_closes_since(first_day: date) -> analytics.Closes:
+    """Every stored close from ``first_day`` on, as :class:`portfolios.analytics.Closes` (floats).
+
+    The whole history is read once per prices version (:func:`market.selectors.prices_version`) and cached;
+    a slice is returned. Only symbols with a close in the period are columns.
     """
-    rows = list(
-        Trade.objects.filter(user=user)
+    key = f"portfolio:closes:v1:{prices_version()}"
+    cached = cache.get(key)
+    if not isinstance(cached, analytics.Closes):
+        rows = PriceBar.objects.filter(symbol__in=ALL_SYMBOLS).order_by("date").values_list("date", "symbol", "close")
+        dates: list[date] = []
+        by_symbol: dict[str, dict[date, float]] = {}
+        for day, symbol, close in rows:
+            if not dates or dates[-1] != day:
+                dates.append(day)
+            by_symbol.setdefault(symbol, {})[day] = float(close)
+        cached = analytics.Closes(dates=dates, columns={s: [v.get(d) for d in dates] for s, v in sorted(by_symbol.items())})
+        cache.set(key, cached, timeout=CLOSES_CACHE_SECONDS)
+    return cached.since(first_day)
+
+
+def ledger_entries(rows: list[tuple[Any, ...]]) -> list[analytics.Entry]:
+    """``(executed_at, side, symbol, shares, price, cash_delta)`` ledger rows as analytics entries."""
+    return [
+        analytics.Entry(
+            executed_at=at, side=side, symbol=symbol, shares=float(shares), price=float(price), cash_delta=float(cash)
+        )
+        for at, side, symbol, shares, price, cash in rows
+    ]
+
+
+def _ledger_rows(user_id: int) -> list[tuple[Any, ...]]:
+    return list(
+        Trade.objects.filter(user_id=user_id)
         .order_by("id")
         .values_list("id", "executed_at", "side", "symbol", "shares", "price", "cash_delta")
     )
-    key = f"portfolio:analytics:v1:{user.pk}:{len(rows)}:{rows[-1][0] if rows else 0}:{prices_version()}"
-    cached = cache.get(key)
-    if isinstance(cached, AnalyticsReport):
-        return cached
-    report = _analytics_report([row[1:] for row in rows])
-    cache.set(key, report, timeout=ANALYTICS_CACHE_SECONDS)
-    return report
 
 
-def _analytics_report(rows: list[tuple[Any, ...]]) -> AnalyticsReport:
-    ledger = pd.DataFrame(rows, columns=["executed_at", "side", "symbol", "shares", "price", "cash_delta"])
-    closes = pd.DataFrame()
-    if rows:
-        first_day = min(r[0] for r in rows).date() - timedelta(days=10)
-        # Only the symbols with a bar in the period, as a query from first_day would return.
-        closes = daily_closes().loc[pd.Timestamp(first_day) :].dropna(axis=1, how="all")
-        for column in ("shares", "price", "cash_delta"):
-            ledger[column] = ledger[column].astype(float)
-    if closes.empty:
-        closes = pd.DataFrame(index=pd.DatetimeIndex([]), columns=list(TRADABLE), dtype=float)
-    result = analytics.portfolio_analytics(ledger, closes)
+def analytics_report(rows: list[tuple[Any, ...]], closes: analytics.Closes | None = None) -> AnalyticsReport:
+    """The report of a ledger (``(executed_at, side, symbol, shares, price, cash_delta)`` rows in ledger order).
 
-    def day(value: Any) -> date | None:
-        return value.date() if value is not None else None
-
-    equity = _money(result.equity) or MONEY_ZERO
+    ``closes``: every close (sliced here from the first entry on); read from the database when not given.
+    """
+    entries = ledger_entries(rows)
+    prices = analytics.Closes(dates=[], columns={})
+    if entries:
+        first_day = min(analytics.utc_day(e.executed_at) for e in entries) - CLOSES_LOOKBACK
+        prices = closes.since(first_day) if closes is not None else daily_closes_since(first_day)
+    result = analytics.portfolio_analytics(entries, prices)
+    columns = result.series.columns
+    benchmark = columns.get("benchmark_index")
     series = [
         SeriesPoint(
-            date=index.date(),
-            equity=q2(Decimal(repr(row.equity))),
-            net_deposits=q2(Decimal(repr(row.net_flows))),
-            pnl=q2(Decimal(repr(row.pnl))),
-            twr_index=_ratio(row.twr_index) or Decimal(0),
-            benchmark_index=_ratio(getattr(row, "benchmark_index", None)),
+            date=day,
+            equity=q2(Decimal(repr(columns["equity"][i]))),
+            net_deposits=q2(Decimal(repr(columns["net_flows"][i]))),
+            pnl=q2(Decimal(repr(columns["pnl"][i]))),
+            twr_index=_ratio(columns["twr_index"][i]) or Decimal(0),
+            benchmark_index=_ratio(benchmark[i]) if benchmark is not None else None,
         )
-        for index, row in zip(result.series.index, result.series.itertuples(index=False), strict=True)
+        for i, day in enumerate(result.series.index)
     ]
     allocation = [
         AllocationSlice(
@@ -144,10 +178,10 @@ def _analytics_report(rows: list[tuple[Any, ...]]) -> AnalyticsReport:
         for symbol, value in result.allocation.items()
     ]
     return AnalyticsReport(
-        start=day(result.start),
-        end=day(result.end),
+        start=result.start,
+        end=result.end,
         observations=result.observations,
-        equity=equity,
+        equity=_money(result.equity) or MONEY_ZERO,
         twr=_ratio(result.twr),
         mwr_period=_ratio(result.mwr_period),
         mwr_annualized=_ratio(result.mwr_annualized),
@@ -160,11 +194,139 @@ def _analytics_report(rows: list[tuple[Any, ...]]) -> AnalyticsReport:
         var_95_amount=_money(result.var_95_amount),
         cvar_95_amount=_money(result.cvar_95_amount),
         max_drawdown=_ratio(result.max_drawdown),
-        max_drawdown_peak=day(result.max_drawdown_peak),
-        max_drawdown_trough=day(result.max_drawdown_trough),
+        max_drawdown_peak=result.max_drawdown_peak,
+        max_drawdown_trough=result.max_drawdown_trough,
         benchmark_return=_ratio(result.benchmark_return),
         equal_weight_return=_ratio(result.equal_weight_return),
         pnl_by_symbol={s: _money(v) or MONEY_ZERO for s, v in result.pnl_by_symbol.items()},
         allocation=allocation,
         series=series,
     )
+
+
+# --- The stored (API) shape -------------------------------------------------------------------------
+
+
+def _text(value: Decimal | date | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else f"{value:f}"
+
+
+def report_data(report: AnalyticsReport) -> dict[str, Any]:
+    """The report as the analytics API answers it (decimals as strings, dates ISO): what a snapshot stores."""
+    data: dict[str, Any] = {name: _text(getattr(report, name)) for name in _DATES}
+    data["observations"] = report.observations
+    data.update({name: _text(getattr(report, name)) for name in _DECIMALS})
+    data["pnl_by_symbol"] = {s: _text(v) for s, v in report.pnl_by_symbol.items()}
+    data["allocation"] = [{"symbol": a.symbol, "value": _text(a.value), "weight": _text(a.weight)} for a in report.allocation]
+    data["series"] = [
+        {
+            "date": p.date.isoformat(),
+            "equity": _text(p.equity),
+            "net_deposits": _text(p.net_deposits),
+            "pnl": _text(p.pnl),
+            "twr_index": _text(p.twr_index),
+            "benchmark_index": _text(p.benchmark_index),
+        }
+        for p in report.series
+    ]
+    return data
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _day(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def report_from_data(data: dict[str, Any], *, with_series: bool = True) -> AnalyticsReport:
+    """:func:`report_data` read back (``with_series=False``: an empty series, for pages that only show figures)."""
+    figures: dict[str, Any] = {name: _day(data[name]) for name in _DATES}
+    figures.update({name: _decimal(data[name]) for name in _DECIMALS})
+    return AnalyticsReport(
+        observations=data["observations"],
+        pnl_by_symbol={s: Decimal(v) for s, v in data["pnl_by_symbol"].items()},
+        allocation=[AllocationSlice(a["symbol"], Decimal(a["value"]), _decimal(a["weight"])) for a in data["allocation"]],
+        series=[
+            SeriesPoint(
+                date=date.fromisoformat(p["date"]),
+                equity=Decimal(p["equity"]),
+                net_deposits=Decimal(p["net_deposits"]),
+                pnl=Decimal(p["pnl"]),
+                twr_index=Decimal(p["twr_index"]),
+                benchmark_index=_decimal(p["benchmark_index"]),
+            )
+            for p in (data["series"] if with_series else [])
+        ],
+        **figures,
+    )
+
+
+# --- Snapshots ------------------------------------------------------------------------------------------
+
+
+def ledger_last_id(user_id: int) -> int:
+    """The id of the user's newest ledger entry (0 without one): the ledger is append-only, so it names its state."""
+    return Trade.objects.filter(user_id=user_id).order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def snapshot_is_current(snapshot: PortfolioSnapshot | None, *, last_id: int, version: str) -> bool:
+    """Whether ``snapshot`` was computed from this ledger state and these prices, in the current format."""
+    return (
+        snapshot is not None
+        and snapshot.format == SNAPSHOT_FORMAT
+        and snapshot.ledger_last_id == last_id
+        and snapshot.prices_version == version
+    )
+
+
+def snapshot_compute(user_id: int, *, closes: analytics.Closes | None = None) -> PortfolioSnapshot:
+    """Compute a user's snapshot from the ledger and closes now, and store it (a newer stored one is kept).
+
+    The prices version is read before the closes, so a bar written meanwhile makes the row outdated
+    rather than wrongly current.
+    """
+    version = prices_version()
+    rows = _ledger_rows(user_id)
+    last_id = rows[-1][0] if rows else 0
+    data = report_data(analytics_report([row[1:] for row in rows], closes))
+    snapshot = PortfolioSnapshot(
+        user_id=user_id,
+        format=SNAPSHOT_FORMAT,
+        ledger_last_id=last_id,
+        prices_version=version,
+        data=data,
+        computed_at=timezone.now(),
+    )
+    fields = {name: getattr(snapshot, name) for name in ("format", "ledger_last_id", "prices_version", "data", "computed_at")}
+    # Compare-and-set: a slower computation from an older ledger never replaces a newer row.
+    updated = PortfolioSnapshot.objects.filter(user_id=user_id, ledger_last_id__lte=last_id).update(**fields)
+    if not updated:
+        try:
+            with transaction.atomic():
+                PortfolioSnapshot.objects.create(**fields, user_id=user_id)
+        except IntegrityError:
+            pass  # a newer row exists (or another process just stored the same one)
+    return snapshot
+
+
+def portfolio_analytics_data(*, user: User) -> dict[str, Any]:
+    """The user's analytics in the API's JSON shape: the snapshot when current, else recomputed now and stored.
+
+    Two indexed reads when the snapshot is current (the usual case: tasks refresh it after the close and after
+    each ledger write); never an outdated snapshot.
+    """
+    last_id = ledger_last_id(user.pk)
+    snapshot = PortfolioSnapshot.objects.filter(user_id=user.pk).first()
+    if snapshot_is_current(snapshot, last_id=last_id, version=prices_version()):
+        assert snapshot is not None
+        return snapshot.data  # type: ignore[no-any-return]
+    return snapshot_compute(user.pk).data  # type: ignore[no-any-return]
+
+
+def portfolio_analytics(*, user: User) -> AnalyticsReport:
+    """Analytics of one user's whole history, from the ledger and the daily closes (see :func:`portfolio_analytics_data`)."""
+    return report_from_data(portfolio_analytics_data(user=user))

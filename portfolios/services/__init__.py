@@ -13,6 +13,11 @@ with ``ROUND_HALF_EVEN`` to the scale of each column.
 
 from portfolios.services._common import short_selling_allowed
 from portfolios.services.positions import position_update
+from portfolios.services.snapshots import (
+    portfolio_snapshot_refresh,
+    portfolio_snapshot_schedule,
+    portfolio_snapshots_refresh,
+)
 from portfolios.services.trades import cash_deposit, cash_withdraw, trade_execute
 from portfolios.services.valuation import RevalueResult, ledger_rebuild, positions_revalue
 
@@ -21,6 +26,9 @@ __all__ = [
     "cash_deposit",
     "cash_withdraw",
     "ledger_rebuild",
+    "portfolio_snapshot_refresh",
+    "portfolio_snapshot_schedule",
+    "portfolio_snapshots_refresh",
     "position_update",
     "positions_revalue",
     "short_selling_allowed",

@@ -42,6 +42,7 @@ from portfolios.services._common import (
     short_selling_allowed,
     user_totals_refresh,
 )
+from portfolios.services.snapshots import portfolio_snapshot_schedule
 from quantai.errors import Conflict
 
 logger = logging.getLogger(__name__)
@@ -281,4 +282,6 @@ def _ledger_write_locked(
             # Only the ledger and valuation columns: the user's stop loss, take profit and notes are theirs.
             position.save(update_fields=[*LEDGER_FIELDS, *VALUATION_FIELDS])
     user_totals_refresh(user=user, cash=cash)
+    # The analytics snapshot now lags the ledger: readers recompute it until this refresh has stored it.
+    portfolio_snapshot_schedule(user_id=user.pk)
     return trade

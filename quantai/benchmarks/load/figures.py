@@ -28,6 +28,9 @@ def add_seed_figures(result: SectionResult, seeded: Mapping[str, Any]) -> None:
     result.add("seed_collectstatic_s", seeded["collectstatic_s"], "s")
     result.add("seed_rows_s", seeded["rows_s"], "s")
     result.add("seed_credentials_s", seeded["credentials_s"], "s")
+    if "snapshots_s" in seeded:
+        result.add("seed_snapshots", seeded["snapshots"], "analytics snapshots")
+        result.add("seed_snapshots_s", seeded["snapshots_s"], "s")
     result.note(f"prices: {seeded['prices']}; recommendations over sessions {seeded['recommendation_days']}")
 
 

@@ -200,7 +200,7 @@ def seed(*, users: int, trades: int, recommendations: int, session_users: int, p
     from market.symbols import TRADABLE
     from portfolios.benchmarks import _closes, _ledger_rows
     from portfolios.models import CashAccount, Position, Trade
-    from portfolios.services import positions_revalue
+    from portfolios.services import portfolio_snapshots_refresh, positions_revalue
     from recommendations.models import Recommendation, RecommendationStatus
 
     timings: dict[str, float] = {}
@@ -260,6 +260,12 @@ def seed(*, users: int, trades: int, recommendations: int, session_users: int, p
     positions_revalue()
     timings["rows_s"] = time.perf_counter() - started
 
+    # What the worker does after the close: every investor's analytics snapshot (the rows were bulk-inserted,
+    # so no ledger write queued one).
+    started = time.perf_counter()
+    snapshots = portfolio_snapshots_refresh()
+    timings["snapshots_s"] = time.perf_counter() - started
+
     started = time.perf_counter()
     user_rows = list(User.objects.filter(username__in=names).order_by("username"))
     tokens = {user.pk: AuthToken.objects.create(user=user)[1] for user in user_rows}
@@ -276,6 +282,7 @@ def seed(*, users: int, trades: int, recommendations: int, session_users: int, p
         "trades": Trade.objects.exclude(side__in=["DEPOSIT", "WITHDRAW"]).count(),
         "ledger_rows": trade_rows,
         "positions": Position.objects.count(),
+        "snapshots": snapshots,
         "recommendations": Recommendation.objects.count(),
         "recommendation_rows": rec_rows,
         "pending": pending.count(),
