@@ -145,6 +145,16 @@ def _fresh_cache(settings) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def admin_client(client, admin_user):  # type: ignore[no-untyped-def]
+    """pytest-django's ``admin_client``, with a session that also passed two-step sign-in, which the
+    admin requires (accounts.admin_site)."""
+    from accounts.testing import force_login_verified
+
+    force_login_verified(client, admin_user)
+    return client
+
+
+@pytest.fixture
 def redis_url() -> str:
     return TEST_REDIS_URL
 

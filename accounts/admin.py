@@ -10,6 +10,8 @@ from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.audit import audit_record
 from accounts.authority import ROLE_FIELDS, can_change_roles, can_manage
@@ -209,3 +211,11 @@ class UserSessionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[UserSession]) -> None:
         self._end(request, list(queryset.select_related("user")))
         super().delete_queryset(request, queryset)
+
+
+# django-otp registers its devices here; their secrets (an authenticator's key, unused recovery
+# codes) would let whoever reads them pass someone else's second step. Nobody manages devices in
+# the admin: people do it from Settings, and ``manage.py two_step_reset`` helps a locked-out one.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)

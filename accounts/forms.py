@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.questionnaire import QUESTIONS
 from accounts.services import STARTING_CASH_MAX, STARTING_CASH_MIN
+from accounts.two_step import CODE_MAX_LENGTH
 from quantai.errors import ApplicationError
 
 USERNAME_MAX = 150
@@ -109,3 +110,34 @@ class SetPasswordForm(forms.Form):
         if data.get("new_password1") and data.get("new_password2") and data["new_password1"] != data["new_password2"]:
             self.add_error("new_password2", "The two passwords differ.")
         return data
+
+
+def _code_field(label: str = "Code") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=CODE_MAX_LENGTH,
+        help_text="The 6-digit code your authenticator app shows now, or one of your recovery codes.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false", "autofocus": True}
+        ),
+    )
+
+
+class TwoStepCodeForm(forms.Form):
+    """The second step of signing in, or a code that confirms a change to two-step sign-in."""
+
+    otp = _code_field()
+
+
+class TwoStepSetupForm(forms.Form):
+    otp = forms.CharField(
+        label="Code from the app",
+        max_length=CODE_MAX_LENGTH,
+        help_text="The 6-digit code the app shows for QuantAI.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
+
+
+class TwoStepDisableForm(forms.Form):
+    password = _password_field("Password", "current-password")
+    otp = _code_field()

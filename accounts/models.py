@@ -123,6 +123,11 @@ class AuditAction(models.TextChoices):
     PASSWORD_RESET_REQUEST = "password_reset_request", "Password reset requested"
     PASSWORD_RESET = "password_reset", "Password reset"
     REGISTRATION_CONFIRMED = "registration_confirmed", "Registration confirmed"
+    TWO_STEP_ENABLED = "two_step_enabled", "Two-step sign-in turned on"
+    TWO_STEP_DISABLED = "two_step_disabled", "Two-step sign-in turned off"
+    TWO_STEP_FAILED = "two_step_failed", "Two-step code refused"
+    TWO_STEP_RECOVERY_USED = "two_step_recovery_used", "Recovery code used"
+    TWO_STEP_CODES_RENEWED = "two_step_codes_renewed", "Recovery codes replaced"
 
 
 class AuditEventImmutable(Exception):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import django_otp
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_otp.models import Device
 from knox.models import AuthToken
 from knox.settings import knox_settings
 
@@ -36,6 +38,7 @@ from accounts.roles import ROLE_ORDER, Role, role_of
 from accounts.sessions import session_store, session_user_id, sessions_end
 from accounts.signals import LOGIN_METHOD_ATTR
 from accounts.staff import staff_refusal_record
+from accounts.two_step import otp_required_error, two_step_enabled
 from quantai.errors import ApplicationError, Conflict, ValidationFailed
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -232,12 +235,20 @@ def is_locked_out(request: Any) -> bool:
     return bool(getattr(django_request(request), "axes_locked_out", False))
 
 
-def session_login(*, request: Any, user: User) -> None:
-    """Sign in with a session; Django rotates the session key and the CSRF token."""
+def session_login(*, request: Any, user: User, device: Device | None = None) -> None:
+    """Sign in with a session; Django rotates the session key and the CSRF token.
+
+    ``device`` is the two-step device that accepted the user's code (``accounts.two_step``); a user
+    with two-step sign-in on is never signed in without one, whichever view calls this.
+    """
+    if device is None and two_step_enabled(user):
+        raise otp_required_error()
     req = django_request(request)
     setattr(req, LOGIN_METHOD_ATTR, "session")
     # After registration the user did not come through authenticate(): name the model backend.
     login(req, user, backend=getattr(user, "backend", None) or MODEL_BACKEND)
+    if device is not None:
+        django_otp.login(req, device)
 
 
 def session_logout(*, request: Any) -> None:

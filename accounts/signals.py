@@ -15,6 +15,8 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction
 
 LOGIN_METHOD_ATTR = "quantai_login_method"
+#: Set on the request by ``accounts.two_step`` when the failed factor was the code.
+FAILED_FACTOR_ATTR = "quantai_failed_factor"
 _USERNAME_MAX = 150
 
 
@@ -38,6 +40,8 @@ def record_login_failed(sender: Any, credentials: dict[str, Any] | None = None, 
         details={
             "username": str(username)[:_USERNAME_MAX] if username is not None else None,
             "locked_out": bool(getattr(request, "axes_locked_out", False)),
+            # "password", or "two_step" for a wrong code after a right password (accounts.two_step).
+            "factor": str(getattr(request, FAILED_FACTOR_ATTR, "password")),
         },
     )
 

@@ -48,6 +48,7 @@ from accounts.services import (
     sessions_revoke_others,
     starting_cash_set,
 )
+from accounts.two_step import pending_sign_in_start, two_step_enabled, two_step_status
 from quantai.errors import ApplicationError
 
 
@@ -65,7 +66,12 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        session_login(request=self.request, user=form.get_user())
+        user = form.get_user()
+        if two_step_enabled(user):
+            # The password was right; the session signs in once the code is (accounts.two_step).
+            pending_sign_in_start(request=self.request, user=user, next_url=self.get_redirect_url())
+            return HttpResponseRedirect(reverse("login_two_step"))
+        session_login(request=self.request, user=user)
         return HttpResponseRedirect(self.get_success_url())
 
     def get_success_url(self) -> str:
@@ -240,7 +246,11 @@ def finish_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def settings_view(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    context = {"profile": profile_for(user.risk_tolerance), "next_step": onboarding_next_step(user)}
+    context = {
+        "profile": profile_for(user.risk_tolerance),
+        "next_step": onboarding_next_step(user),
+        "two_step": two_step_status(user),
+    }
     return render(request, "accounts/settings.html", context)
 
 

@@ -16,6 +16,7 @@ from accounts.questionnaire import MAX_SCORE, QUESTIONS, TOLERANCE_THRESHOLDS
 from accounts.roles import role_of
 from accounts.selectors import onboarding_next_step
 from accounts.services import STARTING_CASH_MAX, STARTING_CASH_MIN
+from accounts.two_step import CODE_MAX_LENGTH
 
 USERNAME_MAX = 150
 EMAIL_MAX = 254
@@ -92,6 +93,14 @@ class PasswordResetConfirmSerializer(LinkTokenSerializer):
 class LoginSerializer(StrictSerializer):
     username = StrictCharField(max_length=USERNAME_MAX)
     password = PasswordField()
+    otp = StrictCharField(
+        max_length=CODE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="Only for accounts with two-step sign-in on: the 6-digit code from the authenticator app, "
+        "or an unused recovery code. Without it such an account answers 401 'otp_required'.",
+    )
 
 
 class PasswordChangeSerializer(StrictSerializer):

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
+from django_otp.models import Device
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from knox.models import AuthToken
 from rest_framework import serializers, status
@@ -58,6 +59,7 @@ from accounts.services import (
     token_create,
     token_logout,
 )
+from accounts.two_step import two_step_enabled, two_step_sign_in_check
 from quantai.parsers import BoundedJSONParser
 
 TAG = "auth"
@@ -77,7 +79,7 @@ _ERROR = inline_serializer(
 )
 _ERRORS = {
     400: OpenApiResponse(_ERROR, description="Invalid input; per-field messages in error.fields."),
-    401: OpenApiResponse(_ERROR, description="Not signed in."),
+    401: OpenApiResponse(_ERROR, description="Not signed in (sign-in: 'otp_required' or 'otp_invalid')."),
     429: OpenApiResponse(_ERROR, description="Rate limited or locked out; see the Retry-After header."),
 }
 
@@ -139,15 +141,23 @@ class RegisterConfirmView(_AnonymousJsonView):
         return Response(_profile(user, request))
 
 
-def _check_credentials(request: Request) -> User | HttpResponse:
+def _check_credentials(request: Request) -> tuple[User, Device | None] | HttpResponse:
+    """The user and, when they have two-step sign-in on, the device that accepted ``otp``.
+
+    The code is looked at only after the password is right, so ``otp_required`` says nothing about
+    accounts whose password the caller does not know. A wrong code counts toward the lockout.
+    """
     serializer = LoginSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    user = credentials_authenticate(request=request, **serializer.validated_data)
+    data = serializer.validated_data
+    user = credentials_authenticate(request=request, username=data["username"], password=data["password"])
     if is_locked_out(request):
-        return lockout_response(django_request(request), None, {"username": serializer.validated_data["username"]})
+        return lockout_response(django_request(request), None, {"username": data["username"]})
     if user is None:
         raise InvalidCredentials("The username or password is not correct.")
-    return user
+    if not two_step_enabled(user):
+        return user, None
+    return user, two_step_sign_in_check(request=request, user=user, code=data.get("otp"))
 
 
 @method_decorator(rate_limit("login"), name="post")
@@ -158,14 +168,17 @@ class LoginView(_AnonymousJsonView):
         responses={200: UserProfileSerializer, **_ERRORS},
         summary="Sign in with a session cookie",
         description="Starts a session (new session id and CSRF token). After 5 failures for one username from one "
-        "IP, sign-in is refused with 429 'locked_out' until the cool-off ends.",
+        "IP, sign-in is refused with 429 'locked_out' until the cool-off ends. An account with two-step sign-in on "
+        "also needs 'otp' (authenticator code or recovery code): without it 401 'otp_required', wrong 401 "
+        "'otp_invalid' (counted toward the lockout like a wrong password).",
     )
     def post(self, request: Request) -> HttpResponse:
         result = _check_credentials(request)
-        if not isinstance(result, User):
+        if isinstance(result, HttpResponse):
             return result
-        session_login(request=request, user=result)
-        return Response(_profile(result, request))
+        user, device = result
+        session_login(request=request, user=user, device=device)
+        return Response(_profile(user, request))
 
 
 @method_decorator(rate_limit("login"), name="post")
@@ -176,14 +189,15 @@ class TokenView(_AnonymousJsonView):
         responses={200: TokenSerializer, 409: OpenApiResponse(_ERROR, description="Too many active tokens."), **_ERRORS},
         summary="Get an expiring API token",
         description="Returns a token to send as 'Authorization: Token <token>'. It expires (10 h by default) and only "
-        "its SHA-512 digest is stored. Same lockout and rate limit as session sign-in.",
+        "its SHA-512 digest is stored. Same lockout, rate limit and two-step 'otp' rule as session sign-in.",
     )
     def post(self, request: Request) -> HttpResponse:
         result = _check_credentials(request)
-        if not isinstance(result, User):
+        if isinstance(result, HttpResponse):
             return result
-        instance, token = token_create(request=request, user=result)
-        data = TokenSerializer({"token": token, "expiry": instance.expiry, "user": result}, context={"request": request}).data
+        user, _device = result
+        instance, token = token_create(request=request, user=user)
+        data = TokenSerializer({"token": token, "expiry": instance.expiry, "user": user}, context={"request": request}).data
         return Response(data)
 
 

@@ -14,6 +14,7 @@ from accounts.factories import DEFAULT_PASSWORD, UserFactory
 from accounts.models import AuditAction, AuditEvent, User
 from accounts.roles import Role
 from accounts.services import user_role_set
+from accounts.testing import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def operator() -> User:
 
 def _signed_in(user: User) -> Client:
     client = Client()
-    client.force_login(user)
+    force_login_verified(client, user)  # the admin wants the second step too
     return client
 
 

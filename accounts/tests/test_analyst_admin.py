@@ -12,6 +12,7 @@ from django.urls import reverse
 from accounts.factories import UserFactory
 from accounts.roles import Role
 from accounts.services import user_role_set
+from accounts.testing import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def analyst_client() -> Client:
     analyst = user_role_set(user=UserFactory(username="ana"), role=Role.ANALYST)
     client = Client()
-    client.force_login(analyst)
+    force_login_verified(client, analyst)  # the admin wants the second step too
     return client
 
 

@@ -112,9 +112,10 @@ def test_page_sign_in_and_out_are_audited(client, user, password):
 
 def test_admin_role_changes_are_audited(client, user, db):
     from accounts.factories import UserFactory
+    from accounts.testing import force_login_verified
 
     admin_user = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin_user)
+    force_login_verified(client, admin_user)
     url = reverse("admin:accounts_user_change", args=[user.pk])
     page = client.get(url)
     assert page.status_code == 200

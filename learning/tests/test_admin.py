@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from accounts.factories import UserFactory
+from accounts.testing import force_login_verified
 from learning import registry
 from learning.models import ModelStatus, ModelVersion, TrainingRun
 from learning.tests.learning_fixtures import analyst_user, demo_bars, learning_settings, trained  # noqa: F401
@@ -19,7 +20,7 @@ CHANGELIST = "/admin/learning/modelversion/"
 @pytest.fixture
 def admin_client_() -> Client:
     client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    force_login_verified(client, UserFactory(is_staff=True, is_superuser=True))  # the admin wants two-step sign-in
     return client
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from accounts.testing import force_login_verified
 from portfolios.factories import InvestorFactory, buy, funded_investor
 from portfolios.models import Position, Trade
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def operator_client(client):
-    client.force_login(InvestorFactory(username="root", is_staff=True, is_superuser=True))
+    force_login_verified(client, InvestorFactory(username="root", is_staff=True, is_superuser=True))  # two-step
     return client
 
 

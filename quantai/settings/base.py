@@ -40,6 +40,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "axes",
+    # Two-step sign-in (accounts.two_step): TOTP apps and single-use recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_ratelimit",
     "waffle",
     "csp",
@@ -66,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second step (accounts.two_step).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # request.live_updates_paused for the banner in base.html.
     "quantai.middleware.LiveUpdatesStatusMiddleware",
@@ -266,6 +272,16 @@ RATELIMIT_USE_CACHE = "default"
 # sign-in and API call. Password guessing stays bounded by the lockout, which axes counts in the database.
 RATELIMIT_FAIL_OPEN = True
 RATELIMIT_IP_META_KEY = "accounts.http.ratelimit_client_ip"
+
+# --- Two-step sign-in (django-otp; accounts.two_step) --------------------------------------
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="QuantAI")
+# Seconds between a correct password and the code that completes the sign-in.
+TWO_STEP_PENDING_SECONDS = env.int("TWO_STEP_PENDING_SECONDS", default=5 * 60)
+# Codes typed on the Settings page (turn off, new recovery codes), per user.
+RATE_LIMITS["two_step"] = env.str("RATE_LIMIT_TWO_STEP", default="10/h")
+# axes keeps the form data of failed attempts: never the codes typed.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp"]
 
 # --- Security alerts (accounts.security): mail operators when these counts are reached within
 # the window, at most once per kind per cooldown. A threshold of 0 turns that alert off.
