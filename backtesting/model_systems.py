@@ -6,7 +6,7 @@ before the simulated window (so a recent period is evaluated with years of train
 refitted inside it; features and the engine's volatility estimates are warmed up on that history too.
 ``ml`` turns them into 1/N slots like the rule systems (long at or above a threshold, optionally short at
 or below its mirror image) and the lab simulates them; ``engine`` sizes them with the recommendation
-engine's own rules for a risk profile (:mod:`backtesting.replay`). Models are fitted on the ML workers (the
+engine's own policy for a risk profile (:mod:`recommendations.policy`). Models are fitted on the ML workers (the
 task's queue); nothing here imports scikit-learn or XGBoost at import time. No Django.
 """
 
@@ -146,25 +146,69 @@ def _ml(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
     return sim, {"walk_forward": info}
 
 
+def engine_weights(run: SystemRun, grid: Grid, wf: Any) -> np.ndarray:
+    """(P, T, N) weights the engine's cards lead to for each profile of the grid over the run's whole history.
+
+    The recommendation policy itself (:func:`recommendations.policy.targets.target_weights`): GARCH volatility
+    forecasts, the trend filter, the profile's volatility target and cap, the drawdown brake and the model tilt
+    in proportion to the walk-forward model's skill on predictions whose labels had ended (zero skill: no tilt),
+    then the minimum trade and trims above the cap (:func:`with_min_trade`), as a user accepting every card holds.
+    Row ``t`` uses rows ``<= t`` only.
+    """
+    import pandas as pd
+
+    from backtesting.scoreboard.stats import direction_labels, expanding_skill
+    from recommendations.policy.targets import params_for, target_weights, with_min_trade
+    from recommendations.policy.volatility import garch_forecasts, log_returns
+
+    close = run.stocks.close_frame()
+    volatility = garch_forecasts(log_returns(close))
+    p_up = pd.DataFrame(wf.p_up, index=close.index, columns=close.columns)
+    payoff = pd.DataFrame(wf.payoff, index=close.index, columns=close.columns)
+    labels, ends = direction_labels(close, int(_one(grid, "horizon")))
+    skill = expanding_skill(p_up, labels, ends)
+    out = []
+    for profile in [str(v) for v in np.asarray(grid["profile"]).ravel().tolist()]:
+        params = params_for(profile)
+        targets = target_weights(close, volatility, params, p_up=p_up, skill=skill, payoff=payoff)
+        out.append(with_min_trade(targets.weights, close, params.min_trade, cap=params.max_weight).to_numpy())
+    return np.stack(out)
+
+
 def _engine(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
-    from backtesting.replay import ReplayProfiles, replay
+    from backtesting.engine.core import carry_in, simulate
 
     wf, info = model_probabilities(run, grid)
-    profiles = ReplayProfiles.build(
-        [str(v) for v in np.asarray(grid["profile"]).tolist()], stop_loss=grid["stop_loss"], take_profit=grid["take_profit"]
-    )
-    sim, orders = replay(
-        run.stocks,
-        wf.p_up,
-        wf.payoff,
-        profiles,
+    weights = engine_weights(run, grid, wf)
+    stops = {
+        k: np.where(np.asarray(grid[k], dtype=float) > 0, np.asarray(grid[k], dtype=float), np.nan)
+        for k in ("stop_loss", "take_profit")
+    }
+    sim = simulate(
+        run.stocks.rows(run.start),
+        carry_in(weights, run.start),
         execution="next_close" if run.execution == "next_close" else "next_open",
         commission_bps=run.commission_bps,
         slippage_bps=run.slippage_bps,
         borrow_bps=run.borrow_bps,
-        start=run.start,
+        allow_short=False,
+        stop_loss=stops["stop_loss"].ravel(),
+        take_profit=stops["take_profit"].ravel(),
     )
-    return sim, {"walk_forward": info, "orders_filled": orders}
+    return sim, {"walk_forward": info, "orders_filled": orders_filled(sim.shares), "policy": "risk-first targets"}
+
+
+def orders_filled(shares: np.ndarray) -> dict[str, list[int]]:
+    """Filled orders per side and parameter set, counted from the (P, T, N) shares held at each close (one order
+    per symbol and day whose holding changed; the policy is long only, so no SHORT or COVER)."""
+    change = np.diff(np.asarray(shares, dtype=float), axis=1, prepend=0.0)
+    eps = 1e-9
+    return {
+        "BUY": (change > eps).sum(axis=(1, 2)).astype(int).tolist(),
+        "SELL": (change < -eps).sum(axis=(1, 2)).astype(int).tolist(),
+        "SHORT": [0] * shares.shape[0],
+        "COVER": [0] * shares.shape[0],
+    }
 
 
 MODEL_SYSTEMS: dict[str, System] = {
@@ -189,12 +233,14 @@ MODEL_SYSTEMS: dict[str, System] = {
             "engine",
             "The QuantAI engine replayed",
             "Every recommendation the engine would have made for a risk profile, accepted and filled on the next bar: "
-            "walk-forward model probabilities sized by the engine's Kelly fraction, position cap and VaR budget for "
-            "the profile, with cash limits, and optional stop-loss and take-profit.",
+            "the risk-first policy's target weights (GARCH volatility forecasts, the profile's volatility target and "
+            "cap, a trend filter, a drawdown brake, and a tilt from the walk-forward model in proportion to its "
+            "demonstrated skill), traded when the difference passes the minimum trade, trims above the cap; "
+            "optional stop-loss and take-profit.",
             (
                 Param("profile", "choice", "Moderate", "Risk profile whose limits size every trade.", choices=PROFILE_NAMES),
-                Param("stop_loss", "float", 0.08, "Close a position this fraction below its entry (0: no stop).", 0.0, 0.5),
-                Param("take_profit", "float", 0.2, "Close a position this fraction above its entry (0: none).", 0.0, 5.0),
+                Param("stop_loss", "float", 0.0, "Close a position this fraction below its entry (0: no stop).", 0.0, 0.5),
+                Param("take_profit", "float", 0.0, "Close a position this fraction above its entry (0: none).", 0.0, 5.0),
                 *_MODEL_PARAMS,
             ),
             None,

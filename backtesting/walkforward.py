@@ -18,7 +18,7 @@ checks it).
 
 Also per retrain: each symbol's payoff ratio ``b`` (mean forward return of the training rows that went
 up over that of the rows that did not, :func:`learning.ml.pipeline.return_stats`), which the engine
-replay's Kelly sizing needs.
+policy's Kelly bound needs.
 
 Backtest bars carry no volume, so the volume feature (``volume_z_20``) is left out. scikit-learn and
 XGBoost are imported by the models when they fit, never when this module is imported.

@@ -163,7 +163,7 @@ def test_a_model_system_without_enough_history_says_what_it_needs_and_what_there
 
 def test_the_model_systems_no_longer_import_the_module_that_imports_them():
     # compute -> systems -> model_systems -> compute was a cycle (issue 16, item 4).
-    for name in ("systems", "model_systems", "system_types", "walkforward", "replay"):
+    for name in ("systems", "model_systems", "system_types", "walkforward"):
         tree = ast.parse((APP / f"{name}.py").read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}

@@ -138,7 +138,8 @@ def test_the_config_refuses_unknown_models_and_nonsense_windows():
 def test_importing_the_lab_does_not_import_scikit_learn_or_xgboost():
     code = (
         "import django, sys; django.setup();"
-        "import backtesting.views, backtesting.api.views, backtesting.compute, backtesting.walkforward, backtesting.replay;"
+        "import backtesting.views, backtesting.api.views, backtesting.compute, backtesting.walkforward;"
+        "import backtesting.model_systems;"
         "bad = [m for m in ('sklearn', 'xgboost', 'torch') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     env = {"DJANGO_SETTINGS_MODULE": "quantai.settings.test", "PATH": "/usr/bin:/bin", "HOME": str(ROOT)}

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,9 +79,10 @@ DEFAULT_PARAMS = PolicyParams()
 def params_for(profile: str, base: PolicyParams = DEFAULT_PARAMS) -> PolicyParams:
     """The frozen parameters with the profile's target volatility, cap and Kelly fraction."""
     try:
-        return replace(base, **PROFILE_TARGETS[profile])
+        overrides: dict[str, Any] = dict(PROFILE_TARGETS[profile])
     except KeyError:
         raise ValueError(f"unknown risk profile {profile!r}") from None
+    return replace(base, **overrides)
 
 
 @dataclass
