@@ -15,9 +15,6 @@ urlpatterns = [
     # Replaces the accounts app's last onboarding step (same path and name, matched first): its summary shows the
     # holdings just entered and "Start" queues the first recommendations, which accounts may not do.
     path("onboarding/finish/", views_onboarding.onboarding_finish, name="onboarding_finish"),
-    # Replaces the accounts app's last onboarding step (same path and name, matched first): its summary shows the
-    # holdings just entered and "Start" queues the first recommendations, which accounts may not do.
-    path("onboarding/finish/", views_onboarding.onboarding_finish, name="onboarding_finish"),
     path("", include("accounts.urls")),
     path("api/auth/", include("accounts.api.urls")),
     # The original design's recommendation paths, next to the portfolio they belong to.
