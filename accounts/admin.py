@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
@@ -26,6 +26,7 @@ from accounts.staff import (
     staff_password_set_record,
     staff_refusal_record,
 )
+from accounts.two_step import two_step_reset
 
 
 class AdminUserChangeForm(UserChangeForm):
@@ -155,6 +156,25 @@ class UserAdmin(DjangoUserAdmin):
         for target in targets:
             staff_delete_record(actor=request.user, target=target, via="admin", request=request)
         super().delete_queryset(request, queryset)
+
+    actions = ["two_step_reset_action"]
+
+    @admin.action(description="Turn off two-step sign-in (lost phone and recovery codes)", permissions=["change"])
+    def two_step_reset_action(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        """For users below you only (accounts.authority); each is audited and signed out everywhere."""
+        done, refused = [], []
+        for target in queryset:
+            try:
+                if two_step_reset(user=target, actor=request.user, request=request):  # type: ignore[arg-type]
+                    done.append(target.username)
+            except PermissionDenied:
+                refused.append(target.username)
+        if done:
+            self.message_user(request, f"Two-step sign-in turned off and sessions ended for: {', '.join(done)}.")
+        if refused:
+            self.message_user(request, f"You may not change: {', '.join(refused)}.", level=messages.ERROR)
+        if not done and not refused:
+            self.message_user(request, "None of them had two-step sign-in.", level=messages.WARNING)
 
 
 @admin.register(AuditEvent)

@@ -18,6 +18,7 @@ Everything that changes a device is audited; the codes themselves never are.
 from __future__ import annotations
 
 import base64
+import math
 import re
 import secrets
 import time
@@ -30,6 +31,7 @@ from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -77,8 +79,16 @@ def otp_required_error() -> OtpRequired:
     return OtpRequired(OTP_REQUIRED_MESSAGE, fields={"otp": [OTP_REQUIRED_MESSAGE]})
 
 
-def otp_invalid_error() -> OtpInvalid:
-    return OtpInvalid(OTP_INVALID_MESSAGE, fields={"otp": [OTP_INVALID_MESSAGE]})
+def otp_invalid_error(wait_seconds: int = 0) -> OtpInvalid:
+    message = invalid_code_message(wait_seconds)
+    return OtpInvalid(message, fields={"otp": [message]})
+
+
+def invalid_code_message(wait_seconds: int = 0) -> str:
+    if wait_seconds > 0:
+        unit = "second" if wait_seconds == 1 else "seconds"
+        return f"Too many wrong codes in a row. Wait {wait_seconds} {unit}, then enter the code your app shows."
+    return OTP_INVALID_MESSAGE
 
 
 # --- Reading ----------------------------------------------------------------------------------
@@ -177,6 +187,30 @@ def code_verify(*, user: User, code: Any, request: Any = None) -> Device | None:
     return None
 
 
+def code_wait_seconds(*, user: User, code: Any) -> int:
+    """Seconds before the device that would check ``code`` accepts another try (django-otp waits
+    1, 2, 4, ... s after successive wrong codes); 0 when it can check now."""
+    token = normalize_code(code)
+    if token is None or user.pk is None:
+        return 0
+    model: type[Device] = TOTPDevice if _TOTP_CODE.fullmatch(token) else StaticDevice
+    wait = 0.0
+    for device in model.objects.filter(user=user, confirmed=True):
+        allowed, data = device.verify_is_allowed()
+        until = (data or {}).get("locked_until")
+        if not allowed and until is not None:
+            wait = max(wait, (until - timezone.now()).total_seconds())
+    return math.ceil(wait)
+
+
+def code_check(*, user: User, code: Any, request: Any = None) -> tuple[Device | None, int]:
+    """(the device that accepted ``code``, 0), or (``None``, seconds to wait before a device can check again)."""
+    wait = code_wait_seconds(user=user, code=code)
+    if wait:
+        return None, wait
+    return code_verify(user=user, code=code, request=request), 0
+
+
 def sign_in_failure_record(*, request: Any, user: User) -> None:
     """A wrong code at sign-in is a failed sign-in: the audit log records it (factor ``two_step``)
     and django-axes counts it toward the lockout of this username from this client."""
@@ -193,10 +227,11 @@ def two_step_sign_in_check(*, request: Any, user: User, code: Any) -> Device:
     """
     if code is None or code == "":
         raise otp_required_error()
-    device = code_verify(user=user, code=code, request=request)
+    # A try while the device waits still counts: it is a guess all the same.
+    device, wait = code_check(user=user, code=code, request=request)
     if device is None:
         sign_in_failure_record(request=request, user=user)
-        raise otp_invalid_error()
+        raise otp_invalid_error(wait)
     return device
 
 
@@ -340,9 +375,10 @@ def two_step_disable(*, user: User, password: str, code: Any, request: Any = Non
     if not user.check_password(password):
         _refusal_record(user=user, request=request, context="turn_off", reason="password")
         raise ValidationFailed("Some fields are invalid.", fields={"password": ["Your password is not correct."]})
-    if code_verify(user=user, code=code, request=request) is None:
+    device, wait = code_check(user=user, code=code, request=request)
+    if device is None:
         _refusal_record(user=user, request=request, context="turn_off", reason="code")
-        raise ValidationFailed("Some fields are invalid.", fields={"otp": [OTP_INVALID_MESSAGE]})
+        raise ValidationFailed("Some fields are invalid.", fields={"otp": [invalid_code_message(wait)]})
     with transaction.atomic():
         _devices_delete(user)
         audit_record(action=AuditAction.TWO_STEP_DISABLED, actor=user, request=request, target=user, details={"via": "settings"})
@@ -352,9 +388,10 @@ def recovery_codes_renew(*, user: User, code: Any, request: Any = None) -> list[
     """New recovery codes for old ones (all old ones stop working); needs a code."""
     if not two_step_enabled(user):
         raise Conflict("Turn two-step sign-in on first.", code="two_step_disabled")
-    if code_verify(user=user, code=code, request=request) is None:
+    device, wait = code_check(user=user, code=code, request=request)
+    if device is None:
         _refusal_record(user=user, request=request, context="recovery_codes", reason="code")
-        raise ValidationFailed("Some fields are invalid.", fields={"otp": [OTP_INVALID_MESSAGE]})
+        raise ValidationFailed("Some fields are invalid.", fields={"otp": [invalid_code_message(wait)]})
     with transaction.atomic():
         codes = _recovery_codes_replace(user)
         audit_record(
