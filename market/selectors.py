@@ -7,9 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections, router
@@ -19,6 +18,9 @@ from django.utils import timezone
 
 from market.models import PriceBar, ProviderCallCount, ProviderIncident
 from market.symbols import ALL_SYMBOLS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LATEST_PRICES_CACHE_KEY = "market:latest-prices:v1"
 #: Changes whenever stored bars change (see :func:`prices_version`).
@@ -110,6 +112,8 @@ def daily_closes() -> pd.DataFrame:
     Cached per :func:`prices_version`, so it is read from the database once after each bar write; callers
     slice it (``frame.loc[start:]``) and must not modify it.
     """
+    import pandas as pd  # the workers' computations need it; a web worker's pages must not load it
+
     key = f"market:daily-closes:v1:{prices_version()}"
     cached = cache.get(key)
     if isinstance(cached, pd.DataFrame):

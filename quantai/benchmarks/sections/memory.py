@@ -1,10 +1,13 @@
-"""``memory``: RSS of one web process, and proof that it does not load the ML stack.
+"""``memory``: RSS of one web process, and proof that it loads neither the ML stack nor pandas/scipy.
 
 Two measurements. (1) The real uvicorn process after it answered its first request: RSS, and
 which heavy libraries' shared objects are mapped into it. (2) A probe process that sets Django up
-as the server does, imports the view behind every URL pattern and renders the home page: RSS and
-the heavy packages in its ``sys.modules``. ``heavy_modules_loaded`` should be empty: torch,
-xgboost and scikit-learn are imported lazily, only in the ML worker.
+as the server does, imports the view behind every URL pattern, renders the home page and, signed in
+as an investor seeded beforehand in another process, gets the dashboard, the portfolio and
+recommendations APIs and the analytics: RSS and the heavy packages in its ``sys.modules``.
+``heavy_modules_loaded`` should be empty: torch, xgboost and scikit-learn are imported lazily, only
+in the ML worker; ``forbidden_modules_loaded`` adds pandas and scipy, which those pages must not need
+(``data_module_importers`` names the project modules that still import them at top level).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from quantai.benchmarks.probes.web_imports import HEAVY_MODULES
+from quantai.benchmarks.probes.web_imports import HEAVY_MODULES, HOT_REQUESTS, WEB_FORBIDDEN_MODULES
 from quantai.benchmarks.registry import BenchmarkContext, SectionResult, register
 from quantai.benchmarks.support import repo_root, run_probe, running_server, subprocess_env
 
@@ -56,10 +59,12 @@ def web_imports_probe(
             timeout=timeout,
             check=True,
         )
+        # The investor and its snapshot are written by another process, as the workers would.
+        run_probe(PROBE, ["seed"], env=probe_env, timeout=timeout)
         return run_probe(PROBE, env=probe_env, timeout=timeout)
 
 
-@register("memory", description="RSS of one web process; torch/xgboost/sklearn must not be loaded in it")
+@register("memory", description="RSS of one web process; torch/xgboost/sklearn, pandas and scipy must not be loaded in it")
 def memory(context: BenchmarkContext) -> SectionResult:
     result = SectionResult()
     context.log("memory: starting one uvicorn process")
@@ -73,10 +78,15 @@ def memory(context: BenchmarkContext) -> SectionResult:
     result.add("probe_rss_all_views_mib", probe["rss_mib"], "MiB")
     result.add("probe_rss_after_imports_mib", probe["rss_after_imports_mib"], "MiB")
     result.add("heavy_modules_loaded", probe["heavy_modules"], "modules")
+    result.add("forbidden_modules_loaded", probe["forbidden_modules"], "modules")
+    result.add("forbidden_modules_after_imports", probe["forbidden_after_imports"], "modules (before any request)")
     result.add("heavy_libraries_mapped_in_server", mapped, "libraries")
     result.add("views_imported", probe["views"], "views")
     result.add("modules_loaded", probe["modules"], "modules")
-    result.note(f"checked for: {', '.join(HEAVY_MODULES)}")
+    result.note(f"checked for: {', '.join(WEB_FORBIDDEN_MODULES)} after {', '.join(label for label, _ in HOT_REQUESTS)}")
+    result.note(f"probe statuses: {probe['statuses']}")
+    if probe["data_module_importers"]:
+        result.note("project modules importing pandas/scipy at top level: " + ", ".join(probe["data_module_importers"]))
     if probe["home_status"] != 200:
         result.note(f"the home page answered {probe['home_status']} in the probe")
     return result
