@@ -64,10 +64,10 @@ class ModelView:
 
 
 def _driver(trend: float, vol_now: float, vol_before: float, brake: float, tilt: float) -> str:
+    if trend <= 0:
+        return TREND_OFF  # a zero target is the trend filter's, whatever the brake does to the others
     if brake < 0.999:
         return BRAKE
-    if trend <= 0:
-        return TREND_OFF
     if abs(tilt) >= 0.02:
         return TILT
     if math.isfinite(vol_before) and vol_before > 0 and abs(vol_now / vol_before - 1) >= 0.25:

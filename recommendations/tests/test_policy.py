@@ -131,3 +131,22 @@ def test_profile_caps_match_the_accounts_profiles():
 
     for name, profile in PROFILES.items():
         assert params_for(name).max_weight == float(profile.max_position_weight)
+
+
+def test_a_zero_target_from_the_trend_filter_is_explained_by_the_trend_even_when_the_brake_is_on():
+    from recommendations.policy.daily import BRAKE, TREND_OFF, _driver
+
+    assert _driver(trend=0.0, vol_now=0.3, vol_before=0.3, brake=0.5, tilt=0.0) == TREND_OFF
+    assert _driver(trend=1.0, vol_now=0.3, vol_before=0.3, brake=0.5, tilt=0.0) == BRAKE
+
+
+def test_day_targets_read_the_last_row_of_the_same_policy_as_the_replay():
+    from recommendations.policy.daily import day_targets
+
+    close = market(n=400)
+    vol = naive_forecasts(log_returns(close))
+    day = day_targets(close, ["Moderate"], volatility=vol)["Moderate"]
+    full = target_weights(close, vol, params_for("Moderate"))
+    for symbol, target in day.items():
+        assert target.weight == pytest.approx(full.weights[symbol].iloc[-1])
+        assert target.max_weight == 0.20 and target.target_vol == 0.15
