@@ -58,7 +58,7 @@ class Facts:
     #: The direction model's demonstrated out-of-fold skill on this symbol (0..1) and hit rate (NaN: unknown).
     model_skill: float = 0.0
     model_hit_rate: float = float("nan")
-    #: The position's weight today (for a HOLD; NaN otherwise).
+    #: The position's weight of the portfolio before the trade (NaN: unknown).
     weight_before: float = float("nan")
 
 
@@ -258,7 +258,15 @@ def _risk_checks(f: Facts, experience: str) -> str:
     text = (
         f"Suggested: {verb} {size}; the position would reach {weight} of your portfolio, inside your {profile} limit of {limit}."
     )
-    if experience == ADVANCED:
+    if experience == ADVANCED and f.policy is not None:
+        # A policy card is the trade to a target weight: no Kelly size was computed (Kelly only bounds the tilt).
+        text += (
+            f" Trade to the policy's target of {_pct(float(f.policy.get('weight', 0.0)), False)};"
+            f" portfolio 1-day 95 % VaR after the trade {_pct(f.var_after_pct, False, 2)}"
+            f" of a {_pct(f.var_budget_pct, False, 1)} budget"
+            f"{_binding(f.reason)}."
+        )
+    elif experience == ADVANCED:
         text += (
             f" Sized at {_kelly_name(f.kelly_fraction)} Kelly (f* = {f.kelly_full:.3f});"
             f" portfolio 1-day 95 % VaR after the trade {_pct(f.var_after_pct, False, 2)}"
@@ -351,11 +359,17 @@ _HOLD_TEXT: dict[str, tuple[str, str]] = {
         "We suggest not owning {symbol} right now; nothing to do since you hold none.",
         "Target 0 % and nothing held: no trade.",
     ),
+    # min_trade when nothing is held: the target is too small a purchase to be worth its costs.
+    "min_trade_none_held": (
+        "We would suggest only a very small amount of {symbol}, too small to be worth the costs, so nothing today.",
+        "The target is below the minimum trade and nothing is held: hold.",
+    ),
 }
 
 
 def _hold_reason(f: Facts, experience: str) -> str:
-    beginner, expert = _HOLD_TEXT.get(f.reason, _HOLD_TEXT["no_edge"])
+    key = "min_trade_none_held" if f.reason == "min_trade" and f.weight_before == 0 else f.reason
+    beginner, expert = _HOLD_TEXT.get(key, _HOLD_TEXT["no_edge"])
     template = beginner if experience == BEGINNER else expert
     buy, sell = ACTION_THRESHOLDS.get(f.profile, (0.5, 0.5))
     return template.format(
@@ -421,6 +435,24 @@ def _why_policy(f: Facts, experience: str) -> str:
     )
 
 
+def _trim(f: Facts, experience: str) -> str:
+    """Why a SELL trims a position that is above the profile's per-position limit ("" for any other card)."""
+    if f.action != "SELL" or f.reason != "weight_limit":
+        return ""
+    limit = _pct(f.max_weight, False)
+    if math.isfinite(f.weight_before):
+        # Just above the limit would round to the limit itself: show the decimal then.
+        before = _pct(f.weight_before, False, 0 if round(f.weight_before * 100) > round(f.max_weight * 100) else 1)
+    else:
+        before = "more than that"
+    if experience == BEGINNER:
+        return (
+            f"{f.symbol} has grown to {before} of your money, more than the {limit} a {f.profile} investor"
+            " should hold in one stock, so we suggest selling some."
+        )
+    return f"Trim: {f.symbol} is {before} of your portfolio, above your {f.profile} limit of {limit} for one position."
+
+
 def _no_edge_note(f: Facts, experience: str) -> str:
     if f.model_skill > 0:
         return ""
@@ -435,6 +467,7 @@ def reasoning_text(facts: Facts, *, experience: str) -> str:
         experience = BEGINNER  # the safest wording when the level is unknown
     if facts.policy is not None:
         policy_parts = [
+            _trim(facts, experience),
             _why_policy(facts, experience),
             _risk_checks(facts, experience),
             _no_edge_note(facts, experience),

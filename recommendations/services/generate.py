@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -82,13 +83,15 @@ def recommendations_generate(
     """Create the recommendations for the close of ``date`` for ``users`` (default: every active user with a portfolio).
 
     ``signals`` defaults to :func:`recommendations.signals.signals_for` (the active model); a batch or a provider
-    can be passed instead (tests, simulations). Symbols without a signal, or without a bar on ``date``, get no
-    recommendation, and the result says why; with no signal at all nothing is created.
+    can be passed instead (tests, simulations).
 
     The size is the trade from the user's holding to the risk-first policy's target weight for their profile
     (:mod:`recommendations.policy`): volatility target, trend filter, drawdown brake, and a tilt from the direction
     model in proportion to its demonstrated skill. A symbol without a model signal is sized by the risk-only policy
-    (no tilt) and its card says so; only a symbol without a bar on ``date`` gets no recommendation.
+    (no tilt) and its card says so, as does a symbol whose signal is unusable (for another day, or not a
+    probability: it is refused, never used); the result names them and says why the model gave nothing. Only a
+    symbol without a bar on ``date`` (or without the history to measure its volatility) gets no recommendation,
+    and the result says why.
 
     Idempotent: one row per (user, symbol, date) (a unique constraint); rows that exist are left as they are.
     Each new row is pushed to the user's open browsers (``recommendation.new``) after the transaction commits.
@@ -115,7 +118,8 @@ def recommendations_generate(
     states = selectors.portfolio_states(user_ids, prices=closes_on_day)
     profiles = [profile_for(u.risk_tolerance) for u in user_list]
     buy_thr, sell_thr = sizing.thresholds_for([p.name for p in profiles])
-    policy = _policy_targets(history, day, sorted({p.name for p in profiles}), batch)
+    usable, refused = _usable_signals(batch, day)
+    policy = _policy_targets(history, day, sorted({p.name for p in profiles}), usable)
     allow_short = np.array([p.allows_shorting and short_selling_allowed(u) for p, u in zip(profiles, user_list, strict=True)])
 
     def held_value(state: selectors.PortfolioState, symbol: str) -> float:
@@ -147,18 +151,23 @@ def recommendations_generate(
     rows: list[Recommendation] = []
     # --- personalisation hook (1/3): None when Flag.PERSONALISED_RECOMMENDATIONS is off -> nothing below changes.
     personaliser = Personaliser.for_users(user_list)
-    symbols = [s for s in TRADABLE if s in batch.signals or s in closes_on_day]
+    # Every tradable symbol: one without a usable model signal still gets a card (risk-only), and one without a
+    # bar on the day is named in ``missing`` (never silently left out).
+    symbols = list(TRADABLE)
     for done, symbol in enumerate(symbols, start=1):
-        signal = batch.signals.get(symbol)
+        signal = usable.get(symbol)
+        no_signal = ""
         if signal is None:
             signal = _risk_only_signal(symbol, day, history.get(symbol, []))
-            result.risk_only[symbol] = batch.missing.get(symbol, "no model signal")
+            no_signal = refused.get(symbol) or batch.missing.get(symbol) or "no model signal"
         problem = _symbol_problem(signal, day, closes_on_day, sigmas)
         if problem:
             result.missing[symbol] = problem
             if progress:
                 progress(symbol, done, len(symbols))
             continue
+        if no_signal:
+            result.risk_only[symbol] = no_signal
         result.symbols.append(symbol)
         close = closes_on_day[symbol]
         price = close.quantize(CENT, rounding=ROUND_HALF_EVEN)  # a trade price has cents
@@ -241,7 +250,11 @@ def recommendations_generate(
     if result.missing:
         result.reason = "Skipped " + "; ".join(f"{s}: {r}" for s, r in sorted(result.missing.items()))
     if result.risk_only:
-        note = f"Risk-only policy (no model signal) for {', '.join(sorted(result.risk_only))}"
+        whys = sorted(set(result.risk_only.values()))
+        if len(whys) == 1:
+            note = f"Risk-only policy (no model signal) for {', '.join(sorted(result.risk_only))}: {whys[0]}"
+        else:
+            note = "Risk-only policy (no model signal) for " + "; ".join(f"{s}: {r}" for s, r in sorted(result.risk_only.items()))
         result.reason = f"{result.reason}. {note}" if result.reason else note
     logger.info(result.describe())
     return result
@@ -268,7 +281,7 @@ def _risk_only_signal(symbol: str, day: date, rows: list[tuple[date, Decimal]]) 
         p_up, expected = 0.5, 0.0
     return Signal(
         symbol=symbol,
-        date=rows[-1][0] if rows else day,
+        date=day,
         p_up=p_up,
         confidence=max(p_up, 1.0 - p_up),
         expected_return=expected,
@@ -276,13 +289,27 @@ def _risk_only_signal(symbol: str, day: date, rows: list[tuple[date, Decimal]]) 
         top_contributions=[],
         model_version_id=None,
         horizon_days=horizon,
-        close=rows[-1][1] if rows else None,
+        close=rows[-1][1] if rows and rows[-1][0] == day else None,
         model_label="risk-only policy (no model edge)",
     )
 
 
+def _usable_signals(batch: SignalBatch, day: date) -> tuple[dict[str, Signal], dict[str, str]]:
+    """The model signals the engine may use, and why each other one was refused (never used, not even for the tilt)."""
+    usable: dict[str, Signal] = {}
+    refused: dict[str, str] = {}
+    for symbol, signal in batch.signals.items():
+        if signal.date != day:
+            refused[symbol] = f"the signal is for {signal.date}, not {day}"
+        elif not 0.0 <= signal.p_up <= 1.0:  # also refuses NaN
+            refused[symbol] = f"the model's P(up) {signal.p_up} is not a probability"
+        else:
+            usable[symbol] = signal
+    return usable, refused
+
+
 def _policy_targets(
-    history: dict[str, list[tuple[date, Decimal]]], day: date, profiles: list[str], batch: SignalBatch
+    history: dict[str, list[tuple[date, Decimal]]], day: date, profiles: list[str], signals: dict[str, Signal]
 ) -> dict[str, dict[str, daily.SymbolTarget]]:
     """Every profile's target per symbol for ``day`` from the closes up to ``day`` and the model's skilled view."""
     import pandas as pd
@@ -297,22 +324,18 @@ def _policy_targets(
     close = pd.DataFrame(series).sort_index()
     close = close[close.index <= pd.Timestamp(day)]
     model = daily.ModelView(
-        p_up={s: sig.p_up for s, sig in batch.signals.items()},
-        skill={s: float(getattr(sig, "skill", 0.0) or 0.0) for s, sig in batch.signals.items()},
-        payoff={s: sig.payoff_ratio for s, sig in batch.signals.items()},
+        p_up={s: sig.p_up for s, sig in signals.items()},
+        skill={s: sig.skill if math.isfinite(sig.skill) else 0.0 for s, sig in signals.items()},
+        payoff={s: sig.payoff_ratio for s, sig in signals.items()},
     )
     return daily.day_targets(close, profiles, model=model)
 
 
 def _symbol_problem(signal: Signal, day: date, closes_on_day: dict[str, Decimal], sigmas: dict[str, float | None]) -> str:
-    if signal.date != day:
-        return f"the signal is for {signal.date}, not {day}"
     if signal.symbol not in closes_on_day:
         return f"no {signal.symbol} bar on {day}"
     if sigmas.get(signal.symbol) is None:
         return f"not enough {signal.symbol} history before {day} to measure its volatility"
-    if not 0.0 <= signal.p_up <= 1.0:
-        return f"the model's P(up) {signal.p_up} is not a probability"
     return ""
 
 
@@ -357,6 +380,8 @@ def _row(
     if action != RecommendationType.HOLD and shares <= 0:
         action, side, reason, shares = RecommendationType.HOLD.value, "", sizing.TOO_SMALL, Decimal(0)
     equity = float(state.equity)
+    held = state.long_shares.get(signal.symbol, Decimal(0)) + state.short_shares.get(signal.symbol, Decimal(0))
+    weight_before = float(held * price) / equity if equity > 0 else 0.0
     var_after_pct = float(sized.var_after[i]) / equity if equity > 0 else 0.0
     facts = reasoning.Facts(
         symbol=signal.symbol,
@@ -380,9 +405,9 @@ def _row(
         personal_base_shares=personal[0] if personal else 0.0,
         personal_size_scale=personal[1] if personal else 1.0,
         policy=target.as_dict() if target is not None else None,
-        model_skill=float(getattr(signal, "skill", 0.0) or 0.0),
-        model_hit_rate=float(getattr(signal, "hit_rate", float("nan")) or float("nan")),
-        weight_before=float(sized.weight_after[i]) if action == RecommendationType.HOLD else float("nan"),
+        model_skill=signal.skill if math.isfinite(signal.skill) else 0.0,
+        model_hit_rate=signal.hit_rate,
+        weight_before=weight_before,
     )
     model_features = {
         "p_up": round(signal.p_up, 6),
@@ -393,8 +418,8 @@ def _row(
         "feature_values": {k: round(v, 6) for k, v in signal.feature_values.items()},
         "model_label": signal.model_label,
         "policy": target.as_dict() if target is not None else None,
-        "skill": round(float(getattr(signal, "skill", 0.0) or 0.0), 6),
-        "combiner_weights": dict(getattr(signal, "combiner_weights", {}) or {}),
+        "skill": round(signal.skill, 6) if math.isfinite(signal.skill) else 0.0,
+        "combiner_weights": {k: round(float(v), 6) for k, v in signal.combiner_weights.items()},
         "sizing": {
             "reason": reason,
             "kelly_full": round(float(sized.kelly_full[i]), 6),

@@ -1,7 +1,8 @@
 """``manage.py generate_recommendations [--date DATE] [--user NAME ...]``: the after-close generation, synchronously.
 
-Runs the same service as the Celery task. With no active model (or no bars on the day) it creates nothing
-and says why; run it again after ``train_models`` or ``load_prices``. Safe to run twice.
+Runs the same service as the Celery task. With no active model every stock gets a card from the risk-only
+policy and the output says why; with no bars on the day it creates nothing and says why (run it again after
+``load_prices``). Safe to run twice.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from recommendations.services import recommendations_generate
 
 
 class Command(BaseCommand):
-    help = "Generate the day's recommendations for every active user (or the named ones) from the active model."
+    help = "Generate the day's recommendations for every active user (or the named ones) from the risk-first policy."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--date", type=iso_date, help="trading date, YYYY-MM-DD (default: the latest day with prices)")
