@@ -61,6 +61,8 @@ def make_signal(
     contributions: list[tuple[str, float]] | None = None,
     feature_values: dict[str, float] | None = None,
     model_version_id: int | None = None,
+    skill: float = 0.0,
+    hit_rate: float = math.nan,
 ) -> Signal:
     return Signal(
         symbol=symbol,
@@ -74,6 +76,8 @@ def make_signal(
         horizon_days=horizon_days,
         payoff_ratio=payoff_ratio if payoff_ratio is not None else math.nan,
         feature_values=feature_values if feature_values is not None else {"ret_20": 0.08, "rsi_14": 71.0},
+        skill=skill,
+        hit_rate=hit_rate,
     )
 
 

@@ -3,7 +3,8 @@
 Two ensemble versions share one trained model: the retired v1 (the last good one) and the active v2, whose
 file is then corrupted (its bytes no longer match the sha256 in the registry) or deleted. The generation
 test goes one step further than the predictor: the recommendations the engine writes name the model that
-made them, and with no good artifact left generation reports "no recommendations today" instead of failing.
+made them, and with no good artifact left generation falls back to the risk-only policy (no model's numbers on
+any card) and says why, instead of failing.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def test_generation_uses_the_last_good_version_and_records_it(
 
 
 @pytest.mark.parametrize("damage", [_corrupt, _delete], ids=["corrupted", "deleted"])
-def test_generation_without_any_good_artifact_says_no_recommendation_today_and_creates_none(
+def test_generation_without_any_good_artifact_uses_no_model_and_says_why(
     two_versions: tuple[ModelVersion, ModelVersion], damage: Any
 ) -> None:
     from portfolios.factories import funded_investor
@@ -154,5 +155,7 @@ def test_generation_without_any_good_artifact_says_no_recommendation_today_and_c
     assert batch.signals == {}
     assert set(batch.missing) == {"AAPL", "AMZN", "GOOGL", "META", "NVDA"}
     assert "failed verification" in batch.reason
-    assert result.created == 0 and result.reason.startswith(f"No recommendations: no model signal for {END}")
-    assert not Recommendation.objects.exists()
+    assert result.created == len(STOCKS) and set(result.risk_only) == set(STOCKS)
+    assert "Risk-only policy" in result.reason and "failed verification" in result.reason
+    assert set(Recommendation.objects.values_list("model_version_id", flat=True)) == {None}
+    assert set(result.missing) == {"GOOGL", "META"}  # no bars in this market

@@ -12,15 +12,34 @@ from market import calendar
 from market.models import PriceBar, PriceSource
 from market.symbols import ALL_SYMBOLS
 
+#: Daily log drifts that make a symbol's trend clear at the default noise (two standard deviations of the
+#: noise away from its 50-day average; 90 sessions: about +/-70 %).
+UP, DOWN = 0.006, -0.006
 
-def make_market(end: date, *, sessions: int = 90, symbols: tuple[str, ...] = ALL_SYMBOLS, seed: int = 7) -> dict[str, Decimal]:
-    """Bars for ``symbols`` on the ``sessions`` sessions up to ``end`` (a seeded random walk); returns the last closes."""
+
+def make_market(
+    end: date,
+    *,
+    sessions: int = 90,
+    symbols: tuple[str, ...] = ALL_SYMBOLS,
+    seed: int = 7,
+    drift: dict[str, float] | None = None,
+    sigma: float = 0.015,
+) -> dict[str, Decimal]:
+    """Bars for ``symbols`` on the ``sessions`` sessions up to ``end`` (a seeded random walk); returns the last closes.
+
+    ``drift``: daily log drift per symbol (default 0.0005); the noise is the same whatever the drifts, so changing
+    one symbol's drift leaves the others' bars as they were. ``sigma``: daily volatility of every symbol.
+    The risk-first policy needs 50 sessions for its trend filter, 200 for all of it, and uses the naive
+    volatility below 500 (keep tests under that: GARCH fits are slow).
+    """
     days = calendar.sessions(calendar.add_trading_days(end, -(sessions - 1)), end)
     rng = np.random.default_rng(seed)
     last: dict[str, Decimal] = {}
     rows = []
     for k, symbol in enumerate(symbols):
-        closes = (100 + 20 * k) * np.exp(np.cumsum(rng.normal(0.0005, 0.015, len(days))))
+        mu = (drift or {}).get(symbol, 0.0005)
+        closes = (100 + 20 * k) * np.exp(np.cumsum(mu + sigma * rng.standard_normal(len(days))))
         for day, close in zip(days, closes, strict=True):
             c = Decimal(f"{close:.4f}")
             rows.append(

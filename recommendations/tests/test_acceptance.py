@@ -23,7 +23,7 @@ from recommendations.factories import RecommendationFactory, signal_batch
 from recommendations.models import AcceptanceModelVersion, Recommendation, RecommendationStatus, UserPreferenceProfile
 from recommendations.services import recommendations_generate
 from recommendations.tasks import learn_personalisation
-from recommendations.tests.conftest import make_market
+from recommendations.tests.conftest import UP, make_market
 
 T0 = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
 SYMBOLS = list(TRADABLE)
@@ -312,7 +312,7 @@ def test_generation_ranks_by_the_acceptance_model_when_one_is_trained(signal_day
     settings.FEATURE_FLAGS = {**settings.FEATURE_FLAGS, "personalised_recommendations": True}
     store_answers(signal_day - timedelta(days=400))
     learn_personalisation()
-    make_market(signal_day)
+    make_market(signal_day, drift={"AAPL": UP, "META": UP})
     investor = funded_investor("20000.00")
 
     recommendations_generate(date=signal_day, signals=signal_batch(signal_day, {"AAPL": 0.7, "META": 0.7}), users=[investor])
@@ -320,5 +320,6 @@ def test_generation_ranks_by_the_acceptance_model_when_one_is_trained(signal_day
     recs = {r.symbol: r for r in Recommendation.objects.filter(user=investor, trading_date=signal_day)}
     assert recs["AAPL"].model_features["personalisation"]["source"] == "acceptance model v1 and profile"
     assert recs["AAPL"].acceptance_probability > recs["META"].acceptance_probability
-    assert (recs["AAPL"].priority, recs["META"].priority) == (1, 2)
+    assert sorted(r.priority for r in recs.values()) == [1, 2, 3, 4, 5]  # every card ranked, none hidden
+    assert recs["AAPL"].priority == 1 and recs["AAPL"].priority < recs["META"].priority
     assert recs["AAPL"].recommendation_type == recs["META"].recommendation_type == "BUY"

@@ -40,7 +40,7 @@ from quantai.tests.services import free_port
 from recommendations.factories import signal_batch
 from recommendations.models import Recommendation, RecommendationStatus
 from recommendations.services import recommendations_generate
-from recommendations.tests.conftest import make_market
+from recommendations.tests.conftest import UP, make_market
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "quiet harbour 2024 lantern oak"
@@ -122,7 +122,7 @@ def test_a_recommendation_pushed_through_redis_reaches_a_real_asgi_websocket_and
     from playwright.sync_api import expect, sync_playwright
 
     day = calendar.latest_completed_session()  # answerable until the next close
-    make_market(day, sessions=120)
+    make_market(day, sessions=120, symbols=("NVDA", "SPY"), drift={"NVDA": UP})  # one card: an NVDA BUY
     investor = funded_investor("20000.00", username="asgi-ada")
     investor.set_password(PASSWORD)
     investor.save()

@@ -32,7 +32,7 @@ from quantai.tests.browser import BrowserWatch, launch_chromium
 from recommendations.factories import signal_batch
 from recommendations.models import Recommendation, RecommendationStatus
 from recommendations.services import recommendations_generate
-from recommendations.tests.conftest import make_market
+from recommendations.tests.conftest import UP, make_market
 
 PASSWORD = "quiet harbour 2024 lantern oak"
 #: Screenshots land here too when set (for a human look after the run).
@@ -47,7 +47,7 @@ def test_a_recommendation_made_while_the_page_is_open_appears_and_is_accepted_th
     from playwright.sync_api import expect, sync_playwright
 
     day = calendar.latest_completed_session()  # answerable until the next close
-    make_market(day, sessions=120)
+    make_market(day, sessions=120, symbols=("NVDA", "SPY"), drift={"NVDA": UP})  # one card: an NVDA BUY
     investor = funded_investor("20000.00", username="live-lena")
     investor.set_password(PASSWORD)
     investor.save()

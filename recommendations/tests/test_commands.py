@@ -21,12 +21,25 @@ pytestmark = pytest.mark.django_db
 DAY = date(2024, 6, 3)
 
 
-def test_generate_without_a_model_creates_nothing_and_says_why():
+def test_generate_without_a_model_makes_risk_only_cards_and_says_why():
     make_market(DAY)
     funded_investor("1000.00")
+    out = StringIO()
 
-    with pytest.raises(CommandError, match="no active ensemble model"):
-        call_command("generate_recommendations", "--date", "2024-06-03", stdout=StringIO())
+    call_command("generate_recommendations", "--date", "2024-06-03", stdout=out)
+
+    assert Recommendation.objects.count() == 5 and not Recommendation.objects.exclude(model_version_id=None).exists()
+    assert "5 new recommendations for 1 users" in out.getvalue()
+    assert "Risk-only policy" in out.getvalue() and "no active ensemble model" in out.getvalue()
+
+
+def test_generate_on_a_day_without_bars_creates_nothing_and_says_why():
+    make_market(DAY)
+    funded_investor("1000.00")
+    later = calendar.add_trading_days(DAY, 3)
+
+    with pytest.raises(CommandError, match=f"no AAPL bar on {later}"):
+        call_command("generate_recommendations", "--date", later.isoformat(), stdout=StringIO())
     assert Recommendation.objects.count() == 0
 
 
@@ -39,8 +52,8 @@ def test_generate_runs_the_service_for_the_named_users(monkeypatch):
 
     call_command("generate_recommendations", "--date", "2024-06-03", "--user", wanted.username, stdout=out)
 
-    assert list(Recommendation.objects.values_list("user_id", flat=True)) == [wanted.pk]
-    assert "1 new recommendations for 1 users" in out.getvalue()
+    assert set(Recommendation.objects.values_list("user_id", flat=True)) == {wanted.pk}
+    assert "5 new recommendations for 1 users" in out.getvalue()
 
 
 def test_generate_refuses_an_unknown_user_and_a_bad_date():
@@ -92,13 +105,13 @@ def test_the_evaluate_task_defaults_to_the_latest_day_with_prices():
     assert result == {"as_of": r.evaluate_on.isoformat(), "evaluated": 1, "expired": 1, "waiting_for_prices": 0}
 
 
-def test_the_generate_task_reports_why_nothing_was_made():
+def test_the_generate_task_reports_why_the_cards_are_risk_only():
     make_market(DAY)
     funded_investor("1000.00")
 
     result = tasks.generate_recommendations.delay(DAY.isoformat()).get()
 
-    assert result["created"] == 0 and "no active ensemble model" in result["reason"]
+    assert result["created"] == 5 and "Risk-only policy" in result["reason"] and "no active ensemble model" in result["reason"]
 
 
 def test_tasks_with_no_prices_return_quietly():

@@ -47,8 +47,9 @@ def test_a_generated_recommendation_reaches_its_owners_socket_and_no_one_elses(c
             assert (await socket.connect(timeout=5))[0]
         try:
             result = await sync_to_async(generate)()
-            alice_got = [await sockets["push-alice"].receive_json_from(timeout=5) for _ in range(2)]
-            bob_got = [await sockets["push-bob"].receive_json_from(timeout=5) for _ in range(2)]
+            # One card per stock: the two with a model signal and three from the risk-only policy.
+            alice_got = [await sockets["push-alice"].receive_json_from(timeout=5) for _ in range(5)]
+            bob_got = [await sockets["push-bob"].receive_json_from(timeout=5) for _ in range(5)]
             quiet = all(
                 [
                     await sockets["push-alice"].receive_nothing(timeout=0.5),
@@ -63,15 +64,15 @@ def test_a_generated_recommendation_reaches_its_owners_socket_and_no_one_elses(c
 
     alice_got, bob_got, quiet, result = async_to_sync(scenario)()
 
-    assert result.created == 4
+    assert result.created == 10
     for user, got in ((alice, alice_got), (bob, bob_got)):
         expected = {
             r.pk: {"recommendation_id": r.pk, "symbol": r.symbol, "action": r.recommendation_type}
             for r in Recommendation.objects.filter(user=user)
         }
-        assert [m["type"] for m in got] == ["recommendation.new", "recommendation.new"]
+        assert [m["type"] for m in got] == ["recommendation.new"] * 5
         assert {m["data"]["recommendation_id"]: m["data"] for m in got} == expected
-    assert quiet  # no third message for anyone, nothing at all for Carol
+    assert quiet  # no sixth message for anyone, nothing at all for Carol
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,7 +18,7 @@ from recommendations.factories import RecommendationFactory, signal_batch
 from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
 from recommendations.services import recommendations_generate
 from recommendations.services.personalise import Personaliser, preference_profiles_recompute
-from recommendations.tests.conftest import make_market
+from recommendations.tests.conftest import DOWN, UP, make_market
 
 T0 = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
 
@@ -283,7 +283,7 @@ def test_with_the_flag_off_a_learned_profile_changes_nothing(signal_day, setting
     recommendations_generate(date=signal_day, signals=signal_batch(signal_day, {"AAPL": 0.2, "NVDA": 0.7, "AMZN": 0.7}))
 
     assert _rows(learned) == _rows(plain)
-    assert len(_rows(learned)) == 3
+    assert len(_rows(learned)) == 5
     learned_recs = Recommendation.objects.filter(user=learned)
     assert all(r.priority is None and r.acceptance_probability is None for r in learned_recs)
     assert all("personalisation" not in r.model_features for r in learned_recs)
@@ -294,7 +294,8 @@ def test_with_the_flag_off_a_learned_profile_changes_nothing(signal_day, setting
 @pytest.mark.django_db
 def test_with_the_flag_on_a_shrinking_user_gets_smaller_buys_but_the_same_sales_and_directions(signal_day, settings):
     _flag(settings, True)
-    closes = make_market(signal_day)
+    # AAPL's trend turned down (the policy sells it all); NVDA and AMZN rise (bought); GOOGL and META fall (no card acts).
+    closes = make_market(signal_day, drift={"AAPL": DOWN, "NVDA": UP, "AMZN": UP, "GOOGL": DOWN, "META": DOWN})
     shrinker = funded_investor("20000.00")
     plain = funded_investor("20000.00")
     for user in (shrinker, plain):
@@ -306,7 +307,9 @@ def test_with_the_flag_on_a_shrinking_user_gets_smaller_buys_but_the_same_sales_
     mine = {r.symbol: r for r in Recommendation.objects.filter(user=shrinker)}
     theirs = {r.symbol: r for r in Recommendation.objects.filter(user=plain)}
     assert {s: r.recommendation_type for s, r in mine.items()} == {s: r.recommendation_type for s, r in theirs.items()}
-    assert mine["AAPL"].recommendation_type == "SELL" and mine["AAPL"].recommended_shares == theirs["AAPL"].recommended_shares
+    assert (
+        mine["AAPL"].recommendation_type == "SELL" and mine["AAPL"].recommended_shares == theirs["AAPL"].recommended_shares == 20
+    )
     for symbol in ("NVDA", "AMZN"):
         base = theirs[symbol].recommended_shares
         assert mine[symbol].recommendation_type == "BUY" and 0 < mine[symbol].recommended_shares < base
@@ -319,7 +322,7 @@ def test_with_the_flag_on_a_shrinking_user_gets_smaller_buys_but_the_same_sales_
         assert "sized down" not in theirs[symbol].recommendation_reasoning.lower()
     assert "sized down" not in mine["AAPL"].recommendation_reasoning.lower()  # a sale is never shrunk
     # The sale of held shares comes first even though this user almost never accepts AAPL; then the preferred NVDA.
-    assert [mine[s].priority for s in ("AAPL", "NVDA", "AMZN")] == [1, 2, 3]
+    assert [mine[s].priority for s in ("AAPL", "NVDA")] == [1, 2] and mine["AMZN"].priority > 2
     assert mine["NVDA"].acceptance_probability > mine["AMZN"].acceptance_probability
     assert theirs["AAPL"].priority == 1 and theirs["NVDA"].model_features["personalisation"]["size_scale"] == 1.0
 
@@ -353,7 +356,7 @@ def test_profiles_are_learned_from_stored_answers(signal_day):
 @pytest.mark.django_db
 def test_with_the_flag_on_a_hold_the_user_takes_comes_before_a_buy_they_decline(signal_day, settings):
     _flag(settings, True)
-    make_market(signal_day)
+    make_market(signal_day, drift={"AAPL": UP, "AMZN": DOWN, "GOOGL": DOWN, "META": DOWN, "NVDA": DOWN})
     investor = funded_investor("20000.00")
     _store_profile(investor, responses=60, accepted=30, acceptance_rate=0.5, action_rates={"HOLD": 0.9, "BUY": 0.1})
 
@@ -361,5 +364,6 @@ def test_with_the_flag_on_a_hold_the_user_takes_comes_before_a_buy_they_decline(
 
     recs = {r.symbol: r for r in Recommendation.objects.filter(user=investor)}
     assert (recs["AAPL"].recommendation_type, recs["NVDA"].recommendation_type) == ("BUY", "HOLD")
-    assert (recs["NVDA"].priority, recs["AAPL"].priority) == (1, 2)  # the old rule put every trade above every HOLD
+    assert recs["AAPL"].priority == 5  # the old rule put every trade above every HOLD
+    assert recs["NVDA"].priority < recs["AAPL"].priority
     assert recs["NVDA"].acceptance_probability > recs["AAPL"].acceptance_probability

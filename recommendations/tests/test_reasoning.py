@@ -132,3 +132,101 @@ def test_no_personalisation_sentence_when_the_size_was_not_shrunk(overrides):
     for experience in (BEGINNER, INTERMEDIATE, ADVANCED):
         text = reasoning_text(facts(**overrides), experience=experience)
         assert "sized down" not in text.lower() and "smaller" not in text
+
+
+# --- cards of the risk-first policy (the trade to a target weight) ---------------------------------------------------
+
+
+def policy(**overrides):
+    base = dict(
+        symbol="NVDA",
+        weight=0.18,
+        base_weight=0.18,
+        trend=1.0,
+        volatility=0.35,
+        volatility_before=0.34,
+        brake=1.0,
+        drawdown=-0.02,
+        tilt=0.0,
+        portfolio_vol=0.15,
+        target_vol=0.15,
+        max_weight=0.20,
+        min_trade=0.05,
+        driver="risk_budget",
+    )
+    base.update(overrides)
+    return base
+
+
+def policy_facts(**overrides):
+    pol = policy(**overrides.pop("policy", {}))
+    base = dict(reason="target", kelly_full=0.0, policy=pol, weight_before=0.0)
+    base.update(overrides)
+    return facts(**base)
+
+
+TRIM = dict(action="SELL", side="SELL", reason="weight_limit", shares=1.25, weight_before=0.26, weight_after=0.20)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        TRIM,
+        {"action": "SELL", "side": "SELL", "policy": {"weight": 0.0, "trend": 0.0, "driver": "trend_off"}, "weight_before": 0.1},
+        {"action": "HOLD", "side": "", "shares": 0.0, "reason": "min_trade", "weight_before": 0.16},
+        {"action": "HOLD", "side": "", "shares": 0.0, "reason": "min_trade", "policy": {"weight": 0.03}},
+        {
+            "action": "HOLD",
+            "side": "",
+            "shares": 0.0,
+            "reason": "not_in_target",
+            "policy": {"weight": 0.0, "driver": "trend_off"},
+        },
+        {"policy": {"driver": "vol_up", "volatility": 0.6, "volatility_before": 0.3}},
+        {"policy": {"driver": "brake", "brake": 0.5, "drawdown": -0.18}},
+        {"policy": {"driver": "tilt", "tilt": 0.1}, "model_skill": 0.2, "model_hit_rate": 0.56},
+    ],
+)
+def test_beginners_never_see_jargon_on_policy_cards(overrides):
+    text = reasoning_text(policy_facts(**overrides), experience=BEGINNER)
+    assert has_jargon(text) == [], text
+
+
+def test_a_policy_card_never_claims_a_kelly_size_it_did_not_compute():
+    text = reasoning_text(policy_facts(), experience=ADVANCED)
+    assert "Kelly" not in text and "f* =" not in text
+    assert "Trade to the policy's target of 18 %" in text and "VaR after the trade 1.2 % of a 2.5 % budget" in text
+
+
+@pytest.mark.parametrize(
+    ("experience", "expected"),
+    [
+        (BEGINNER, "NVDA has grown to 26 % of your money, more than the 20 % a Moderate investor should hold in one stock"),
+        (INTERMEDIATE, "Trim: NVDA is 26 % of your portfolio, above your Moderate limit of 20 % for one position."),
+        (ADVANCED, "Trim: NVDA is 26 % of your portfolio, above your Moderate limit of 20 % for one position."),
+    ],
+)
+def test_a_trim_says_the_position_is_above_the_limit_at_every_level(experience, expected):
+    text = reasoning_text(policy_facts(**TRIM), experience=experience)
+    assert text.startswith(expected), text
+
+
+def test_a_trim_just_above_the_limit_shows_the_decimal():
+    text = reasoning_text(policy_facts(**{**TRIM, "weight_before": 0.2031}), experience=INTERMEDIATE)
+    assert "NVDA is 20.3 % of your portfolio, above your Moderate limit of 20 %" in text
+
+
+def test_only_a_sale_above_the_limit_reads_as_a_trim():
+    for overrides in ({}, {"action": "SELL", "side": "SELL", "weight_before": 0.26}):
+        assert "Trim" not in reasoning_text(policy_facts(**overrides), experience=INTERMEDIATE)
+
+
+def test_a_hold_below_the_minimum_trade_does_not_say_you_hold_some_when_you_hold_none():
+    hold = dict(action="HOLD", side="", shares=0.0, reason="min_trade")
+    for experience in (BEGINNER, INTERMEDIATE):
+        none_held = reasoning_text(policy_facts(**hold, policy={"weight": 0.03}), experience=experience)
+        some_held = reasoning_text(policy_facts(**hold, weight_before=0.16), experience=experience)
+        assert "already hold" not in none_held
+        assert ("too small" if experience == BEGINNER else "below the minimum trade") in none_held
+        assert ("already hold" if experience == BEGINNER else "within the minimum trade") in some_held
