@@ -2,7 +2,7 @@
 #
 # QuantAI production image. Two targets share one base:
 #
-#   docker build -t quantai:web .             # web (uvicorn), migrate, default Celery worker, beat
+#   docker build -t quantai:web .             # web (gunicorn), ws (uvicorn), migrate, default Celery worker, beat
 #   docker build --target ml -t quantai:ml .  # adds scikit-learn, XGBoost and PyTorch for the "ml" queue
 #
 # PyTorch from PyPI is the multi-gigabyte CUDA build; for the CPU wheel pass PyTorch's CPU wheel
@@ -52,7 +52,7 @@ RUN install -d -o quantai -g quantai /app/var /app/var/models /app/var/beat
 USER quantai
 CMD ["celery", "-A", "quantai", "worker", "-Q", "ml", "-n", "ml@%h", "--concurrency", "1", "--loglevel", "INFO"]
 
-# --- web (default target): ASGI server; also runs migrate, the default worker and beat ---------
+# --- web (default target): HTTP (gunicorn) and websockets (uvicorn); also migrate, the default worker, beat
 FROM runtime AS web
 COPY --from=build /opt/venv /opt/venv
 COPY . /app
@@ -66,4 +66,5 @@ RUN SECRET_KEY=collectstatic-at-build-time-only-not-a-real-secret-0123456789 \
  && chown quantai:quantai /app/var
 USER quantai
 EXPOSE 8000
-CMD ["uvicorn", "quantai.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers", "--forwarded-allow-ips", "*"]
+# HTTP by default; docker-compose.yml runs websockets from the same image under uvicorn (service "ws").
+CMD ["gunicorn", "quantai.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--forwarded-allow-ips", "*"]

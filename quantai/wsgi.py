@@ -1,4 +1,4 @@
-"""WSGI entry point (management tooling; the site itself is served over ASGI)."""
+"""WSGI entry point: production HTTP (gunicorn, see docker-compose.yml); websockets are served over ASGI (quantai.asgi)."""
 
 import os
 

@@ -358,3 +358,21 @@ def test_targets_note_names_each_product_endpoint_over_the_latency_target_and_th
     assert "c=16 api_me p95 900 ms" in latency
     assert "bare" not in latency and "respond" not in latency  # the bare endpoint is a yardstick, not the product
     assert "PSS 200 MiB (met)" in memory and "RSS 300 MiB (met)" in memory
+
+
+def test_the_stack_serves_http_with_either_server_as_compose_starts_them(tmp_path):
+    from quantai.benchmarks.load.stack import Stack
+
+    gunicorn = Stack({}, tmp_path)
+    command = gunicorn._web_command()
+    assert command[:2] == ["gunicorn", "quantai.wsgi:application"]
+    assert command[command.index("--worker-class") + 1] == "gthread"
+    assert command[command.index("--threads") + 1] == "8"
+    assert gunicorn._web_env() == {"AXES_IPWARE_PROXY_COUNT": "1"}  # Django reads the client from the proxy header
+
+    uvicorn = Stack({}, tmp_path, server="uvicorn")
+    assert uvicorn._web_command()[:2] == ["uvicorn", "quantai.asgi:application"]
+    assert "--proxy-headers" in uvicorn._web_command() and uvicorn._web_env() == {}
+
+    with pytest.raises(ValueError, match="unknown web server"):
+        Stack({}, tmp_path, server="waitress")

@@ -46,9 +46,9 @@ SCHEMA_FILE = Path(__file__).parent / "data" / "compose-spec.json"
 COMPOSE_SCHEMA_SHA256 = "bc50c2d79102aed8df21b3a13e56c9396c7a06da6cff5ce37629f2ee7eb41735"
 PRODUCTION = "quantai.settings.production"
 
-EXPECTED_SERVICES = {"db", "redis", "migrate", "web", "nginx", "worker", "worker-ml", "beat"}
+EXPECTED_SERVICES = {"db", "redis", "migrate", "web", "ws", "nginx", "worker", "worker-ml", "beat"}
 #: Services that run QuantAI code and so need the production environment.
-APP_SERVICES = ("migrate", "web", "worker", "worker-ml", "beat")
+APP_SERVICES = ("migrate", "web", "ws", "worker", "worker-ml", "beat")
 #: Files the image cannot run without; .dockerignore must not drop them from the build context.
 IMAGE_ESSENTIALS = (
     "manage.py",
@@ -244,10 +244,11 @@ def test_every_long_running_service_has_a_healthcheck_and_the_migration_gates_th
         assert check and check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
 
     assert services["migrate"]["restart"] == "no"
-    for name in ("web", "worker", "worker-ml", "beat"):
+    for name in ("web", "ws", "worker", "worker-ml", "beat"):
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
         assert services[name]["depends_on"]["db"]["condition"] == "service_healthy", name
     assert services["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
+    assert services["nginx"]["depends_on"]["ws"]["condition"] == "service_healthy"
 
 
 def test_web_healthcheck_calls_the_health_endpoint_that_the_urls_serve(compose):
@@ -281,10 +282,47 @@ def test_references_between_services_volumes_and_files_resolve(compose):
 # --- commands ----------------------------------------------------------------------------------
 
 
-def test_web_command_serves_the_real_asgi_application_with_real_uvicorn_options(compose):
+def _gunicorn_options() -> set[str]:
+    from gunicorn.config import Config
+
+    return {flag for setting in Config().settings.values() for flag in (setting.cli or [])}
+
+
+def test_web_command_serves_the_real_wsgi_application_with_threaded_gunicorn_workers(compose):
+    command = _command(compose["services"]["web"])
+    assert command[0] == "gunicorn"
+    target = next(token for token in command[1:] if ":" in token and not token.startswith("-") and "." in token)
+    module_name, attribute = target.split(":")
+
+    application = getattr(import_module(module_name), attribute)
+
+    assert callable(application)
+    assert set(_options(command)) <= _gunicorn_options()
+    bind = _option_value(command, "--bind", "-b") or ""
+    assert bind.rsplit(":", 1)[-1] in [str(port).split(":")[-1] for port in compose["services"]["web"]["expose"]]
+    assert _option_value(command, "--worker-class", "-k") == "gthread"  # sync views side by side in each worker
+    assert int(_interpolated_default(_option_value(command, "--workers", "-w") or "1")) >= 2
+    assert int(_interpolated_default(_option_value(command, "--threads") or "1")) >= 2
+
+
+def _interpolated_default(value: str) -> str:
+    """``${VAR:-8}`` -> ``8`` (the value compose uses when .env does not set it)."""
+    match = re.fullmatch(r"\$\{[^}:]*:-([^}]*)\}", value)
+    return match.group(1) if match else value
+
+
+def test_web_takes_the_client_address_from_the_one_proxy_in_front_of_it(compose):
+    # gunicorn leaves REMOTE_ADDR as nginx's address; rate limits and lockouts read X-Forwarded-For, which
+    # nginx overwrites with the client's (accounts.http.client_ip), only when told that one proxy is there.
+    assert compose["services"]["web"]["environment"]["AXES_IPWARE_PROXY_COUNT"] == "1"
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in _nginx_text()
+
+
+def test_ws_command_serves_the_real_asgi_application_with_real_uvicorn_options(compose):
     from uvicorn import main as uvicorn_cli
 
-    command = _command(compose["services"]["web"])
+    service = compose["services"]["ws"]
+    command = _command(service)
     assert command[0] == "uvicorn"
     target = next(token for token in command[1:] if ":" in token and not token.startswith("-"))
     module_name, attribute = target.split(":")
@@ -293,8 +331,16 @@ def test_web_command_serves_the_real_asgi_application_with_real_uvicorn_options(
 
     assert callable(application)
     assert set(_options(command)) <= _click_options(uvicorn_cli)
-    assert _option_value(command, "--port") in [str(port).split(":")[-1] for port in compose["services"]["web"]["expose"]]
-    assert int(_option_value(command, "--workers") or 1) >= 2
+    port = _option_value(command, "--port")
+    assert port in [str(p).split(":")[-1] for p in service["expose"]]
+    assert service["environment"]["PORT"] == port  # what its health check calls
+
+
+def test_default_worker_is_bounded_in_children_and_memory(compose):
+    command = _command(compose["services"]["worker"])
+    most, least = (_option_value(command, "--autoscale") or "").split(",")
+    assert int(least) == 1 <= int(_interpolated_default(most))
+    assert int(_interpolated_default(_option_value(command, "--max-memory-per-child") or "0")) > 0
 
 
 def test_celery_commands_use_the_project_app_its_queues_and_real_options(compose):
@@ -368,15 +414,16 @@ def test_management_commands_in_compose_exist(compose):
 # --- nginx -------------------------------------------------------------------------------------
 
 
-def test_nginx_balances_over_the_web_service_on_its_port(compose):
+def test_nginx_balances_over_the_web_and_ws_services_on_their_ports(compose):
     text = _nginx_text()
     upstreams = dict(re.findall(r"upstream\s+(\S+)\s*\{([^}]*)\}", text))
-    web_port = _option_value(_command(compose["services"]["web"]), "--port")
+    web_port = (_option_value(_command(compose["services"]["web"]), "--bind", "-b") or "").rsplit(":", 1)[-1]
+    ws_port = _option_value(_command(compose["services"]["ws"]), "--port")
 
-    assert upstreams, "nginx.conf defines no upstream"
-    for name, body in upstreams.items():
-        servers = re.findall(r"server\s+([\w.-]+):(\d+)", body)
-        assert servers == [("web", web_port)], f"upstream {name} should point at the web service"
+    assert {name: re.findall(r"server\s+([\w.-]+):(\d+)", body) for name, body in upstreams.items()} == {
+        "quantai_web": [("web", web_port)],
+        "quantai_ws": [("ws", ws_port)],
+    }
     for target in re.findall(r"proxy_pass\s+http://([^;/\s]+)", text):
         assert target in upstreams, f"proxy_pass to undefined upstream {target}"
 
@@ -387,6 +434,8 @@ def test_nginx_upgrades_websockets_and_forwards_what_django_trusts():
     (websocket,) = _blocks(https, r"location\s+/ws/")
     (everything,) = _blocks(https, r"location\s+/")
 
+    assert "proxy_pass http://quantai_ws;" in websocket  # websockets go to the ASGI server only
+    assert "proxy_pass http://quantai_web;" in everything
     assert "proxy_http_version 1.1;" in websocket
     assert "proxy_set_header Upgrade $http_upgrade;" in websocket
     assert "proxy_set_header Connection $connection_upgrade;" in websocket
@@ -532,10 +581,9 @@ def test_static_files_collect_with_the_values_the_image_build_uses(tmp_path):
 @pytest.fixture
 def web_server(compose, tmp_path) -> Iterator[tuple[int, dict[str, str]]]:
     """The compose web command, bound to loopback on a free port, with production settings."""
-    command = _command(compose["services"]["web"])
+    command = [_interpolated_default(token) for token in _command(compose["services"]["web"])]
     port = free_port()
-    command[command.index("--host") + 1] = "127.0.0.1"
-    command[command.index("--port") + 1] = str(port)
+    command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
     env = _clean_env(tmp_path, SECRET_KEY=_secret_key(), ALLOWED_HOSTS="quantai.example.com", PORT=str(port))
     log = (tmp_path / "uvicorn.log").open("wb")
     process = subprocess.Popen(
@@ -544,7 +592,7 @@ def web_server(compose, tmp_path) -> Iterator[tuple[int, dict[str, str]]]:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # uvicorn --workers forks: stop the whole group we started
+        start_new_session=True,  # the server forks workers: stop the whole group we started
     )
     try:
         yield port, env

@@ -1,12 +1,13 @@
 """Benchmark section ``load``: the production-like stack under a realistic mix at two concurrency levels.
 
 MariaDB (its own database, created and dropped here), Redis (its own db, flushed before and after),
-uvicorn with 2 workers, a Celery worker and beat, started as ``docker-compose.yml`` starts them, with
-production settings (plus one bare endpoint, :mod:`quantai.benchmarks.load.urls`). Seeded with 1,000
-users, 100,000 trades and 200,000 recommendations (:mod:`quantai.benchmarks.load.seed`). wrk drives
-a fixed number of requests of the mix (:data:`quantai.benchmarks.load.mix.MIX`) at each concurrency,
-then the same number of the bare endpoint, and the section reports per endpoint requests/s,
-p50/p95/p99 and errors, and the memory of every process of the stack, against the original design's
+the web server with 2 workers (gunicorn with threads by default, ``--load-server uvicorn`` for the ASGI
+server), a Celery worker and beat, started as ``docker-compose.yml`` starts them, with production
+settings (plus one bare endpoint, :mod:`quantai.benchmarks.load.urls`). Seeded with 1,000 users,
+100,000 trades and 200,000 recommendations (:mod:`quantai.benchmarks.load.seed`). wrk drives a fixed
+number of requests of the mix (:data:`quantai.benchmarks.load.mix.MIX`) at each concurrency, then the
+same number of the bare endpoint, and the section reports per endpoint requests/s, p50/p95/p99 and
+errors, and the memory of every process of the stack, against the original design's
 targets (responses under 500 ms, under 512 MB in total).
 
 Every simulated user comes through the "proxy" from its own address (``X-Forwarded-For``, trusted
@@ -40,7 +41,7 @@ from quantai.benchmarks.load.mix import (
     table_lines,
     write_data_file,
 )
-from quantai.benchmarks.load.stack import Stack, get
+from quantai.benchmarks.load.stack import SERVERS, Stack, get
 from quantai.benchmarks.load.wrk import WrkRun, run_wrk, wrk_path
 from quantai.benchmarks.registry import BenchmarkContext, SectionResult, SectionSkipped, register
 from quantai.benchmarks.sections.load_prices import prices_dir
@@ -55,6 +56,8 @@ DEFAULTS = {
     "concurrency": "16,64",
     "database": "qa_load",
     "redis_db": 9,
+    "server": "gunicorn",
+    "threads": 8,
 }
 TARGET_MS = 500.0
 TARGET_MB = 512.0
@@ -75,6 +78,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--load-database", help=f"load: its own database on the MariaDB server (default {d['database']})")
     parser.add_argument("--load-redis-db", type=int, help=f"load: its own Redis db number, flushed (default {d['redis_db']})")
     parser.add_argument("--load-keep-database", action="store_true", help="load: keep the seeded database afterwards")
+    parser.add_argument(
+        "--load-server",
+        choices=SERVERS,
+        help=f"load: HTTP server: gunicorn (threaded workers, as docker-compose.yml) or uvicorn (default {d['server']})",
+    )
+    parser.add_argument("--load-threads", type=int, help=f"load: threads per gunicorn worker (default {d['threads']})")
 
 
 def _option(context: BenchmarkContext, name: str) -> Any:
@@ -109,7 +118,7 @@ def _plans(credentials: dict[str, Any], runs: list[tuple[str, int, int]], schedu
 
 @register(
     "load",
-    description="the production-like stack (uvicorn x2, MariaDB, Redis, Celery worker + beat) under a realistic mix",
+    description="the production-like stack (gunicorn or uvicorn x2, MariaDB, Redis, Celery worker + beat) under a realistic mix",
     add_arguments=_arguments,
 )
 def load(context: BenchmarkContext) -> SectionResult:
@@ -150,8 +159,9 @@ def load(context: BenchmarkContext) -> SectionResult:
         plans = _plans(credentials, runs, schedule)
         csrf_secret = secrets.token_hex(16)
 
-        context.log("load: starting uvicorn (2 workers), the Celery worker and beat")
-        with Stack(env, workdir) as stack:
+        web_server, threads = str(_option(context, "server")), int(_option(context, "threads"))
+        context.log(f"load: starting {web_server} (2 workers), the Celery worker and beat")
+        with Stack(env, workdir, server=web_server, web_threads=threads) as stack:
             status, body = get(stack.port, "/healthz")
             if status != 200:
                 result.note(f"/healthz answered {status} before the run: {body[:300].decode(errors='replace')}")
@@ -204,9 +214,12 @@ def load(context: BenchmarkContext) -> SectionResult:
         f"machine: {os.cpu_count()} cores shared by the stack, MariaDB, Redis and wrk; 1-minute load average "
         f"{load_before:.1f} before the runs and {load_after:.1f} after (above the core count: other processes competed)"
     )
+    threads_note = f" x {threads} threads (gthread)" if web_server == "gunicorn" else " (ASGI, sync views in its thread)"
+    result.note(f"web server: {web_server}, 2 workers{threads_note}")
     result.note(
         "each request carries X-Forwarded-For (a distinct 198.18.0.0/15 address per user) and X-Forwarded-Proto https, "
-        "as nginx sends them; uvicorn --proxy-headers trusts them from 127.0.0.1 as in docker-compose.yml"
+        "as nginx sends them; uvicorn --proxy-headers trusts them from 127.0.0.1, Django behind gunicorn reads them with "
+        "AXES_IPWARE_PROXY_COUNT=1, as in docker-compose.yml"
     )
     return result
 

@@ -1,6 +1,8 @@
-"""The production-like stack of the ``load`` benchmark: uvicorn with 2 workers, a Celery worker and beat.
+"""The production-like stack of the ``load`` benchmark: the web server with 2 workers, a Celery worker and beat.
 
-Started as in ``docker-compose.yml`` (same commands and options), on loopback, with the environment
+The web server is gunicorn with threaded workers, as ``docker-compose.yml`` serves HTTP, or uvicorn (the
+ASGI server, which compose keeps for websockets), so both can be measured. Started as in
+``docker-compose.yml`` (same commands and options), on loopback, with the environment
 the section gives (its own database and Redis db). :class:`Stack` is a context manager: every process
 it started, and every child they forked, is gone when it exits, even on error.
 """
@@ -22,8 +24,12 @@ import psutil
 from quantai.benchmarks.support import MIB, free_port, repo_root, stop_process, subprocess_env, wait_for_url
 
 HOST = "127.0.0.1"
-#: What nginx adds in production (deploy/nginx.conf); uvicorn trusts it from loopback (--proxy-headers).
+#: What nginx adds in production (deploy/nginx.conf); uvicorn trusts it from loopback (--proxy-headers), Django
+#: behind gunicorn takes the client from it (AXES_IPWARE_PROXY_COUNT=1, as compose sets for the web service).
 PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.18.255.250"}
+
+
+SERVERS = ("gunicorn", "uvicorn")
 
 
 @dataclass
@@ -64,10 +70,23 @@ def get(port: int, path: str, headers: Mapping[str, str] | None = None, *, timeo
 class Stack:
     """``with Stack(env, workdir) as stack:`` web on ``stack.base_url``, a Celery worker and beat running."""
 
-    def __init__(self, env: Mapping[str, str | None], workdir: Path, *, web_workers: int = 2, celery_concurrency: int = 2):
+    def __init__(
+        self,
+        env: Mapping[str, str | None],
+        workdir: Path,
+        *,
+        server: str = "gunicorn",
+        web_workers: int = 2,
+        web_threads: int = 8,
+        celery_concurrency: int = 2,
+    ):
+        if server not in SERVERS:
+            raise ValueError(f"unknown web server {server!r}; choose one of {', '.join(SERVERS)}")
         self.env = dict(env)
         self.workdir = workdir
+        self.server = server
         self.web_workers = web_workers
+        self.web_threads = web_threads
         self.celery_concurrency = celery_concurrency
         self.port = free_port(HOST)
         self.services: dict[str, Service] = {}
@@ -111,21 +130,14 @@ class Stack:
 
     def __enter__(self) -> Stack:
         try:
-            web = self._start(
-                "web",
-                [
-                    "uvicorn", "quantai.asgi:application", "--host", HOST, "--port", str(self.port),
-                    "--workers", str(self.web_workers), "--proxy-headers", "--forwarded-allow-ips", HOST,
-                    "--no-access-log", "--log-level", "warning",
-                ],
-            )  # fmt: skip
+            web = self._start("web", self._web_command(), self._web_env())
             # Celery processes keep database connections (docker-compose sets the same).
             celery_env = {"CONN_MAX_AGE": "60"}
             worker = self._start(
                 "celery-worker",
                 [
                     "celery", "-A", "quantai", "worker", "-Q", "default", "-n", "load-default@%h",
-                    "--concurrency", str(self.celery_concurrency), "--loglevel", "INFO",
+                    "--autoscale", f"{self.celery_concurrency},1", "--max-memory-per-child", "262144", "--loglevel", "INFO",
                 ],
                 celery_env,
             )  # fmt: skip
@@ -149,13 +161,30 @@ class Stack:
             raise
         return self
 
+    def _web_command(self) -> list[str]:
+        if self.server == "uvicorn":
+            return [
+                "uvicorn", "quantai.asgi:application", "--host", HOST, "--port", str(self.port),
+                "--workers", str(self.web_workers), "--proxy-headers", "--forwarded-allow-ips", HOST,
+                "--no-access-log", "--log-level", "warning",
+            ]  # fmt: skip
+        return [
+            "gunicorn", "quantai.wsgi:application", "--bind", f"{HOST}:{self.port}", "--worker-class", "gthread",
+            "--workers", str(self.web_workers), "--threads", str(self.web_threads), "--forwarded-allow-ips", HOST,
+            "--log-level", "warning",
+        ]  # fmt: skip
+
+    def _web_env(self) -> dict[str, str | None]:
+        # Behind gunicorn Django reads the client from X-Forwarded-For itself (one proxy), as compose configures it.
+        return {"AXES_IPWARE_PROXY_COUNT": "1"} if self.server == "gunicorn" else {}
+
     def _wait_for_web_workers(self, *, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if len(self._web_workers()) >= self.web_workers:
                 return
             time.sleep(0.2)
-        raise TimeoutError(f"uvicorn did not start {self.web_workers} workers within {timeout:.0f} s")
+        raise TimeoutError(f"{self.server} did not start {self.web_workers} workers within {timeout:.0f} s")
 
     def _web_workers(self) -> list[psutil.Process]:
         web = psutil.Process(self.services["web"].process.pid)
