@@ -408,7 +408,10 @@ def _why_policy(f: Facts, experience: str) -> str:
             return (
                 f"{f.symbol} has been falling: its price is below its recent averages, so we suggest holding none of it for now."
             )
-        return f"Trend filter: {f.symbol} trades below its 50- and 200-day averages with a negative 6-month return; target 0 %."
+        return (
+            f"Trend filter: none of {f.symbol}'s trend checks is positive (close against its 50- and 200-day averages,"
+            " 6-month return, as far as its history reaches); target 0 %."
+        )
     if driver in ("vol_up", "vol_down") and math.isfinite(before) and before > 0:
         ratio = vol / before
         if beginner:

@@ -128,9 +128,9 @@ def signals_for(day: date) -> SignalBatch:
             feature_values={
                 str(n): float(prediction.feature_values[n]) for n, _ in prediction.contributions if n in prediction.feature_values
             },
-            skill=float(getattr(prediction, "skill", 0.0) or 0.0),
-            hit_rate=float(prediction.hit_rate) if getattr(prediction, "hit_rate", None) is not None else math.nan,
-            combiner_weights={str(k): float(v) for k, v in (getattr(prediction, "combiner_weights", None) or {}).items()},
+            skill=float(prediction.skill or 0.0),
+            hit_rate=math.nan if prediction.hit_rate is None else float(prediction.hit_rate),
+            combiner_weights={str(k): float(v) for k, v in (prediction.combiner_weights or {}).items()},
         )
     return SignalBatch(date=day, signals=signals, missing=missing)
 

@@ -339,6 +339,16 @@ def _symbol_problem(signal: Signal, day: date, closes_on_day: dict[str, Decimal]
     return ""
 
 
+def _confidence(action: str, signal: Signal) -> float:
+    """The calibrated probability that the card's direction is right: P(up) for a BUY, P(down) for a SELL; for a
+    HOLD (no direction) the probability of the likelier direction, as the model states it."""
+    if action == RecommendationType.BUY:
+        return signal.p_up
+    if action == RecommendationType.SELL:
+        return 1.0 - signal.p_up
+    return signal.confidence
+
+
 def _shares_decimal(value: float) -> Decimal:
     return Decimal(f"{value:.4f}").quantize(SHARE, rounding=ROUND_DOWN)
 
@@ -443,7 +453,7 @@ def _row(
         trade_side=side,
         recommended_shares=shares,
         recommended_price=price,
-        confidence_score=_fraction(signal.confidence),
+        confidence_score=_fraction(_confidence(action, signal)),
         model_prediction=_fraction(signal.p_up, PROBABILITY),
         risk_score=_fraction(float(sized.risk_score[i])),
         recommendation_timestamp=now,

@@ -369,3 +369,16 @@ def test_a_signal_provider_is_called_with_the_day(signal_day):
 
     assert asked == [signal_day] and Recommendation.objects.count() == 5
     assert Recommendation.objects.get(symbol="AAPL").model_prediction == Decimal("0.700000")
+
+
+def test_the_confidence_is_the_chance_that_the_cards_direction_is_right(signal_day):
+    make_market(signal_day, sessions=300, drift={"AAPL": UP})
+    held = funded_investor("10000.00")
+    buy(held, "AAPL", "60", "100.00")  # far above the Moderate cap: a trim SELL whatever the model says
+    fresh = funded_investor("10000.00")
+    batch = signal_batch(signal_day, {"AAPL": 0.7}, payoff_ratio=2.0, skill=0.2)
+    recommendations_generate(date=signal_day, signals=batch, users=[held, fresh])
+    sell, bought = _cards(held)["AAPL"], _cards(fresh)["AAPL"]
+    assert sell.recommendation_type == "SELL" and bought.recommendation_type == "BUY"
+    assert float(bought.confidence_score) == pytest.approx(0.7)
+    assert float(sell.confidence_score) == pytest.approx(0.3)  # the model thinks a fall is the less likely outcome

@@ -90,6 +90,9 @@ def test_a_model_version_without_return_stats_gives_an_unknown_payoff(monkeypatc
         model_label="x",
         components={},
         feature_values={},
+        skill=0.0,
+        hit_rate=None,
+        combiner_weights={},
     )
     monkeypatch.setattr(
         predictor, "predict_day", lambda day, symbols: {"AAPL": SimpleNamespace(prediction=prediction, reason="")}
