@@ -8,7 +8,9 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from recommendations.bandit import ArmStats
 from recommendations.models import AcceptanceModelVersion, Recommendation, UserPreferenceProfile
+from recommendations.personalisation import Profile, learned_summary
 
 
 @admin.register(Recommendation)
@@ -56,9 +58,44 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(UserPreferenceProfile)
 class UserPreferenceProfileAdmin(_ReadOnlyAdmin):
-    list_display = ("user", "responses", "acceptance_rate", "confidence_threshold", "size_scale", "computed_at")
+    """Per user, what personalisation learned (the same summary the user sees under Settings)."""
+
+    list_display = (
+        "user",
+        "responses",
+        "acceptance_rate",
+        "confidence_threshold",
+        "learned_size_fraction",
+        "learned_cards_read",
+        "bandit_answers",
+        "computed_at",
+        "reset_at",
+    )
     search_fields = ("user__username",)
     list_select_related = ("user",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["learned", *super().get_readonly_fields(request, obj)]
+
+    @admin.display(description="size traded")
+    def learned_size_fraction(self, obj: UserPreferenceProfile) -> str:
+        value = Profile.from_dict(obj.profile).size_fraction
+        return "-" if value is None else f"{100 * value:.0f} %"
+
+    @admin.display(description="cards read a day")
+    def learned_cards_read(self, obj: UserPreferenceProfile) -> str:
+        value = Profile.from_dict(obj.profile).cards_read
+        return "all" if value is None else f"{value:g}"
+
+    @admin.display(description="bandit answers")
+    def bandit_answers(self, obj: UserPreferenceProfile) -> int:
+        return ArmStats.from_dict((obj.profile or {}).get("bandit")).n
+
+    @admin.display(description="what QuantAI has learned")
+    def learned(self, obj: UserPreferenceProfile) -> str:
+        summary = learned_summary(Profile.from_dict(obj.profile))
+        symbols = ", ".join(f"{s} {100 * r:.0f} % ({n})" for s, r, n in summary.symbols)
+        return " ".join(summary.lines) + (f" By stock: {symbols}." if symbols else "")
 
 
 @admin.register(AcceptanceModelVersion)

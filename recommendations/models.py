@@ -164,6 +164,9 @@ class UserPreferenceProfile(models.Model):
     size_scale = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("1"))
     profile = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
+    reset_at = models.DateTimeField(
+        null=True, blank=True, help_text="The user reset what was learned: answers before this are not learned from"
+    )
 
     class Meta:
         constraints = [

@@ -9,14 +9,20 @@ Five things are learned from a user's past responses (accepted or rejected recom
 2. **Action preferences**: the same smoothed rate per action (BUY, SELL, HOLD), prior strength
    :data:`ACTION_PRIOR_STRENGTH`: some people ignore HOLDs, some take profits gladly and buy reluctantly.
 3. **Confidence threshold**: the confidence below which the user usually rejects. Every midpoint between two
-   observed confidences is a candidate rule "accept iff confidence >= t"; the chosen ``t`` maximises Youden's J
-   (true-positive rate minus false-positive rate, both Laplace-smoothed), and is kept only when J reaches
-   :data:`MIN_YOUDEN` on at least :data:`MIN_THRESHOLD_RESPONSES` answers. Otherwise there is no threshold.
+   observed confidences is a candidate change point in the acceptance rate; the chosen ``t`` maximises the
+   likelihood of the answers, and is kept only when it beats a single rate by :data:`MIN_LOG_LIKELIHOOD_GAIN`
+   nats on at least :data:`MIN_THRESHOLD_RESPONSES` answers (:func:`confidence_threshold`). Otherwise there is none.
 4. **Risk ceiling**: the mirror image, the risk score above which the user usually rejects (:func:`risk_ceiling`).
 5. **Risk adaptation**: for accepted trades, ``actual_shares_traded / recommended_shares`` capped at 1 (buying
    more than suggested is no reason to suggest more). The size scale is the mean of the last
    :data:`SIZE_WINDOW` ratios, smoothed toward 1 with :data:`SIZE_PRIOR_STRENGTH` pseudo-answers at 1, and
    bounded to ``[MIN_SIZE_SCALE, 1]``: personalisation may shrink a size, never grow it past what sizing allowed.
+   What the person reveals, :attr:`Profile.size_fraction`, is the *median* of the same ratios without the prior,
+   and ``None`` until they have traded: a persona who never traded used to read as "trades 100 %" (the prior).
+6. **Cards read**: how many cards a day the user answers when they leave some unanswered (:func:`cards_read`):
+   ``None`` when they answer every card they are shown.
+
+Only cards that ask for a decision (BUY, SELL) are learned from (:func:`decision_answers`): a HOLD asks nothing.
 
 **Ranking** (:func:`ranking_tier`, :func:`rank_order`). Two tiers: sales of held shares first, whatever their
 score (the risk rules call for them: never buried); then every other card, trades and HOLDs alike, by
@@ -57,8 +63,11 @@ OVERALL_PRIOR_STRENGTH: Final = 2.0
 SYMBOL_PRIOR_STRENGTH: Final = 4.0
 #: Fewer answers than this give no confidence threshold.
 MIN_THRESHOLD_RESPONSES: Final = 8
-#: A threshold must separate accepts from rejects at least this well (Youden's J, 0-1).
-MIN_YOUDEN: Final = 0.2
+#: A threshold must explain the answers better than one rate by this many nats of log-likelihood (about p < 0.01) ...
+MIN_LOG_LIKELIHOOD_GAIN: Final = 3.0
+#: ... with at least this many answers below it, accepted at most this share of the rate above it.
+MIN_BELOW_THRESHOLD: Final = 3
+MAX_RATE_RATIO_BELOW: Final = 0.5
 #: Risk adaptation looks at the user's most recent accepted trades only: people change their minds.
 SIZE_WINDOW: Final = 20
 SIZE_PRIOR_STRENGTH: Final = 3.0
@@ -76,6 +85,9 @@ TIER_HELD_SELL, TIER_OTHER = 0, 1
 RANK_RESOLUTION: Final = 0.1
 #: Kept for callers of the old three tiers: trades and HOLDs now share one tier, ordered by P(accept) alone.
 TIER_TRADE = TIER_HOLD = TIER_OTHER
+
+#: The cards that ask the user for a decision; a HOLD is information ("nothing to do"), not a question.
+DECISION_ACTIONS: Final = ("BUY", "SELL")
 
 #: Columns :func:`build_profile` reads, one row per answered recommendation (``action`` and ``risk_score`` optional).
 RESPONSE_COLUMNS: Final = (
@@ -117,6 +129,8 @@ class Profile:
     risk_ceiling: float | None = None
     rate_above_ceiling: float | None = None
     rate_below_ceiling: float | None = None
+    size_fraction: float | None = None
+    cards_read: float | None = None
 
     def symbol_rate(self, symbol: str) -> float:
         """Smoothed acceptance rate of ``symbol`` (the overall rate for a symbol never answered)."""
@@ -173,6 +187,8 @@ class Profile:
             "risk_ceiling": self.risk_ceiling,
             "rate_above_ceiling": self.rate_above_ceiling,
             "rate_below_ceiling": self.rate_below_ceiling,
+            "size_fraction": self.size_fraction,
+            "cards_read": self.cards_read,
         }
 
     @classmethod
@@ -193,16 +209,33 @@ def _logit(p: float) -> float:
     return math.log(q / (1.0 - q))
 
 
+def _bernoulli_log_likelihood(k: FloatArray, n: FloatArray) -> FloatArray:
+    """``k log p + (n - k) log(1 - p)`` at the maximum-likelihood ``p = k / n`` (0 where ``n`` is 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n > 0, k / np.maximum(n, 1), 0.5)
+        ll = np.where(k > 0, k * np.log(np.where(p > 0, p, 1.0)), 0.0)
+        ll = ll + np.where(n - k > 0, (n - k) * np.log(np.where(p < 1, 1.0 - p, 1.0)), 0.0)
+    return np.asarray(ll, dtype=float)
+
+
 def confidence_threshold(
     confidence: FloatArray, accepted: npt.NDArray[np.bool_]
 ) -> tuple[float | None, float | None, float | None]:
     """``(t, rate below t, rate above t)``: the confidence below which the user usually rejects, or ``(None, None, None)``.
 
-    Candidates are the midpoints between consecutive distinct confidences; ties in J go to the lowest ``t``
-    (the least restrictive reading of the evidence). Rates on either side are Laplace-smoothed.
+    A change point in a Bernoulli rate: every midpoint ``t`` between two consecutive distinct confidences splits the
+    answers in two, each with its own acceptance rate; the chosen ``t`` maximises the likelihood of the answers
+    (ties to the lowest ``t``). It is kept when the split explains the answers better than one rate by at least
+    :data:`MIN_LOG_LIKELIHOOD_GAIN` nats, the rate below is lower than above (and at most
+    :data:`MAX_RATE_RATIO_BELOW` of it), on at least :data:`MIN_THRESHOLD_RESPONSES` answers with at least
+    :data:`MIN_BELOW_THRESHOLD` of them below ``t``. (Youden's J, used before, needed the threshold to separate
+    accepts from rejects *overall*; a person who rejects everything below 0.55 and half of the rest never
+    reached it, and four personas of five had no threshold.) Rates on either side are Laplace-smoothed.
     """
     conf = np.asarray(confidence, dtype=float)
     acc = np.asarray(accepted, dtype=bool)
+    usable = np.isfinite(conf)
+    conf, acc = conf[usable], acc[usable]
     n_acc, n_rej = int(acc.sum()), int((~acc).sum())
     if conf.size < MIN_THRESHOLD_RESPONSES or n_acc == 0 or n_rej == 0:
         return None, None, None
@@ -210,12 +243,23 @@ def confidence_threshold(
     if levels.size < 2:
         return None, None, None
     candidates = (levels[:-1] + levels[1:]) / 2.0
-    above = conf[None, :] >= candidates[:, None]  # (candidate, answer)
-    tpr = ((above & acc).sum(axis=1) + 1.0) / (n_acc + 2.0)
-    fpr = ((above & ~acc).sum(axis=1) + 1.0) / (n_rej + 2.0)
-    youden = tpr - fpr
-    best = int(np.argmax(youden))  # argmax returns the first maximum: the lowest threshold among ties
-    if youden[best] < MIN_YOUDEN:
+    below = conf[None, :] < candidates[:, None]  # (candidate, answer)
+    n_below = below.sum(axis=1).astype(float)
+    k_below = (below & acc).sum(axis=1).astype(float)
+    n_above, k_above = conf.size - n_below, n_acc - k_below
+    gain = (
+        _bernoulli_log_likelihood(k_below, n_below)
+        + _bernoulli_log_likelihood(k_above, n_above)
+        - _bernoulli_log_likelihood(np.array([float(n_acc)]), np.array([float(conf.size)]))[0]
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_b, rate_a = k_below / n_below, k_above / n_above
+    admissible = (n_below >= MIN_BELOW_THRESHOLD) & (n_above >= 1) & (rate_b <= MAX_RATE_RATIO_BELOW * rate_a)
+    if not admissible.any():
+        return None, None, None
+    gain = np.where(admissible, gain, -np.inf)
+    best = int(np.argmax(gain))  # the first maximum: the lowest threshold among ties
+    if gain[best] < MIN_LOG_LIKELIHOOD_GAIN:
         return None, None, None
     t = float(candidates[best])
     below_mask = conf < t
@@ -228,7 +272,7 @@ def risk_ceiling(risk: FloatArray, accepted: npt.NDArray[np.bool_]) -> tuple[flo
     """``(c, rate above c, rate at or below c)``: the risk score above which the user usually rejects, or Nones.
 
     The mirror image of :func:`confidence_threshold` (a rule "accept iff risk <= c" is "accept iff -risk >= -c"),
-    with the same evidence rules (:data:`MIN_THRESHOLD_RESPONSES`, :data:`MIN_YOUDEN`).
+    with the same evidence rules (:data:`MIN_THRESHOLD_RESPONSES`, :data:`MIN_LOG_LIKELIHOOD_GAIN`).
     """
     r = np.asarray(risk, dtype=float)
     acc = np.asarray(accepted, dtype=bool)
@@ -247,6 +291,34 @@ def size_scale(recommended: FloatArray, actual: FloatArray) -> tuple[float, int]
     ratios = np.minimum(act[usable] / rec[usable], 1.0)[-SIZE_WINDOW:]
     scale = smoothed_rate(float(ratios.sum()), float(ratios.size), prior=1.0, strength=SIZE_PRIOR_STRENGTH)
     return float(min(1.0, max(MIN_SIZE_SCALE, scale))), int(ratios.size)
+
+
+def size_fraction(recommended: FloatArray, actual: FloatArray) -> float | None:
+    """The median share of the recommended size the user traded, over their last :data:`SIZE_WINDOW` trades (capped
+    at 1); ``None`` without a trade. No prior: this is what they revealed, not what is applied (:func:`size_scale`)."""
+    rec = np.asarray(recommended, dtype=float)
+    act = np.asarray(actual, dtype=float)
+    usable = (rec > 0) & np.isfinite(act) & (act >= 0)
+    ratios = np.minimum(act[usable] / rec[usable], 1.0)[-SIZE_WINDOW:]
+    return float(np.median(ratios)) if ratios.size else None
+
+
+def cards_read(shown: IntArray | list[int], answered: IntArray | list[int]) -> float | None:
+    """How many cards a day the user reads: the median answered on the days they left some of the cards shown to
+    them unanswered; ``None`` when they answered every card every day (or never left one)."""
+    s = np.asarray(shown, dtype=float)
+    a = np.asarray(answered, dtype=float)
+    truncated = (a < s) & (s > 0)
+    if not truncated.any():
+        return None
+    return float(np.median(a[truncated]))
+
+
+def decision_answers(responses: pd.DataFrame) -> pd.DataFrame:
+    """The answers to cards that asked for a decision (BUY, SELL); all of them when there is no ``action`` column."""
+    if "action" not in responses.columns or responses.empty:
+        return responses
+    return responses[responses["action"].isin(DECISION_ACTIONS)]
 
 
 def build_profile(responses: pd.DataFrame) -> Profile:
@@ -289,6 +361,7 @@ def build_profile(responses: pd.DataFrame) -> Profile:
 
     traded = df[accepted & df["has_trade"].to_numpy(dtype=bool)]
     scale, samples = size_scale(traded["recommended_shares"].to_numpy(dtype=float), traded["actual_shares"].to_numpy(dtype=float))
+    fraction = size_fraction(traded["recommended_shares"].to_numpy(dtype=float), traded["actual_shares"].to_numpy(dtype=float))
     return Profile(
         responses=n,
         accepted=k,
@@ -305,6 +378,7 @@ def build_profile(responses: pd.DataFrame) -> Profile:
         risk_ceiling=ceiling,
         rate_above_ceiling=rate_above_c,
         rate_below_ceiling=rate_below_c,
+        size_fraction=fraction,
     )
 
 
@@ -379,3 +453,61 @@ def rank_order(tiers: IntArray | list[int], scores: FloatArray | list[float], *,
     ranks = np.empty(tier_arr.size, dtype=np.int64)
     ranks[order] = np.arange(1, tier_arr.size + 1)
     return ranks
+
+
+@dataclass(frozen=True)
+class LearnedSummary:
+    """What a person revealed, in the words and numbers the Settings page and the operators' admin show."""
+
+    answers: int
+    acceptance_rate: float | None
+    symbols: list[tuple[str, float, int]]  # (symbol, smoothed acceptance rate, answers), most accepted first
+    actions: list[tuple[str, float, int]]
+    confidence_threshold: float | None
+    risk_ceiling: float | None
+    size_fraction: float | None
+    size_scale: float
+    cards_read: float | None
+    lines: list[str]
+
+
+def learned_summary(profile: Profile) -> LearnedSummary:
+    """:class:`LearnedSummary` of ``profile``: only what the answers showed; nothing is said about what is unknown."""
+    symbols = sorted(
+        ((s, r, profile.symbol_counts.get(s, 0)) for s, r in profile.symbol_rates.items()), key=lambda t: (-t[1], t[0])
+    )
+    actions = sorted(
+        ((a, r, profile.action_counts.get(a, 0)) for a, r in profile.action_rates.items() if a in DECISION_ACTIONS),
+        key=lambda t: (-t[1], t[0]),
+    )
+    lines: list[str] = []
+    if profile.responses == 0:
+        lines.append("Nothing yet: QuantAI learns from your answers to BUY and SELL cards.")
+    else:
+        lines.append(
+            f"You accepted {100 * profile.accepted / profile.responses:.0f} % of {profile.responses} BUY and SELL cards."
+        )
+        if len(symbols) >= 2:
+            lines.append(f"You act most on {symbols[0][0]} and least on {symbols[-1][0]}.")
+        if len(actions) == 2 and abs(actions[0][1] - actions[1][1]) >= 0.1:
+            lines.append(f"You take {actions[0][0]} cards more readily than {actions[1][0]} cards.")
+        if profile.confidence_threshold is not None:
+            lines.append(f"You usually reject cards below {100 * profile.confidence_threshold:.0f} % confidence.")
+        if profile.risk_ceiling is not None:
+            lines.append(f"You usually reject cards with a risk score above {100 * profile.risk_ceiling:.0f} / 100.")
+        if profile.size_fraction is not None:
+            lines.append(f"You trade about {100 * profile.size_fraction:.0f} % of the recommended size.")
+        if profile.cards_read is not None:
+            lines.append(f"You answer about {profile.cards_read:g} cards a day.")
+    return LearnedSummary(
+        answers=profile.responses,
+        acceptance_rate=profile.acceptance_rate if profile.responses else None,
+        symbols=symbols,
+        actions=actions,
+        confidence_threshold=profile.confidence_threshold,
+        risk_ceiling=profile.risk_ceiling,
+        size_fraction=profile.size_fraction,
+        size_scale=profile.size_scale,
+        cards_read=profile.cards_read,
+        lines=lines,
+    )

@@ -14,7 +14,7 @@ from market.models import PriceBar
 from market.symbols import ALL_SYMBOLS
 from portfolios.ledger import SHORT_RESERVE
 from portfolios.models import CashAccount, Position, PositionType
-from recommendations.models import Recommendation
+from recommendations.models import Recommendation, UserPreferenceProfile
 
 #: Calendar days of bars read for one generation: about 1,300 sessions (the GARCH window, the trend filter, the brake).
 HISTORY_CALENDAR_DAYS = 1900
@@ -118,3 +118,8 @@ def latest_price_date() -> date | None:
     if len(per_symbol) < len(TRADABLE):
         return max(per_symbol.values()) if per_symbol else None
     return min(per_symbol.values())
+
+
+def preference_profile_of(*, user: User) -> UserPreferenceProfile | None:
+    """The user's stored learned profile, or ``None`` before the first nightly computation."""
+    return UserPreferenceProfile.objects.filter(user=user).first()

@@ -10,7 +10,9 @@ Definitions (the same as the history page's :func:`recommendations.views.accurac
   weights those shares by how often each action was given, so accuracy above it means the model chose well *when*
   to say what. The move is measured from the price the outcome was scored from (the price actually paid for an
   accepted trade, the recommended price otherwise) to the close on the horizon day.
-- **acceptance rate**: accepted over answered (accepted + rejected); expired and pending ones are left out.
+- **acceptance rate**: accepted over answered (accepted + rejected), on the cards that ask for a decision (BUY and
+  SELL) only: a HOLD is information ("nothing to do today"), not a question, and an old answer to one is not
+  counted either way. Expired and pending cards are left out.
 - **calibration**: evaluated recommendations bucketed by ``confidence_score`` in steps of 0.1 (``[0.0, 0.1)`` …
   ``[0.9, 1.0]``), each with its mean confidence and its hit rate (share ``direction_correct``).
 
@@ -35,6 +37,8 @@ DIMENSION_FIELDS: dict[str, str] = {"user": "user_id", "symbol": "symbol", "mode
 BUCKET_WIDTH = Decimal("0.1")
 BUCKETS = 10
 ACTIONS = tuple(RecommendationType.values)
+#: The cards whose answers the acceptance rate counts (a HOLD asks nothing).
+DECISION_TYPES = (RecommendationType.BUY.value, RecommendationType.SELL.value)
 
 
 @dataclass
@@ -103,11 +107,12 @@ def _entry() -> Case:
 def _aggregates() -> dict[str, Any]:
     """The conditional counts one group needs (a single SELECT, grouped or not)."""
     evaluated = Q(outcome_evaluated=True, outcome_price__isnull=False)
+    decision = Q(recommendation_type__in=DECISION_TYPES)
     low, high = Decimal(1) - HOLD_BAND, Decimal(1) + HOLD_BAND
     out: dict[str, Any] = {
         "total": Count("id"),
-        "answered": Count("id", filter=Q(status__in=[RecommendationStatus.ACCEPTED, RecommendationStatus.REJECTED])),
-        "accepted": Count("id", filter=Q(status=RecommendationStatus.ACCEPTED)),
+        "answered": Count("id", filter=decision & Q(status__in=[RecommendationStatus.ACCEPTED, RecommendationStatus.REJECTED])),
+        "accepted": Count("id", filter=decision & Q(status=RecommendationStatus.ACCEPTED)),
         "evaluated": Count("id", filter=evaluated),
         "correct": Count("id", filter=evaluated & Q(direction_correct=True)),
         "moved_up": Count("id", filter=evaluated & Q(outcome_price__gt=_entry())),

@@ -13,6 +13,7 @@ app_name = "recommendations"
 urlpatterns = [
     path("", views.today_view, name="today"),
     path("history/", views.history_view, name="history"),
+    path("learned/", views.learned_view, name="learned"),
     path("<id:recommendation_id>/", views.detail_view, name="detail"),
     path("<id:recommendation_id>/card", views.card_view, name="card"),
     path("<id:recommendation_id>/respond", views.respond_view, name="respond"),

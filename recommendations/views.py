@@ -20,7 +20,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import User
 from market.models import PriceBar
@@ -29,7 +29,9 @@ from quantai.flags import Flag, flag_enabled
 from recommendations import selectors, services
 from recommendations.forms import HistoryFilterForm, RespondForm
 from recommendations.models import Recommendation, RecommendationStatus, RecommendationType
+from recommendations.personalisation import NEUTRAL, Profile, learned_summary
 from recommendations.services.evaluate import HOLD_BAND
+from recommendations.stats import DECISION_TYPES
 
 HISTORY_PER_PAGE = 50
 #: Calendar days of closes shown before the signal day on the detail chart (about six months of sessions).
@@ -68,11 +70,29 @@ def no_model_reason() -> str:
     return ""
 
 
-def _card_context(rec: Recommendation, form: RespondForm | None = None, error: str = "") -> dict[str, Any]:
-    answerable = rec.is_pending and not services.is_expired(rec)
+def _held_symbols(user_id: int) -> set[str]:
+    from portfolios.models import Position
+
+    return set(Position.objects.filter(user_id=user_id, shares__gt=0).values_list("symbol", flat=True))
+
+
+def _card_context(
+    rec: Recommendation, form: RespondForm | None = None, error: str = "", held: set[str] | None = None
+) -> dict[str, Any]:
+    # A HOLD asks nothing (no accept/reject): it says there is nothing to do today, for a stock held or not.
+    asks_decision = rec.recommendation_type in DECISION_TYPES
+    pending = rec.is_pending and not services.is_expired(rec)
+    answerable = pending and asks_decision
+    personal = (rec.model_features or {}).get("personalisation") or {}
+    if held is None and not asks_decision:
+        held = _held_symbols(rec.user_id)
     return {
         "rec": rec,
         "answerable": answerable,
+        "information": not asks_decision,
+        "information_current": pending and not asks_decision,
+        "held": rec.symbol in (held or set()),
+        "folded": bool(personal.get("folded")) and answerable,
         # Any status may be rated (pending and expired too), once from the card.
         "can_give_feedback": rec.user_feedback_score is None and not rec.user_feedback_comment,
         "feedback_on": flag_enabled(Flag.USER_FEEDBACK),
@@ -86,11 +106,15 @@ def _card_context(rec: Recommendation, form: RespondForm | None = None, error: s
 def today_view(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     recs = list(selectors.recommendations_for_user(user=user, scope="today"))
+    held = _held_symbols(user.pk)
+    cards = [_card_context(r, held=held) for r in recs]
     context = {
-        "cards": [_card_context(r) for r in recs],
+        # Folded cards ("below what you usually act on") are one click away, after the others.
+        "cards": [c for c in cards if not c["folded"]],
+        "folded_cards": [c for c in cards if c["folded"]],
         "trading_date": recs[0].trading_date if recs else None,
         "no_model_reason": "" if recs else no_model_reason(),
-        "pending": sum(1 for r in recs if r.is_pending),
+        "pending": sum(1 for c in cards if c["answerable"]),
     }
     return render(request, "recommendations/today.html", context)
 
@@ -354,8 +378,10 @@ def history_view(request: HttpRequest) -> HttpResponse:
     evaluated = qs.filter(outcome_evaluated=True).values_list(
         "recommendation_type", "recommended_price", "actual_price", "outcome_price", "direction_correct"
     )
-    answered = qs.filter(status__in=[RecommendationStatus.ACCEPTED, RecommendationStatus.REJECTED]).count()
-    accepted = qs.filter(status=RecommendationStatus.ACCEPTED).count()
+    # Acceptance counts the cards that ask for a decision (BUY, SELL): a HOLD is information (recommendations.stats).
+    decisions = qs.filter(recommendation_type__in=DECISION_TYPES)
+    answered = decisions.filter(status__in=[RecommendationStatus.ACCEPTED, RecommendationStatus.REJECTED]).count()
+    accepted = decisions.filter(status=RecommendationStatus.ACCEPTED).count()
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -368,3 +394,22 @@ def history_view(request: HttpRequest) -> HttpResponse:
         "acceptance_rate": accepted / answered if answered else None,
     }
     return render(request, "recommendations/history.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def learned_view(request: HttpRequest) -> HttpResponse:
+    """What QuantAI has learned about the signed-in user (linked from Settings); POST resets it."""
+    user = _user(request)
+    if request.method == "POST":
+        services.preference_profile_reset(user=user)
+        messages.success(request, "QuantAI has forgotten what it learned about you; it starts again from your next answers.")
+        return redirect("recommendations:learned")
+    row = selectors.preference_profile_of(user=user)
+    profile = Profile.from_dict(row.profile) if row is not None else NEUTRAL
+    context = {
+        "summary": learned_summary(profile),
+        "row": row,
+        "personalised": flag_enabled(Flag.PERSONALISED_RECOMMENDATIONS),
+    }
+    return render(request, "recommendations/learned.html", context)

@@ -3,6 +3,7 @@
 from recommendations.services.evaluate import EvaluateResult, outcome_fields, recommendations_evaluate, recommendations_expire
 from recommendations.services.feedback import recommendation_feedback
 from recommendations.services.generate import GenerateResult, recommendations_generate
+from recommendations.services.personalise import preference_profile_reset
 from recommendations.services.respond import (
     AlreadyResponded,
     RecommendationExpired,
@@ -20,6 +21,7 @@ __all__ = [
     "RespondResult",
     "is_expired",
     "outcome_fields",
+    "preference_profile_reset",
     "recommendation_feedback",
     "recommendation_respond",
     "recommendations_evaluate",

@@ -1,20 +1,24 @@
 """Personalisation's writes and its hook into generation (behind ``Flag.PERSONALISED_RECOMMENDATIONS``).
 
-- :func:`preference_profiles_recompute` learns each user's profile from their answers (nightly).
+- :func:`preference_profiles_recompute` learns each user's profile and their bandit statistics from their answers to
+  the cards that asked for a decision (BUY, SELL), after their last reset (nightly, and after every simulated day).
+- :func:`preference_profile_reset` forgets what was learned about a user (the Settings page's "reset").
 - :class:`Personaliser` is what :func:`recommendations.services.generate.recommendations_generate` uses when the
   flag is on: it shrinks risk-increasing sizes by the user's learned scale (never above what sizing allowed) and
-  ranks the day's recommendations: sales of held shares first, then all other cards (trades and HOLDs alike)
-  by predicted acceptance, compared at :data:`~recommendations.personalisation.RANK_RESOLUTION`. The numbers
-  come from the pure :mod:`recommendations.personalisation`; P(accept) is the profile's estimate, averaged in
-  log-odds with the acceptance model's (fed the profile's overall, symbol and action rates) when one verifies.
-  ``model_features["personalisation"]`` records the score, its source and the size adaptation.
+  lets the contextual bandit (:mod:`recommendations.bandit`) order the day's cards and fold the ones below what the
+  user usually acts on: risk-rule sales of held shares first and never folded, then the decision cards by their
+  Thompson-sampled P(accept), then the folded ones, then the HOLDs (information, nothing to answer). The bandit's
+  prior is the population's: the pooled statistics of the users who answered the questionnaire the same way (the
+  user's own answers left out), so a new user starts where people like them are.
+  ``model_features["personalisation"]`` records the scores, the fold, the source and the size adaptation.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,10 +27,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from quantai.flags import Flag, flag_enabled
+from recommendations import bandit, sizing
 from recommendations import personalisation as pers
-from recommendations import sizing
 from recommendations.acceptance import AcceptanceModel, acceptance_model_load, answers_frame, sizing_equity
-from recommendations.models import Recommendation, UserPreferenceProfile
+from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +45,75 @@ def _optional_fraction(value: float | None) -> Decimal | None:
     return None if value is None else _fraction(value)
 
 
+def bandit_stats(answers: pd.DataFrame) -> bandit.ArmStats:
+    """The bandit's statistics of one user's answers (columns of :func:`~recommendations.acceptance.answers_frame`)."""
+    stats = bandit.ArmStats()
+    for row in answers.itertuples(index=False):
+        x = bandit.context_vector(
+            symbol=str(row.symbol),
+            action=str(row.action),
+            confidence=float(row.confidence),
+            risk_score=float(row.risk_score),
+            size_pct=float(row.size_pct),
+        )
+        stats.update(x, 1.0 if row.accepted else 0.0)
+    return stats
+
+
+def _cards_read(user_ids: list[int], since: dict[int, Any]) -> dict[int, float | None]:
+    """Each user's :func:`~recommendations.personalisation.cards_read` from the decision cards shown open to them.
+
+    A day counts once it is over for the user: every day but their latest, whose cards may still be answered.
+    """
+    rows = (
+        Recommendation.objects.filter(user_id__in=user_ids, recommendation_type__in=pers.DECISION_ACTIONS)
+        .values_list("user_id", "trading_date", "status", "recommendation_timestamp", "model_features")
+        .order_by()
+    )
+    days: dict[int, dict[Any, list[int]]] = {}
+    for uid, day, status, made, features in rows:
+        if since.get(uid) is not None and made < since[uid]:
+            continue
+        if ((features or {}).get("personalisation") or {}).get("folded"):
+            continue  # folded cards are not read unless opened: they say nothing about attention
+        shown_answered = days.setdefault(uid, {}).setdefault(day, [0, 0])
+        shown_answered[0] += 1
+        shown_answered[1] += int(status in (RecommendationStatus.ACCEPTED, RecommendationStatus.REJECTED))
+    out: dict[int, float | None] = {}
+    for uid, by_day in days.items():
+        latest = max(by_day)
+        counts = [v for d, v in sorted(by_day.items()) if d != latest]
+        out[uid] = pers.cards_read([c[0] for c in counts], [c[1] for c in counts]) if counts else None
+    return out
+
+
 def preference_profiles_recompute(*, user_ids: list[int] | None = None) -> int:
     """Recompute and store the learned profile of ``user_ids`` (default: every user with an answer); returns how many.
 
-    A listed user without answers gets the neutral profile (which changes nothing). Idempotent.
+    Learns from the answers to decision cards (BUY, SELL) given after the user's last reset. The stored JSON is the
+    :class:`~recommendations.personalisation.Profile` plus ``"bandit"``: the bandit's sufficient statistics. A listed
+    user without answers gets the neutral profile (which changes nothing). Idempotent.
     """
     answers = answers_frame(user_ids=user_ids)
     groups = {int(uid): g for uid, g in answers.groupby("user_id", sort=True)} if not answers.empty else {}
     targets = sorted(set(user_ids) if user_ids is not None else set(groups))
+    resets = dict(
+        UserPreferenceProfile.objects.filter(user_id__in=targets, reset_at__isnull=False).values_list("user_id", "reset_at")
+    )
+    read = _cards_read(targets, resets)
     now = timezone.now()
     with transaction.atomic():
         for uid in targets:
             group = groups.get(uid)
-            profile = pers.build_profile(group) if group is not None else pers.NEUTRAL
+            if group is not None and uid in resets:
+                group = group[group["timestamp"] >= resets[uid]]
+            decisions = pers.decision_answers(group) if group is not None else None
+            if decisions is not None and not decisions.empty:
+                profile = pers.build_profile(decisions)
+                stats = bandit_stats(decisions)
+            else:
+                profile, stats = pers.NEUTRAL, bandit.ArmStats()
+            profile = replace(profile, cards_read=read.get(uid))
             UserPreferenceProfile.objects.update_or_create(
                 user_id=uid,
                 defaults={
@@ -61,11 +121,31 @@ def preference_profiles_recompute(*, user_ids: list[int] | None = None) -> int:
                     "acceptance_rate": _fraction(profile.acceptance_rate),
                     "confidence_threshold": _optional_fraction(profile.confidence_threshold),
                     "size_scale": _fraction(profile.size_scale),
-                    "profile": profile.as_dict(),
+                    "profile": {**profile.as_dict(), "bandit": stats.as_dict()} if stats.n else profile.as_dict(),
                     "computed_at": now,
                 },
             )
     return len(targets)
+
+
+def preference_profile_reset(*, user: User) -> UserPreferenceProfile:
+    """Forget what was learned about ``user``: their profile becomes neutral and their answers until now are no
+    longer learned from (they stay in their history and in the statistics). The bandit starts again from the
+    population prior. Idempotent."""
+    now = timezone.now()
+    row, _ = UserPreferenceProfile.objects.update_or_create(
+        user=user,
+        defaults={
+            "responses": 0,
+            "acceptance_rate": _fraction(pers.NEUTRAL.acceptance_rate),
+            "confidence_threshold": None,
+            "size_scale": Decimal(1),
+            "profile": pers.NEUTRAL.as_dict(),
+            "computed_at": now,
+            "reset_at": now,
+        },
+    )
+    return row
 
 
 def profiles_for(user_ids: list[int]) -> dict[int, pers.Profile]:
@@ -74,14 +154,46 @@ def profiles_for(user_ids: list[int]) -> dict[int, pers.Profile]:
     return {uid: pers.Profile.from_dict(data) for uid, data in rows}
 
 
+#: At most this many of the most recently computed profiles make the population prior (bounded work a generation).
+POPULATION_PROFILES = 20_000
+
+
+def bandit_population() -> tuple[dict[int, bandit.ArmStats], dict[int, tuple[str, str]]]:
+    """Every stored user's bandit statistics and their questionnaire group (risk tolerance, experience)."""
+    rows = UserPreferenceProfile.objects.order_by("-computed_at").values_list(
+        "user_id", "profile", "user__risk_tolerance", "user__investment_experience"
+    )[:POPULATION_PROFILES]
+    stats: dict[int, bandit.ArmStats] = {}
+    keys: dict[int, tuple[str, str]] = {}
+    for uid, data, tolerance, experience in rows:
+        arm = bandit.ArmStats.from_dict((data or {}).get("bandit"))
+        if arm.n:
+            stats[uid] = arm
+            keys[uid] = (tolerance, experience)
+    return stats, keys
+
+
+def bandit_prior(
+    user_id: int, key: tuple[str, str], stats: dict[int, bandit.ArmStats], keys: dict[int, tuple[str, str]]
+) -> np.ndarray:
+    """The population prior mean of one user: the others' statistics by questionnaire group, the user's own left out."""
+    groups: dict[tuple[str, str], bandit.ArmStats] = {}
+    for uid, arm in stats.items():
+        if uid != user_id:
+            groups[keys[uid]] = groups.get(keys[uid], bandit.ArmStats()) + arm
+    return bandit.population_prior(groups, key)
+
+
 @dataclass
 class Personaliser:
-    """Per-generation state: the users' profiles, the acceptance model, and the base sizes it shrank."""
+    """Per-generation state: the users' profiles, their bandit statistics, the population, the base sizes it shrank."""
 
     profiles: dict[int, pers.Profile]
     model: AcceptanceModel | None = None
     model_version: int | None = None
     adjustments: dict[tuple[int, str], tuple[float, float]] = field(default_factory=dict)  # (base shares, scale)
+    arms: dict[int, bandit.ArmStats] = field(default_factory=dict)
+    groups: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def for_users(cls, users: list[User]) -> Personaliser | None:
@@ -89,14 +201,23 @@ class Personaliser:
         if not flag_enabled(Flag.PERSONALISED_RECOMMENDATIONS):
             return None
         model, version = acceptance_model_load()
+        arms, groups = bandit_population()
         return cls(
             profiles=profiles_for([u.pk for u in users]),
             model=model,
             model_version=version.version if version is not None else None,
+            arms=arms,
+            groups=groups,
         )
 
     def profile(self, user_id: int) -> pers.Profile:
         return self.profiles.get(user_id, pers.NEUTRAL)
+
+    def posterior(self, user: User) -> bandit.Posterior:
+        """The user's bandit posterior: their statistics on the population prior of their questionnaire group."""
+        key = (user.risk_tolerance, user.investment_experience)
+        prior = bandit_prior(user.pk, key, self.arms, self.groups)
+        return bandit.posterior(self.arms.get(user.pk, bandit.ArmStats()), prior)
 
     def adapt(
         self, *, symbol: str, user_ids: list[int], sized: sizing.Sizing, market: sizing.Market, accounts: sizing.Accounts
@@ -119,71 +240,51 @@ class Personaliser:
     def rank(self, rows: list[Recommendation]) -> None:
         """Set ``priority`` (1 first, per user), ``acceptance_probability`` and the audit trail on unsaved ``rows``.
 
-        Never removes a row and never changes an action: sales of held shares come first whatever their score.
+        The bandit (:func:`recommendations.bandit.decide`) orders and folds each user's cards of the day. Never
+        removes a row and never changes an action; sales of held shares come first and are never folded. A HOLD
+        asks nothing: it has no P(accept) and comes after the decision cards.
         """
         if not rows:
             return
-        frame = pd.DataFrame.from_records(
-            [
-                {
-                    "action": r.recommendation_type,
-                    "confidence": float(r.confidence_score),
-                    "risk_score": float(r.risk_score or 0),
-                    "symbol": r.symbol,
-                    "size_pct": _size_pct(r),
-                    "risk_tolerance": r.user.risk_tolerance,
-                    "experience": r.user.investment_experience,
-                    "user_rate": self.profile(r.user_id).acceptance_rate,
-                    "user_symbol_rate": self.profile(r.user_id).symbol_rate(r.symbol),
-                    "user_action_rate": self.profile(r.user_id).action_rate(r.recommendation_type),
-                    "user_responses": self.profile(r.user_id).responses,
-                }
-                for r in rows
-            ]
-        )
-        profile_scores = np.array(
-            [
-                self.profile(r.user_id).expected_acceptance(
-                    r.symbol, float(r.confidence_score), r.recommendation_type, float(r.risk_score or 0)
-                )
-                for r in rows
-            ]
-        )
-        if self.model is not None:
-            # The pooled model knows what people like this user do; the profile knows this user. Neither alone
-            # ranks well (the forest barely separates one user's symbols): average them in log-odds.
-            scores = _mean_log_odds(self.model.predict(frame), profile_scores)
-            source = f"acceptance model v{self.model_version} and profile"
-        else:
-            scores = profile_scores
-            source = "profile"
         by_user: dict[int, list[int]] = {}
         for i, r in enumerate(rows):
             by_user.setdefault(r.user_id, []).append(i)
-        for indexes in by_user.values():
-            tiers = [pers.ranking_tier(rows[i].recommendation_type, rows[i].trade_side) for i in indexes]
-            ranks = pers.rank_order(tiers, scores[indexes])
-            for i, rank in zip(indexes, ranks, strict=True):
+        for uid, indexes in by_user.items():
+            user = rows[indexes[0]].user
+            post = self.posterior(user)
+            cards = [
+                bandit.CardContext(
+                    symbol=rows[i].symbol,
+                    action=rows[i].recommendation_type,
+                    confidence=float(rows[i].confidence_score),
+                    risk_score=float(rows[i].risk_score or 0),
+                    size_pct=_size_pct(rows[i]),
+                    risk_rule_sale=pers.ranking_tier(rows[i].recommendation_type, rows[i].trade_side) == pers.TIER_HELD_SELL,
+                )
+                for i in indexes
+            ]
+            # Seeded by user, day and how much is known: the same state gives the same decision (a rerun changes nothing).
+            day = rows[indexes[0]].trading_date
+            rng = np.random.default_rng([uid, day.toordinal(), post.answers])
+            decisions = bandit.decide(cards, post, rng)
+            for i, card, decision in zip(indexes, cards, decisions, strict=True):
                 rec = rows[i]
-                rec.priority = int(rank)
-                rec.acceptance_probability = _fraction(float(scores[i]))
+                rec.priority = decision.rank
+                rec.acceptance_probability = _fraction(decision.expected) if card.asks_decision else None
                 base, scale = self.adjustments.get((rec.user_id, rec.symbol), (float(rec.recommended_shares), 1.0))
                 rec.model_features = {
                     **rec.model_features,
                     "personalisation": {
-                        "p_accept": round(float(scores[i]), 6),
-                        "source": source,
+                        "p_accept": round(decision.expected, 6) if card.asks_decision else None,
+                        "sampled": round(decision.sampled, 6) if card.asks_decision else None,
+                        "folded": decision.folded,
+                        "risk_rule_sale": card.risk_rule_sale,
+                        "answers": post.answers,
+                        "source": "contextual bandit (linear Thompson sampling, population prior)",
                         "base_shares": round(base, 4),
                         "size_scale": round(scale, 6),
                     },
                 }
-
-
-def _mean_log_odds(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The probability whose log-odds is the mean of ``a``'s and ``b``'s (each clipped away from 0 and 1)."""
-    pa, pb = np.clip(a, 1e-4, 1 - 1e-4), np.clip(b, 1e-4, 1 - 1e-4)
-    log_odds = (np.log(pa / (1 - pa)) + np.log(pb / (1 - pb))) / 2.0
-    return np.asarray(1.0 / (1.0 + np.exp(-log_odds)), dtype=float)
 
 
 def _size_pct(rec: Recommendation) -> float:

@@ -308,7 +308,8 @@ def test_the_command_reports_the_auc_and_the_top_features(signal_day, models_tmp
 
 
 @pytest.mark.django_db
-def test_generation_ranks_by_the_acceptance_model_when_one_is_trained(signal_day, models_tmp, settings):
+def test_a_new_user_is_ranked_from_the_population_prior_of_the_nightly_job(signal_day, models_tmp, settings):
+    """Other users accept AAPL only; a new user's cards are ordered by the bandit's population prior (no own answer)."""
     settings.FEATURE_FLAGS = {**settings.FEATURE_FLAGS, "personalised_recommendations": True}
     store_answers(signal_day - timedelta(days=400))
     learn_personalisation()
@@ -318,7 +319,8 @@ def test_generation_ranks_by_the_acceptance_model_when_one_is_trained(signal_day
     recommendations_generate(date=signal_day, signals=signal_batch(signal_day, {"AAPL": 0.7, "META": 0.7}), users=[investor])
 
     recs = {r.symbol: r for r in Recommendation.objects.filter(user=investor, trading_date=signal_day)}
-    assert recs["AAPL"].model_features["personalisation"]["source"] == "acceptance model v1 and profile"
+    assert recs["AAPL"].model_features["personalisation"]["source"].startswith("contextual bandit")
+    assert recs["AAPL"].model_features["personalisation"]["answers"] == 0
     assert recs["AAPL"].acceptance_probability > recs["META"].acceptance_probability
     assert sorted(r.priority for r in recs.values()) == [1, 2, 3, 4, 5]  # every card ranked, none hidden
     assert recs["AAPL"].priority == 1 and recs["AAPL"].priority < recs["META"].priority

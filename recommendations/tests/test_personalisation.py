@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portfolios.factories import buy, funded_investor
+from recommendations import bandit, sizing
 from recommendations import personalisation as pers
-from recommendations import sizing
 from recommendations.factories import RecommendationFactory, signal_batch
 from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
 from recommendations.services import recommendations_generate
@@ -251,10 +251,20 @@ def test_within_a_tier_the_likelier_answer_comes_first():
 # --- generation with and without the flag --------------------------------------------------------------------------
 
 
-def _store_profile(user, **kwargs) -> None:
+def _store_profile(user, answers: list[tuple[str, str, bool, int]] | None = None, **kwargs) -> None:
+    """A stored profile; ``answers`` (symbol, action, accepted, times) become the bandit's statistics."""
     profile = pers.Profile(**kwargs)
+    data = profile.as_dict()
+    if answers:
+        contexts = [
+            bandit.context_vector(symbol=s, action=a, confidence=0.6, risk_score=0.3, size_pct=0.05)
+            for s, a, _, n in answers
+            for _ in range(n)
+        ]
+        rewards = [float(ok) for _, _, ok, n in answers for _ in range(n)]
+        data["bandit"] = bandit.stats_from_answers(contexts, rewards).as_dict()
     UserPreferenceProfile.objects.create(
-        user=user, responses=profile.responses, size_scale=Decimal(str(profile.size_scale)), profile=profile.as_dict()
+        user=user, responses=profile.responses, size_scale=Decimal(str(profile.size_scale)), profile=data
     )
 
 
@@ -300,7 +310,13 @@ def test_with_the_flag_on_a_shrinking_user_gets_smaller_buys_but_the_same_sales_
     plain = funded_investor("20000.00")
     for user in (shrinker, plain):
         buy(user, "AAPL", 20, closes["AAPL"].quantize(Decimal("0.01")))
-    _store_profile(shrinker, responses=40, size_scale=0.5, symbol_rates={"NVDA": 0.95, "AMZN": 0.05, "AAPL": 0.01})
+    _store_profile(
+        shrinker,
+        [("NVDA", "BUY", True, 20), ("AMZN", "BUY", False, 20), ("AAPL", "SELL", False, 20)],
+        responses=60,
+        size_scale=0.5,
+        symbol_rates={"NVDA": 0.95, "AMZN": 0.05, "AAPL": 0.01},
+    )
 
     recommendations_generate(date=signal_day, signals=signal_batch(signal_day, {"AAPL": 0.2, "NVDA": 0.7, "AMZN": 0.7}))
 
@@ -321,8 +337,9 @@ def test_with_the_flag_on_a_shrinking_user_gets_smaller_buys_but_the_same_sales_
         assert "usually take smaller" in mine[symbol].recommendation_reasoning
         assert "sized down" not in theirs[symbol].recommendation_reasoning.lower()
     assert "sized down" not in mine["AAPL"].recommendation_reasoning.lower()  # a sale is never shrunk
-    # The sale of held shares comes first even though this user almost never accepts AAPL; then the preferred NVDA.
+    # The sale of held shares comes first and open even though this user always rejected AAPL sales; then NVDA.
     assert [mine[s].priority for s in ("AAPL", "NVDA")] == [1, 2] and mine["AMZN"].priority > 2
+    assert mine["AAPL"].model_features["personalisation"]["folded"] is False
     assert mine["NVDA"].acceptance_probability > mine["AMZN"].acceptance_probability
     assert theirs["AAPL"].priority == 1 and theirs["NVDA"].model_features["personalisation"]["size_scale"] == 1.0
 
@@ -354,16 +371,25 @@ def test_profiles_are_learned_from_stored_answers(signal_day):
 
 
 @pytest.mark.django_db
-def test_with_the_flag_on_a_hold_the_user_takes_comes_before_a_buy_they_decline(signal_day, settings):
+def test_with_the_flag_on_a_hold_asks_nothing_and_comes_after_the_decisions(signal_day, settings):
+    """A HOLD is information, not a question: even for someone who used to "accept" HOLDs and decline buys, it has no
+    P(accept) and comes after the BUY (the old ranking put a likelier HOLD first)."""
     _flag(settings, True)
     make_market(signal_day, drift={"AAPL": UP, "AMZN": DOWN, "GOOGL": DOWN, "META": DOWN, "NVDA": DOWN})
     investor = funded_investor("20000.00")
-    _store_profile(investor, responses=60, accepted=30, acceptance_rate=0.5, action_rates={"HOLD": 0.9, "BUY": 0.1})
+    _store_profile(
+        investor,
+        [("AAPL", "BUY", False, 30), ("AAPL", "HOLD", True, 30)],
+        responses=60,
+        accepted=30,
+        acceptance_rate=0.5,
+        action_rates={"HOLD": 0.9, "BUY": 0.1},
+    )
 
     recommendations_generate(date=signal_day, signals=signal_batch(signal_day, {"AAPL": 0.7, "NVDA": 0.5}), users=[investor])
 
     recs = {r.symbol: r for r in Recommendation.objects.filter(user=investor)}
     assert (recs["AAPL"].recommendation_type, recs["NVDA"].recommendation_type) == ("BUY", "HOLD")
-    assert recs["AAPL"].priority == 5  # the old rule put every trade above every HOLD
-    assert recs["NVDA"].priority < recs["AAPL"].priority
-    assert recs["NVDA"].acceptance_probability > recs["AAPL"].acceptance_probability
+    assert recs["AAPL"].priority == 1 and recs["NVDA"].priority > 1
+    assert recs["NVDA"].acceptance_probability is None and recs["AAPL"].acceptance_probability is not None
+    assert recs["NVDA"].model_features["personalisation"]["folded"] is False

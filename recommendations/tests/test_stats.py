@@ -64,8 +64,9 @@ def bob_noise():
 def test_overall_stats_match_the_hand_computed_figures(alice, bob_noise):
     stats = user_recommendation_stats(user=alice).overall
 
-    assert (stats.total, stats.answered, stats.accepted) == (6, 4, 2)
-    assert stats.acceptance_rate == pytest.approx(0.5)
+    # The rejected HOLD asked nothing: acceptance counts the decision cards (BUY, SELL) only.
+    assert (stats.total, stats.answered, stats.accepted) == (6, 3, 2)
+    assert stats.acceptance_rate == pytest.approx(2 / 3)
     assert (stats.evaluated, stats.correct) == (5, 3) and stats.accuracy == pytest.approx(0.6)
     # Moves: up 2 of 5, down 3 of 5, inside the band 2 of 5. Calls: 3 BUY, 1 SELL, 1 HOLD.
     assert stats.up_share == pytest.approx(0.4)
@@ -106,7 +107,7 @@ def test_per_symbol_and_per_model_version_groups(alice, bob_noise):
     symbols = {s.key: (s.total, s.evaluated, s.correct, s.acceptance_rate, s.base_rate) for s in result.by_symbol}
     assert symbols == {
         "AAPL": (2, 2, 1, pytest.approx(0.5), pytest.approx(0.5)),
-        "NVDA": (3, 2, 2, pytest.approx(0.0), pytest.approx(0.5)),
+        "NVDA": (3, 2, 2, None, pytest.approx(0.5)),  # its only answer was to a HOLD
         "AMZN": (1, 1, 0, pytest.approx(1.0), pytest.approx(0.0)),
     }
     versions = {v.key: v for v in result.by_model_version}
@@ -140,7 +141,7 @@ def test_the_api_returns_my_stats(client, alice, bob_noise):
     body = response.json()
     assert body["user_id"] == alice.pk
     assert body["overall"]["evaluated"] == 5 and body["overall"]["accuracy"] == pytest.approx(0.6)
-    assert body["overall"]["base_rate"] == pytest.approx(0.44) and body["overall"]["acceptance_rate"] == pytest.approx(0.5)
+    assert body["overall"]["base_rate"] == pytest.approx(0.44) and body["overall"]["acceptance_rate"] == pytest.approx(2 / 3)
     assert {s["symbol"] for s in body["by_symbol"]} == {"AAPL", "NVDA", "AMZN"}
     assert {v["model_version_id"] for v in body["by_model_version"]} == {None, 1, 2}
     assert client.get(f"/api/recommendations/{alice.pk}/stats").json() == body

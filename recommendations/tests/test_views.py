@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from market import calendar
-from portfolios.factories import funded_investor, price_bar
+from portfolios.factories import buy, funded_investor, price_bar
 from portfolios.models import CashAccount, Trade
 from recommendations.factories import RecommendationFactory
 from recommendations.models import Recommendation, RecommendationStatus, RecommendationType
@@ -369,14 +369,46 @@ def test_feedback_api_is_in_the_schema(client):
     assert {"200", "400", "404"} <= set(operation["responses"]) and operation["tags"] == ["recommendations"]
 
 
-def test_a_hold_card_offers_no_share_count(client):
+def test_a_hold_card_is_information_and_asks_no_accept_or_reject(client):
     user = _signed_in(client)
     rec = RecommendationFactory(user=user, recommendation_type=RecommendationType.HOLD, trade_side="", recommended_shares=0)
 
     html = client.get(reverse("recommendations:card", args=[rec.pk])).content.decode()
 
-    assert 'name="shares"' not in html and 'value="accept"' in html
+    assert 'name="shares"' not in html and 'value="accept"' not in html and 'value="reject"' not in html
+    assert f"you do not hold {rec.symbol} and there is nothing to buy today" in html
     assert Recommendation.objects.get(pk=rec.pk).status == RecommendationStatus.PENDING
+
+
+def test_a_hold_on_a_held_stock_says_to_keep_it_and_asks_nothing(client):
+    user = _signed_in(client)
+    buy(user, "AAPL", 2, "100.00")
+    RecommendationFactory(
+        user=user, symbol="AAPL", recommendation_type=RecommendationType.HOLD, trade_side="", recommended_shares=0
+    )
+
+    html = client.get(reverse("recommendations:today")).content.decode()
+
+    assert "keep your AAPL shares as they are" in html and 'value="accept"' not in html
+
+
+def test_folded_cards_are_one_click_away_below_the_others(client):
+    user = _signed_in(client)
+    shown = RecommendationFactory(user=user, symbol="NVDA", recommendation_type=RecommendationType.BUY, trade_side="BUY")
+    folded = RecommendationFactory(
+        user=user,
+        symbol="AMZN",
+        recommendation_type=RecommendationType.BUY,
+        trade_side="BUY",
+        trading_date=shown.trading_date,
+        model_features={"personalisation": {"folded": True}},
+    )
+
+    html = client.get(reverse("recommendations:today")).content.decode()
+
+    fold = html.index('id="rec-folded"')
+    assert html.index(f'id="rec-{shown.pk}"') < fold < html.index(f'id="rec-{folded.pk}"')
+    assert "1 below what you usually act on" in html
 
 
 def test_the_answer_url_only_takes_posts_and_hides_other_users_ids_whatever_the_method(client):

@@ -1,0 +1,158 @@
+"""The per-user contextual bandit: it learns online what a person acts on, starts from people like them, explores,
+and never buries or folds a sale the risk rules call for."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recommendations import bandit
+
+SYMBOLS = bandit.SYMBOLS
+
+
+def card(
+    symbol: str = "AAPL", action: str = "BUY", confidence: float = 0.6, risk: float = 0.3, **kw: object
+) -> bandit.CardContext:
+    return bandit.CardContext(symbol=symbol, action=action, confidence=confidence, risk_score=risk, size_pct=0.05, **kw)  # type: ignore[arg-type]
+
+
+def hidden_accept(c: bandit.CardContext) -> float:
+    """A person who likes NVDA and META, dislikes AMZN, and rejects anything below 0.56 confidence."""
+    if c.confidence < 0.56:
+        return 0.03
+    return {"NVDA": 0.85, "META": 0.7, "AAPL": 0.4, "GOOGL": 0.3, "AMZN": 0.05}[c.symbol]
+
+
+def day_cards(rng: np.random.Generator) -> list[bandit.CardContext]:
+    return [card(s, str(rng.choice(["BUY", "SELL"])), float(rng.uniform(0.5, 0.66)), float(rng.uniform(0, 0.6))) for s in SYMBOLS]
+
+
+def replay(days: int, *, personalised: bool, attention: int = 2, seed: int = 1) -> tuple[int, int, bandit.ArmStats]:
+    """``days`` days of five cards; the person answers the first ``attention`` open ones. Returns (accepted, answered)."""
+    rng = np.random.default_rng(seed)
+    answers_rng = np.random.default_rng(seed + 100)
+    stats = bandit.ArmStats()
+    accepted = answered = 0
+    for _ in range(days):
+        cards = day_cards(rng)
+        if personalised:
+            decisions = bandit.decide(cards, bandit.posterior(stats, bandit.default_prior()), rng)
+            shown = [c for c, d in sorted(zip(cards, decisions, strict=True), key=lambda p: p[1].rank) if not d.folded]
+        else:
+            shown = cards
+        for c in shown[:attention]:
+            accept = answers_rng.random() < hidden_accept(c)
+            stats.update(c.vector(), 1.0 if accept else 0.0)
+            accepted += accept
+            answered += 1
+    return accepted, answered, stats
+
+
+def test_the_bandit_learns_online_what_a_person_acts_on():
+    accepted, answered, stats = replay(120, personalised=True)
+    control_accepted, control_answered, _ = replay(120, personalised=False)
+
+    assert accepted / answered > control_accepted / control_answered + 0.15
+    assert accepted >= control_accepted  # not by hiding cards: more accepted trades too
+    post = bandit.posterior(stats, bandit.default_prior())
+    assert post.expected(card("NVDA").vector()) > post.expected(card("AAPL").vector()) > post.expected(card("AMZN").vector())
+    assert post.expected(card("NVDA", confidence=0.53).vector()) < post.expected(card("NVDA", confidence=0.6).vector()) - 0.3
+
+
+def test_a_new_user_starts_from_people_who_answered_the_questionnaire_alike():
+    like_nvda = bandit.stats_from_answers(
+        [card("NVDA").vector()] * 150 + [card("AMZN").vector()] * 150, [1.0] * 150 + [0.0] * 150
+    )
+    like_amzn = bandit.stats_from_answers(
+        [card("NVDA").vector()] * 150 + [card("AMZN").vector()] * 150, [0.0] * 150 + [1.0] * 150
+    )
+    groups = {("Aggressive", "Advanced"): like_nvda + like_nvda, ("Conservative", "Beginner"): like_amzn + like_amzn}
+
+    aggressive = bandit.posterior(bandit.ArmStats(), bandit.population_prior(groups, ("Aggressive", "Advanced")))
+    cautious = bandit.posterior(bandit.ArmStats(), bandit.population_prior(groups, ("Conservative", "Beginner")))
+    stranger = bandit.posterior(bandit.ArmStats(), bandit.population_prior({}, ("Moderate", "Beginner")))
+
+    assert aggressive.expected(card("NVDA").vector()) > 0.8 > 0.2 > aggressive.expected(card("AMZN").vector())
+    assert cautious.expected(card("AMZN").vector()) > 0.8 > 0.2 > cautious.expected(card("NVDA").vector())
+    assert stranger.expected(card("NVDA").vector()) == pytest.approx(0.5)
+    # The user's own answers take over from the prior.
+    own = bandit.stats_from_answers([card("NVDA").vector()] * 40, [0.0] * 40)
+    assert (
+        bandit.posterior(own, bandit.population_prior(groups, ("Aggressive", "Advanced"))).expected(card("NVDA").vector()) < 0.25
+    )
+
+
+def test_a_card_below_what_the_user_acts_on_is_folded_but_an_uncertain_one_is_explored():
+    low = [card("NVDA", confidence=0.52).vector()] * 30
+    high = [card("NVDA", confidence=0.62).vector()] * 30
+    stats = bandit.stats_from_answers(low + high, [0.0] * 30 + [1.0] * 30)
+    post = bandit.posterior(stats, bandit.default_prior())
+    rng = np.random.default_rng(0)
+    folds = [bandit.decide([card("NVDA", confidence=0.52), card("NVDA", confidence=0.62)], post, rng) for _ in range(200)]
+    assert sum(d[0].folded for d in folds) > 160 and not any(d[1].folded for d in folds)
+    # Few answers on a symbol: the same low score is a guess, and the card is sometimes shown open (exploration).
+    few = bandit.stats_from_answers([card("AMZN").vector()] * 3 + [card("NVDA").vector()] * 10, [0.0] * 3 + [1.0] * 10)
+    uncertain = bandit.posterior(few, bandit.default_prior())
+    opened = sum(not bandit.decide([card("AMZN")], uncertain, rng)[0].folded for _ in range(300))
+    assert 0 < opened < 300
+
+
+def test_no_card_is_folded_for_a_user_with_too_few_answers():
+    stats = bandit.stats_from_answers(
+        [card("AMZN").vector()] * (bandit.MIN_ANSWERS_TO_FOLD - 1), [0.0] * (bandit.MIN_ANSWERS_TO_FOLD - 1)
+    )
+    post = bandit.posterior(stats, bandit.default_prior(), strength=0.01)
+    rng = np.random.default_rng(3)
+    assert not any(d.folded for _ in range(50) for d in bandit.decide([card("AMZN")], post, rng))
+
+
+card_strategy = st.builds(
+    lambda s, a, c, r, sale: card(s, a, c, r, risk_rule_sale=sale and a == "SELL"),
+    st.sampled_from(SYMBOLS),
+    st.sampled_from(bandit.ACTIONS),
+    st.floats(0.5, 0.8),
+    st.floats(0, 1),
+    st.booleans(),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    cards=st.lists(card_strategy, min_size=1, max_size=6),
+    answers=st.lists(st.tuples(card_strategy, st.booleans()), max_size=60),
+    seed=st.integers(0, 2**16),
+)
+def test_risk_rule_sales_come_first_are_never_folded_and_every_card_keeps_a_rank(cards, answers, seed):
+    stats = bandit.stats_from_answers([c.vector() for c, _ in answers], [float(a) for _, a in answers])
+    decisions = bandit.decide(cards, bandit.posterior(stats, bandit.default_prior()), np.random.default_rng(seed))
+
+    assert sorted(d.rank for d in decisions) == list(range(1, len(cards) + 1))  # none hidden, none duplicated
+    sales = [d.rank for c, d in zip(cards, decisions, strict=True) if c.risk_rule_sale]
+    assert sorted(sales) == list(range(1, len(sales) + 1))
+    for c, d in zip(cards, decisions, strict=True):
+        if c.risk_rule_sale or not c.asks_decision:
+            assert not d.folded
+    # HOLDs ask nothing: after every decision card.
+    holds = [d.rank for c, d in zip(cards, decisions, strict=True) if c.action == "HOLD"]
+    others = [d.rank for c, d in zip(cards, decisions, strict=True) if c.action != "HOLD"]
+    assert not holds or not others or min(holds) > max(others)
+
+
+def test_statistics_survive_their_json_form_and_an_older_format_is_ignored():
+    stats = bandit.stats_from_answers([card("NVDA").vector(), card("AMZN", "SELL").vector()], [1.0, 0.0])
+    back = bandit.ArmStats.from_dict(stats.as_dict())
+    assert back.n == 2 and np.allclose(back.xtx, stats.xtx) and np.allclose(back.xty, stats.xty)
+    assert bandit.ArmStats.from_dict({**stats.as_dict(), "features": ["intercept"]}).n == 0
+    assert bandit.ArmStats.from_dict(None).n == 0
+
+
+def test_the_same_state_gives_the_same_decision():
+    stats = bandit.stats_from_answers([card("NVDA").vector()] * 20, [1.0] * 20)
+    post = bandit.posterior(stats, bandit.default_prior())
+    cards = [card(s) for s in SYMBOLS]
+    first = bandit.decide(cards, post, np.random.default_rng([5, 739000, 20]))
+    again = bandit.decide(cards, post, np.random.default_rng([5, 739000, 20]))
+    assert first == again
