@@ -53,7 +53,7 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install-dev
-	$(VENV)/bin/mypy quantai accounts market portfolios learning recommendations backtesting
+	$(VENV)/bin/mypy quantai accounts market portfolios learning recommendations backtesting insights
 
 benchmark: install-dev
 	$(PY) manage.py benchmark $(BENCH_ARGS)

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.questionnaire import QUESTIONS
-from accounts.services import STARTING_CASH_MAX, STARTING_CASH_MIN
 from accounts.two_step import CODE_MAX_LENGTH
 from quantai.errors import ApplicationError
 
@@ -72,17 +71,6 @@ class QuestionnaireForm(forms.Form):
                 choices=[(o.value, o.label) for o in question.options],
                 widget=forms.RadioSelect,
             )
-
-
-class StartingCashForm(forms.Form):
-    starting_cash = forms.DecimalField(
-        label="Starting cash (USD)",
-        max_digits=15,
-        decimal_places=2,
-        min_value=STARTING_CASH_MIN,
-        max_value=STARTING_CASH_MAX,
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
-    )
 
 
 class PasswordChangeForm(forms.Form):

@@ -1,4 +1,5 @@
-"""Server-rendered pages: sign-in/out, registration, the onboarding wizard, account settings."""
+"""Server-rendered pages: sign-in/out, registration, the onboarding wizard's first steps (the questionnaire and
+the risk profile; portfolio setup and the finish span apps and are :mod:`insights.urls`'), account settings."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, resolve, reverse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
@@ -21,10 +22,9 @@ from accounts.forms import (
     QuestionnaireForm,
     RegistrationForm,
     SetPasswordForm,
-    StartingCashForm,
     apply_service_errors,
 )
-from accounts.models import OnboardingStage, User
+from accounts.models import User
 from accounts.password_reset import CHECK_YOUR_EMAIL as RESET_CHECK_YOUR_EMAIL
 from accounts.password_reset import INVALID_LINK as RESET_INVALID_LINK
 from accounts.password_reset import password_reset_confirm, password_reset_request, password_reset_user
@@ -40,13 +40,11 @@ from accounts.registration import (
 )
 from accounts.selectors import onboarding_next_step, onboarding_steps, user_sessions_list, user_tokens_active
 from accounts.services import (
-    onboarding_complete,
     password_change,
     questionnaire_submit,
     session_login,
     session_logout,
     sessions_revoke_others,
-    starting_cash_set,
 )
 from accounts.two_step import pending_sign_in_start, two_step_enabled, two_step_status
 from quantai.errors import ApplicationError
@@ -195,52 +193,6 @@ def risk_profile_view(request: HttpRequest) -> HttpResponse:
         "hide_next_step": True,  # the page ends with its own "Continue" button
     }
     return render(request, "accounts/risk_profile.html", context)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def portfolio_view(request: HttpRequest) -> HttpResponse:
-    # The portfolios app records cash and holdings in its ledger; when its pages are mounted, it
-    # serves this step (looked up by URL name: accounts imports no other app).
-    try:
-        setup = resolve(reverse("portfolios:setup"))
-    except NoReverseMatch:
-        pass
-    else:
-        return setup.func(request, *setup.args, **setup.kwargs)
-    user = _user(request)
-    if user.onboarding_stage == OnboardingStage.REGISTERED:
-        messages.info(request, "Answer the risk questionnaire first.")
-        return redirect("onboarding_questionnaire")
-    initial = {"starting_cash": user.starting_cash} if user.starting_cash is not None else None
-    form = StartingCashForm(request.POST or None, initial=initial)
-    if request.method == "POST" and not user.is_onboarded and form.is_valid():
-        try:
-            starting_cash_set(user=user, amount=form.cleaned_data["starting_cash"], request=request)
-        except ApplicationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            return redirect("onboarding_finish")
-    context = {"form": form, "steps": onboarding_steps(user), "locked": user.is_onboarded, "hide_next_step": True}
-    return render(request, "accounts/portfolio_setup.html", context)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def finish_view(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    if request.method == "POST":
-        try:
-            onboarding_complete(user=user, request=request)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-            return redirect("onboarding")
-        messages.success(request, "You are all set. Recommendations appear here after each market close.")
-        return redirect("home")
-    if user.onboarding_stage in (OnboardingStage.REGISTERED, OnboardingStage.PROFILED):
-        return redirect("onboarding")
-    context = {"profile": profile_for(user.risk_tolerance), "steps": onboarding_steps(user), "hide_next_step": True}
-    return render(request, "accounts/onboarding_finish.html", context)
 
 
 @login_required

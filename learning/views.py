@@ -1,10 +1,12 @@
-"""The Learning page for analysts and operators (server-rendered; charts drawn by ``static/js/learning.js``).
+"""The Learning page's own figures, and starting a training run from it.
 
-It shows the active model versions and their status, the walk-forward folds of the active ensemble next to
-the baselines, a reliability chart, feature importances, how the recommendations did live and what the
-acceptance model leans on (both from :mod:`learning.hooks`, filled by the recommendations app), recent versions
-and training runs with live progress. Operators can start a training run from it (the same service as
-``POST /api/learning/train``).
+The page (``learning/``, for analysts and operators; charts drawn by ``static/js/learning.js``) shows the active
+model versions and their status, the walk-forward folds of the active ensemble next to the baselines, a
+reliability chart, feature importances, recent versions and training runs with live progress:
+:func:`learning_page_context` builds those. It also shows how the recommendations did live and what the
+acceptance model leans on, which this app cannot read (recommendations sit to its right), so the page's view is
+:func:`insights.views.learning.learning_view`, which adds them. Operators start a training run from the page
+(:func:`learning_train_view`, the same service as ``POST /api/learning/train``).
 """
 
 from __future__ import annotations
@@ -14,15 +16,14 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from accounts.permissions import role_required
 from accounts.ratelimits import rate_limit
 from accounts.roles import Role, is_operator
-from learning import hooks, selectors
+from learning import selectors
 from learning.services import training_run_request
 from learning.services.config import available_kinds, default_kinds, horizon_days
 from quantai.errors import ApplicationError
@@ -69,32 +70,11 @@ def _fold_tables(folds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return tables
 
 
-#: Largest acceptance-model importances shown on the page (the API of the recommendations app has them all).
-ACCEPTANCE_FEATURES_SHOWN = 12
-
-
-def _acceptance_card(card: hooks.AcceptanceImportance | None) -> dict[str, Any] | None:
-    """The acceptance model card: its summary and the largest importances with their share of the largest one."""
-    if card is None:
-        return None
-    top = sorted(card["importances"], key=lambda item: -item[1])[:ACCEPTANCE_FEATURES_SHOWN]
-    largest = max((value for _, value in top), default=0.0)
-    rows = [
-        {"feature": name, "share": f"{value * 100:.1f} %", "relative": f"{value / largest:.4f}" if largest > 0 else "0"}
-        for name, value in top
-    ]
-    return {**card, "rows": rows}
-
-
-# login_required first: anonymous visitors go to sign-in instead of being audited as refused.
-@login_required
-@role_required(Role.ANALYST)
-@require_GET
-@never_cache
-def learning_view(request: HttpRequest) -> HttpResponse:
+def learning_page_context(request: HttpRequest) -> dict[str, Any]:
+    """The Learning page's context from this app's data: versions, folds against baselines, chart data and runs."""
     summary = selectors.performance_summary()
     runs = list(selectors.runs_recent(limit=15))
-    context: dict[str, Any] = {
+    return {
         "summary": summary,
         "active": summary["active"],
         "fold_tables": _fold_tables(summary["folds"]),
@@ -111,13 +91,9 @@ def learning_view(request: HttpRequest) -> HttpResponse:
             "feature_importance": summary["feature_importance"],
             "weights": summary["weights"],
         },
-        # Filled by the recommendations app through learning.hooks (None when it is not installed or has no data).
-        "acceptance": _acceptance_card(hooks.acceptance_importance()),
-        "live": hooks.live_performance(),
         "runs_url": reverse("api-learning-runs"),
         "hide_next_step": True,
     }
-    return render(request, "learning/learning.html", context)
 
 
 @login_required

@@ -325,8 +325,7 @@ def trades_csv_view(request: HttpRequest) -> StreamingHttpResponse | HttpRespons
 def setup_view(request: HttpRequest) -> HttpResponse:
     """Onboarding's "portfolio setup": starting cash and/or existing holdings, recorded in the ledger.
 
-    Also served at the accounts wizard's own address (``onboarding_portfolio``), which hands over to
-    this view by URL name.
+    Also served at the onboarding wizard's address (``onboarding_portfolio``, routed by :mod:`insights.urls`).
     """
     user = _user(request)
     if user.onboarding_stage == OnboardingStage.REGISTERED:

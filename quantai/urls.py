@@ -3,18 +3,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from quantai import health, views, views_analytics, views_onboarding, views_system
+from quantai import health
 from recommendations.api import feedback as recommendation_feedback_api
 from recommendations.api import views as recommendation_api
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # Home, System and /metrics, the onboarding steps that span apps, portfolio analytics, the Learning page.
+    path("", include("insights.urls")),
     path("healthz", health.healthz, name="healthz"),
-    path("system/", views_system.system_page, name="system"),
-    path("metrics", views_system.metrics, name="metrics"),
-    # Replaces the accounts app's last onboarding step (same path and name, matched first): its summary shows the
-    # holdings just entered and "Start" queues the first recommendations, which accounts may not do.
-    path("onboarding/finish/", views_onboarding.onboarding_finish, name="onboarding_finish"),
     path("", include("accounts.urls")),
     path("api/auth/", include("accounts.api.urls")),
     # The original design's recommendation paths, next to the portfolio they belong to.
@@ -27,13 +23,6 @@ urlpatterns = [
         "api/portfolio/<user_ref:user_id>/recommendations/<id:recommendation_id>/respond",
         recommendation_api.RecommendationRespondView.as_view(),
         name="portfolio-recommendation-respond",
-    ),
-    # Replaces the portfolios app's analytics (same path, matched first): adds the recommendation statistics,
-    # which portfolios may not import.
-    path(
-        "api/portfolio/<user_ref:user_id>/analytics",
-        views_analytics.PortfolioAnalyticsView.as_view(),
-        name="portfolio-analytics",
     ),
     path("api/portfolio/", include("portfolios.api.urls")),
     path("portfolio/", include("portfolios.urls")),

@@ -1,3 +1,6 @@
+"""The project's error pages (``handler400/404/500`` and the 413/503 answers): HTML for pages, the common JSON
+shape under ``/api/``. Pages that combine apps live in :mod:`insights`."""
+
 import sys
 
 from django.conf import settings
@@ -8,21 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.views.defaults import bad_request as django_bad_request
 
-from accounts.selectors import onboarding_next_step, onboarding_steps
-from market.selectors import latest_prices
 from quantai.errors import OUTAGE_MESSAGES, OUTAGE_RETRY_AFTER, ServiceUnavailable, error_body, outage_of
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    """Landing page: the market overview for everyone, the user's next step when signed in."""
-    user = request.user
-    context = {
-        "latest_prices": latest_prices(),
-        "next_step": onboarding_next_step(user),  # type: ignore[arg-type]
-        "onboarding_steps": onboarding_steps(user) if user.is_authenticated else [],  # type: ignore[arg-type]
-        "hide_next_step": True,  # the page shows the step itself, so no banner
-    }
-    return render(request, "home.html", context)
 
 
 def _wants_json(request: HttpRequest) -> bool:

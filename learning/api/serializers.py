@@ -1,4 +1,5 @@
-"""Shapes of the learning API: training requests and runs, and the performance summary."""
+"""Shapes of the learning API: training requests and runs, and the performance summary (its ``live`` block of
+recommendation figures is added by :mod:`insights.api.serializers`)."""
 
 from __future__ import annotations
 
@@ -106,36 +107,6 @@ class ReliabilityBinSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
-class LiveCalibrationBucketSerializer(serializers.Serializer):
-    lower = serializers.FloatField(help_text="Lower confidence bound (included)")
-    upper = serializers.FloatField(help_text="Upper confidence bound (excluded, except 1.0)")
-    evaluated = serializers.IntegerField()
-    mean_confidence = serializers.FloatField()
-    hit_rate = serializers.FloatField(help_text="Share of the bucket whose call was right")
-
-
-class LiveGroupSerializer(serializers.Serializer):
-    total = serializers.IntegerField(help_text="Recommendations made")
-    answered = serializers.IntegerField(help_text="Accepted + rejected")
-    accepted = serializers.IntegerField()
-    acceptance_rate = serializers.FloatField(allow_null=True, help_text="Accepted / answered")
-    evaluated = serializers.IntegerField(help_text="Scored at their horizon")
-    correct = serializers.IntegerField()
-    accuracy = serializers.FloatField(allow_null=True, help_text="Correct / evaluated (BUY up, SELL down, HOLD in band)")
-    base_rate = serializers.FloatField(
-        allow_null=True, help_text="Accuracy the same mix of calls would have had by luck on the same scored rows"
-    )
-    calibration = LiveCalibrationBucketSerializer(many=True, help_text="Confidence buckets of 0.1: mean confidence vs hit rate")
-
-
-class LiveModelVersionSerializer(LiveGroupSerializer):
-    model_version_id = serializers.IntegerField(allow_null=True, help_text="null: made without a registered model")
-
-
-class LivePerformanceSerializer(LiveGroupSerializer):
-    by_model_version = LiveModelVersionSerializer(many=True)
-
-
 class EdgeSerializer(serializers.Serializer):
     found = serializers.BooleanField(help_text="False: the latest ensemble showed no out-of-sample edge and was not promoted.")
     message = serializers.CharField(
@@ -172,9 +143,4 @@ class PerformanceSerializer(serializers.Serializer):
     )
     edge = EdgeSerializer(
         allow_null=True, help_text="Whether the direction model has an out-of-sample edge (null before any ensemble has figures)."
-    )
-    live = LivePerformanceSerializer(
-        allow_null=True,
-        help_text="How the recommendations made so far did, all users together and per model version: acceptance "
-        "rate, accuracy of the scored ones beside their base rate, calibration (null until there are recommendations).",
     )

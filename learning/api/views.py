@@ -1,4 +1,7 @@
-"""``/api/learning/...``: request a training run (operators), read runs and model performance (analysts and up).
+"""``/api/learning/...``: request a training run (operators), read runs (analysts and up).
+
+``GET /api/learning/performance`` is :class:`insights.api.learning.PerformanceView`: it adds how the
+recommendations did, which this app cannot read.
 
 Investors get 403. Every error leaves in the common shape ``{"error": {"code", "message", "fields"}}``.
 """
@@ -15,8 +18,8 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAnalyst, IsOperator
 from accounts.ratelimits import rate_limit
-from learning import hooks, selectors
-from learning.api.serializers import PerformanceSerializer, TrainAcceptedSerializer, TrainingRunSerializer, TrainRequestSerializer
+from learning import selectors
+from learning.api.serializers import TrainAcceptedSerializer, TrainingRunSerializer, TrainRequestSerializer
 from learning.services import training_run_request
 
 TAG = "learning"
@@ -30,7 +33,7 @@ _ERROR = inline_serializer(
         )
     },
 )
-_READ_ERRORS = {
+READ_ERRORS = {
     401: OpenApiResponse(_ERROR, description="Not signed in."),
     403: OpenApiResponse(_ERROR, description="Analysts, operators and administrators only."),
 }
@@ -47,7 +50,7 @@ class TrainView(APIView):
         responses={
             202: TrainAcceptedSerializer,
             400: OpenApiResponse(_ERROR, description="Unknown model kind or invalid date; details in error.fields."),
-            401: _READ_ERRORS[401],
+            401: READ_ERRORS[401],
             403: OpenApiResponse(_ERROR, description="Operators and administrators only."),
             409: OpenApiResponse(_ERROR, description="A training run is already queued or running (code training_in_progress)."),
             429: OpenApiResponse(_ERROR, description="Too many training requests (RATE_LIMITS['training']); see Retry-After."),
@@ -73,34 +76,11 @@ class RunsView(APIView):
 
     @extend_schema(
         tags=[TAG],
-        responses={200: TrainingRunSerializer(many=True), **_READ_ERRORS},
+        responses={200: TrainingRunSerializer(many=True), **READ_ERRORS},
         summary="Recent training runs",
         description="The 20 most recent training runs, newest first, with status, progress and the promotion result.",
     )
     def get(self, request: Request) -> Response:
         response = Response(TrainingRunSerializer(selectors.runs_recent(limit=20), many=True).data)
-        add_never_cache_headers(response)
-        return response
-
-
-class PerformanceView(APIView):
-    permission_classes = [IsAnalyst]
-
-    @extend_schema(
-        tags=[TAG],
-        responses={200: PerformanceSerializer, **_READ_ERRORS},
-        summary="Model performance",
-        description="The active version of each model kind with its metrics on the promotion gate's fold, the active "
-        "ensemble's walk-forward folds (every model next to the always-up, momentum and buy-and-hold baselines), its "
-        "reliability bins, feature importances and combiner weights. `edge`: whether the direction model showed an "
-        'out-of-sample edge, in figures and in plain words ("No edge found: ...; recommendations use the risk-only '
-        'policy." when the latest ensemble had none and nothing serves). `live`: how the recommendations made so far did '
-        "(acceptance rate, accuracy of those scored at their horizon beside the base rate, calibration), all users "
-        "together and per model version; null until there are recommendations.",
-    )
-    def get(self, request: Request) -> Response:
-        summary = selectors.performance_summary()
-        summary["live"] = hooks.live_performance()  # filled by the recommendations app (learning.hooks)
-        response = Response(PerformanceSerializer(summary).data)
         add_never_cache_headers(response)
         return response

@@ -1,4 +1,5 @@
-"""Mounted at ``api/portfolio/`` by the project's URLs.
+"""Mounted at ``api/portfolio/`` by the project's URLs. ``<user_id>/analytics`` is :mod:`insights.urls`' (it adds
+the recommendation statistics).
 
 Ids use ``quantai.converters`` (ASCII digits of a database id; ``user_ref`` also takes ``me``): anything
 else does not match and answers 404.
@@ -17,7 +18,6 @@ urlpatterns = [
     path("<user_ref:user_id>/positions/<id:position_id>", views.PositionDetailView.as_view(), name="position"),
     path("<user_ref:user_id>/trades", views.TradesView.as_view(), name="trades"),
     path("<user_ref:user_id>/cash", views.CashView.as_view(), name="cash"),
-    path("<user_ref:user_id>/analytics", views.AnalyticsView.as_view(), name="analytics"),
     path("<user_ref:user_id>/rebalancing", RebalancingView.as_view(), name="rebalancing"),
     path("<user_ref:user_id>/alerts", alerts.AlertsView.as_view(), name="alerts"),
     path("<user_ref:user_id>/alerts/<id:alert_id>/act", alerts.AlertActView.as_view(), name="alert-act"),

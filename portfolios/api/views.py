@@ -22,7 +22,6 @@ from accounts.selectors import user_in_scope
 from market.symbols import TRADABLE
 from portfolios import selectors, services
 from portfolios.api.serializers import (
-    AnalyticsSerializer,
     CashRequestSerializer,
     CashResultSerializer,
     PortfolioSerializer,
@@ -216,20 +215,3 @@ class CashView(APIView):
         entry: Trade = write(user=owner, amount=data["amount"], idempotency_key=key)
         body = {"entry": TradeSerializer(entry).data, "cash": str(_cash_balance(owner)), "replayed": entry.replayed}
         return Response(body, status=status.HTTP_200_OK if entry.replayed else status.HTTP_201_CREATED)
-
-
-class AnalyticsView(APIView):
-    @extend_schema(
-        tags=[TAG],
-        parameters=[USER_ID],
-        responses={200: AnalyticsSerializer, **READ_ERRORS},
-        summary="Returns, risk and allocation from the ledger and daily closes",
-        description="Daily value series, time- and money-weighted return, volatility, beta and correlation to SPY, "
-        "historical one-day VaR and CVaR at 95 %, maximum drawdown, P&L by symbol, allocation, and the returns of SPY "
-        "and of an equal-weight buy-and-hold of the five over the same period. The value on each day uses only "
-        "entries and closes up to that day.",
-    )
-    def get(self, request: Request, user_id: str) -> Response:
-        owner = portfolio_owner(request, user_id)
-        # The snapshot is stored in this serializer's shape (tests hold them equal): no per-field serialising.
-        return Response(selectors.portfolio_analytics_data(user=owner))

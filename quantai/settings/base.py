@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "learning",
     "recommendations",
     "backtesting",
+    # The composition app (pages and APIs that combine the apps above): last, since nothing imports it.
+    "insights",
 ]
 
 MIDDLEWARE = [

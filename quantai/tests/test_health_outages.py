@@ -68,7 +68,7 @@ def test_an_api_request_whose_task_cannot_be_queued_answers_503_task_queue_unava
 
 def test_a_page_that_loses_the_database_shows_the_friendly_503_page(investor_client, monkeypatch):
     gone = OperationalError(2006, "Server has gone away")
-    monkeypatch.setattr("quantai.views.latest_prices", _failing(gone))
+    monkeypatch.setattr("insights.views.home.latest_prices", _failing(gone))
 
     response = investor_client.get("/", HTTP_ACCEPT="text/html")
 
@@ -83,7 +83,7 @@ def test_a_programming_error_is_still_a_500_not_an_outage(investor_client, monke
     monkeypatch.setattr("portfolios.api.views.selectors.portfolio_summary", _failing(ProgrammingError("no such column")))
 
     api = investor_client.get("/api/portfolio/me")
-    monkeypatch.setattr("quantai.views.latest_prices", _failing(ProgrammingError("no such column")))
+    monkeypatch.setattr("insights.views.home.latest_prices", _failing(ProgrammingError("no such column")))
     page = investor_client.get("/", HTTP_ACCEPT="text/html")
 
     assert api.status_code == 500
@@ -143,7 +143,7 @@ def test_healthz_names_live_updates_when_the_channel_layers_redis_does_not_answe
 
 def test_a_page_whose_service_refuses_for_an_outage_shows_the_503_page_with_its_message(investor_client, monkeypatch):
     refused = ServiceUnavailable("Background jobs cannot be queued right now.", code="task_queue_unavailable")
-    monkeypatch.setattr("quantai.views.latest_prices", _failing(refused))
+    monkeypatch.setattr("insights.views.home.latest_prices", _failing(refused))
 
     page = investor_client.get("/", HTTP_ACCEPT="text/html")
     api = investor_client.get("/", HTTP_ACCEPT="application/json")

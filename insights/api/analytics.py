@@ -1,13 +1,12 @@
 """``GET /api/portfolio/{user_id}/analytics``: the portfolio's analytics with the investor's recommendation statistics.
 
 Composed here because the dependency direction forbids either app from doing it: portfolios may not import
-recommendations, and the analytics route belongs to portfolios. The project's URLs map this view before the
-portfolios include, so it replaces the portfolios app's own analytics view on the same path (and in the OpenAPI
-schema, which keeps the first view of a path). Nothing is computed here: the portfolio figures come from
-:func:`portfolios.selectors.portfolio_analytics` through the portfolios serializer, the statistics from
-:func:`recommendations.stats.user_recommendation_stats` through the recommendations serializer, and access is
-the portfolios API's (:func:`portfolios.api.views.portfolio_owner`: your own, ``me``, or anyone's for staff;
-another investor's id answers 404).
+recommendations. The route is this app's alone (``portfolio-analytics``; the portfolios API has no analytics view of
+its own). Nothing is computed here: the portfolio figures come from
+:func:`portfolios.selectors.portfolio_analytics_data` (stored in the portfolios serializer's shape), the statistics
+from :func:`recommendations.api.stats.user_statistics` through the recommendations serializer, and access is the
+portfolios API's (:func:`portfolios.api.views.portfolio_owner`: your own, ``me``, or anyone's for staff; another
+investor's id answers 404).
 """
 
 from __future__ import annotations
@@ -17,17 +16,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from insights.api.serializers import PortfolioAnalyticsSerializer
 from portfolios import selectors
-from portfolios.api.serializers import AnalyticsSerializer
 from portfolios.api.views import READ_ERRORS, TAG, USER_ID, portfolio_owner
 from recommendations.api.stats import RecommendationStatisticsSerializer, user_statistics
-
-
-class PortfolioAnalyticsSerializer(AnalyticsSerializer):
-    recommendations = RecommendationStatisticsSerializer(
-        help_text="How the investor's recommendations turned out: acceptance rate (accepted / answered), accuracy with "
-        "its base rate beside it, and calibration, overall, per symbol and per model version."
-    )
 
 
 class PortfolioAnalyticsView(APIView):

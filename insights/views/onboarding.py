@@ -1,8 +1,9 @@
-"""The onboarding's last step, which spans apps: the summary (profile, cash and the holdings just entered) and
-"Start", which finishes onboarding and queues the new investor's first recommendations.
+"""The onboarding steps that span apps (the wizard's first steps are the accounts app's own pages).
 
-It takes over the accounts app's ``onboarding/finish/`` (same path and name, matched first): accounts may not
-read the portfolio or queue recommendations.
+- "Portfolio setup" (``onboarding_portfolio``) records cash and existing holdings in the portfolios ledger: it is
+  the portfolios app's setup view, routed at the wizard's address by :mod:`insights.urls`.
+- "Finish" (``onboarding_finish``): the summary (profile, cash and the holdings just entered) and "Start", which
+  finishes onboarding (accounts) and queues the new investor's first recommendations (recommendations).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``GET /api/portfolio/{user_id}/analytics`` composed in quantai: the portfolio's figures plus recommendation statistics."""
+"""``GET /api/portfolio/{user_id}/analytics`` composed in insights: the portfolio's figures plus recommendation statistics."""
 
 from __future__ import annotations
 

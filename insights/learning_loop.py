@@ -1,19 +1,61 @@
-"""What this app gives the learning app's page and API (registered by :class:`recommendations.apps.RecommendationsConfig`).
+"""The learning loop's proof for the Learning page and ``GET /api/learning/performance``.
 
-learning cannot import recommendations, so it declares the shapes it wants in :mod:`learning.hooks` and this
-module fills them: the ``live`` block of ``GET /api/learning/performance`` (how all recommendations did once
-scored, from :mod:`recommendations.stats`) and the acceptance model's feature importances for the Learning page
-(read from the newest :class:`~recommendations.models.AcceptanceModelVersion` row; the artifact is not loaded).
+The learning app shows its models; whether they helped lives to its right: how the recommendations did once
+scored (the ``live`` block: accuracy beside the base rate, acceptance, calibration, overall and per model
+version, from :mod:`recommendations.stats`) and what the acceptance model learned (its stored feature importances,
+read from the newest :class:`~recommendations.models.AcceptanceModelVersion` row; the artifact is not loaded).
+Both are read on every request that shows them: a few queries at most.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypedDict
 
-from learning.hooks import AcceptanceImportance, LiveCalibrationBucket, LiveGroup, LiveModelVersion, LivePerformance
 from recommendations import stats
 from recommendations.models import AcceptanceModelVersion
+
+
+class LiveCalibrationBucket(TypedDict):
+    lower: float
+    upper: float
+    evaluated: int
+    mean_confidence: float
+    hit_rate: float
+
+
+class LiveGroup(TypedDict):
+    """Scored recommendations of one group (all, or one model version). Rates are ``None`` with nothing behind them."""
+
+    total: int
+    answered: int
+    accepted: int
+    acceptance_rate: float | None
+    evaluated: int
+    correct: int
+    accuracy: float | None
+    base_rate: float | None
+    calibration: list[LiveCalibrationBucket]
+
+
+class LiveModelVersion(LiveGroup):
+    model_version_id: int | None
+
+
+class LivePerformance(LiveGroup):
+    by_model_version: list[LiveModelVersion]
+
+
+class AcceptanceImportance(TypedDict):
+    """The newest acceptance model (P(the user accepts)) and what it leans on, largest importance first."""
+
+    version: int
+    trained_at: str  # ISO 8601
+    responses: int
+    users: int
+    auc_mean: float | None
+    base_rate: float | None
+    importances: list[tuple[str, float]]
 
 
 def _group(s: stats.RecommendationStats) -> LiveGroup:

@@ -1,5 +1,5 @@
 """The operators' System page and the Prometheus ``/metrics`` endpoint, both drawn from
-:func:`quantai.monitoring.system_metrics`.
+:func:`insights.system.system_metrics`.
 
 ``/metrics`` answers operators signed in with a session, or a scraper sending ``Authorization: Bearer <token>``
 with ``settings.METRICS_TOKEN`` (an empty or missing setting turns token access off). Each request renders
@@ -27,8 +27,8 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction
 from accounts.permissions import role_required
 from accounts.roles import Role, is_operator
+from insights.system import system_metrics
 from quantai.errors import json_error_response
-from quantai.monitoring import system_metrics
 
 #: The classic text format (our metric names need none of 1.0.0's escaping), which every Prometheus version scrapes.
 METRICS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4

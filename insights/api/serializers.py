@@ -1,0 +1,60 @@
+"""Shapes of the APIs composed here: the portfolio analytics with the investor's recommendation statistics, and the
+learning performance summary with its ``live`` block (how the recommendations did once scored, from
+:mod:`insights.learning_loop`)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+
+from learning.api.serializers import PerformanceSerializer
+from portfolios.api.serializers import AnalyticsSerializer
+from recommendations.api.stats import RecommendationStatisticsSerializer
+
+
+class LiveCalibrationBucketSerializer(serializers.Serializer):
+    lower = serializers.FloatField(help_text="Lower confidence bound (included)")
+    upper = serializers.FloatField(help_text="Upper confidence bound (excluded, except 1.0)")
+    evaluated = serializers.IntegerField()
+    mean_confidence = serializers.FloatField()
+    hit_rate = serializers.FloatField(help_text="Share of the bucket whose call was right")
+
+
+class LiveGroupSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Recommendations made")
+    answered = serializers.IntegerField(help_text="Accepted + rejected")
+    accepted = serializers.IntegerField()
+    acceptance_rate = serializers.FloatField(allow_null=True, help_text="Accepted / answered")
+    evaluated = serializers.IntegerField(help_text="Scored at their horizon")
+    correct = serializers.IntegerField()
+    accuracy = serializers.FloatField(allow_null=True, help_text="Correct / evaluated (BUY up, SELL down, HOLD in band)")
+    base_rate = serializers.FloatField(
+        allow_null=True, help_text="Accuracy the same mix of calls would have had by luck on the same scored rows"
+    )
+    calibration = LiveCalibrationBucketSerializer(many=True, help_text="Confidence buckets of 0.1: mean confidence vs hit rate")
+
+
+class LiveModelVersionSerializer(LiveGroupSerializer):
+    model_version_id = serializers.IntegerField(allow_null=True, help_text="null: made without a registered model")
+
+
+class LivePerformanceSerializer(LiveGroupSerializer):
+    by_model_version = LiveModelVersionSerializer(many=True)
+
+
+# The learning app's summary and, last, the recommendations' live figures; the schema keeps the component's name.
+# (No docstring: drf-spectacular would publish it as the component's description.)
+@extend_schema_serializer(component_name="Performance")
+class LearningPerformanceSerializer(PerformanceSerializer):
+    live = LivePerformanceSerializer(
+        allow_null=True,
+        help_text="How the recommendations made so far did, all users together and per model version: acceptance "
+        "rate, accuracy of the scored ones beside their base rate, calibration (null until there are recommendations).",
+    )
+
+
+class PortfolioAnalyticsSerializer(AnalyticsSerializer):
+    recommendations = RecommendationStatisticsSerializer(
+        help_text="How the investor's recommendations turned out: acceptance rate (accepted / answered), accuracy with "
+        "its base rate beside it, and calibration, overall, per symbol and per model version."
+    )

@@ -1,0 +1,1 @@
+"""Server-rendered pages that combine several apps: one module per page."""
