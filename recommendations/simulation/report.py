@@ -2,8 +2,11 @@
 
 Definitions (rates and accuracy are :mod:`recommendations.stats`'s, so they match the product's pages):
 
-- ``acceptance_rate``: accepted / answered (accepted + rejected); cards past a persona's attention expire unanswered
-  and are not in it (``shown`` and ``answered`` give the counts);
+- ``acceptance_rate``: accepted / answered (accepted + rejected) on the cards that ask for a decision (BUY, SELL;
+  :mod:`recommendations.stats`): a HOLD is information and is never answered; cards past a persona's attention
+  and folded cards expire unanswered and are not in it (``shown``, ``decisions``, ``folded`` and ``answered`` give
+  the counts); ``accepted_per_user``: accepted decision cards per simulated user (hiding cards to raise the
+  ratio would lower it);
 - ``accuracy`` and ``base_rate``: of the week's evaluated recommendations (BUY up, SELL down, HOLD inside ±2 %),
   and how often the same calls would have been right by luck;
 - ``pnl``: outcome P&L of the week's accepted trades (shares actually traded, signal-day close to horizon close);
@@ -31,7 +34,7 @@ from recommendations.models import Recommendation, RecommendationStatus, UserPre
 from recommendations.personalisation import Profile
 from recommendations.simulation.personas import Persona
 from recommendations.simulation.runner import SimulationResult, SimUser
-from recommendations.stats import recommendation_stats
+from recommendations.stats import DECISION_TYPES, recommendation_stats
 
 #: Calendar days after the start from which the "after 30 days" rates are measured.
 SETTLING_DAYS = 30
@@ -60,14 +63,18 @@ def _pnl(qs: QuerySet[Recommendation], spy: dict[date, Decimal]) -> tuple[Decima
     return pnl.quantize(Decimal("0.01")), bench.quantize(Decimal("0.01")), count
 
 
-def group_figures(qs: QuerySet[Recommendation], spy: dict[date, Decimal]) -> dict[str, Any]:
-    """The figures of one set of recommendations (see the module docstring)."""
+def group_figures(qs: QuerySet[Recommendation], spy: dict[date, Decimal], users: int = 0) -> dict[str, Any]:
+    """The figures of one set of recommendations (see the module docstring); ``users``: how many users it covers."""
     stats = recommendation_stats(recommendations=qs)
     pnl, bench, trades = _pnl(qs, spy)
+    decisions = qs.filter(recommendation_type__in=DECISION_TYPES)
     return {
         "shown": stats.total,
+        "decisions": decisions.count(),
+        "folded": decisions.filter(model_features__personalisation__folded=True).count(),
         "answered": stats.answered,
         "accepted": stats.accepted,
+        "accepted_per_user": _round(stats.accepted / users, 2) if users else None,
         "acceptance_rate": _round(stats.acceptance_rate),
         "evaluated": stats.evaluated,
         "accuracy": _round(stats.accuracy),
@@ -78,13 +85,13 @@ def group_figures(qs: QuerySet[Recommendation], spy: dict[date, Decimal]) -> dic
     }
 
 
-def weekly(qs: QuerySet[Recommendation], sessions: list[date], spy: dict[date, Decimal]) -> list[dict[str, Any]]:
+def weekly(qs: QuerySet[Recommendation], sessions: list[date], spy: dict[date, Decimal], users: int = 0) -> list[dict[str, Any]]:
     weeks: dict[date, list[date]] = defaultdict(list)
     for day in sessions:
         weeks[_week_start(day)].append(day)
     out = []
     for number, (start, days) in enumerate(sorted(weeks.items()), start=1):
-        figures = group_figures(qs.filter(trading_date__gte=days[0], trading_date__lte=days[-1]), spy)
+        figures = group_figures(qs.filter(trading_date__gte=days[0], trading_date__lte=days[-1]), spy, users)
         out.append({"week": number, "week_start": start.isoformat(), "sessions": len(days), **figures})
     return out
 
@@ -108,7 +115,7 @@ def persona_figures(persona: Persona, sims: list[SimUser]) -> dict[str, Any]:
     ``symbol_rank_correlation``: Spearman correlation over the five stocks between the hidden per-symbol
     adjustment and the mean learned symbol acceptance rate (``None`` when the persona has no symbol preference);
     ``confidence_threshold_error``: |mean learned threshold - hidden minimum confidence| (``None`` when either is
-    absent); ``size_scale_error``: |mean learned size scale - hidden size fraction|.
+    absent); ``size_fraction_error``: |mean learned size fraction - hidden size fraction| over the users who traded.
     """
     ids = [s.user.pk for s in sims]
     stored = dict(UserPreferenceProfile.objects.filter(user_id__in=ids).values_list("user_id", "profile"))
@@ -116,7 +123,10 @@ def persona_figures(persona: Persona, sims: list[SimUser]) -> dict[str, Any]:
     symbol_rates = {s: _mean([p.symbol_rates[s] for p in profiles if s in p.symbol_rates]) for s in TRADABLE}
     thresholds = [p.confidence_threshold for p in profiles if p.confidence_threshold is not None]
     learned_threshold = _mean(thresholds)
-    size_scale = _mean([p.size_scale for p in profiles])
+    # Only users who traded reveal a size: the neutral 1.0 of one who never did is no estimate.
+    fractions = [p.size_fraction for p in profiles if p.size_fraction is not None]
+    size_fraction = _mean(fractions)
+    reads = [p.cards_read for p in profiles if p.cards_read is not None]
     answered = [s for s in TRADABLE if symbol_rates[s] is not None]
     hidden_adj = [persona.symbol_adjustments.get(s, 0.0) for s in answered]
     learned = {
@@ -126,14 +136,18 @@ def persona_figures(persona: Persona, sims: list[SimUser]) -> dict[str, Any]:
         "symbol_rates": {s: _round(v) for s, v in symbol_rates.items()},
         "confidence_threshold": _round(learned_threshold),
         "users_with_threshold": len(thresholds),
-        "size_scale": _round(size_scale),
+        "size_fraction": _round(size_fraction),
+        "users_with_size": len(fractions),
+        "size_scale_applied": _round(_mean([p.size_scale for p in profiles])),
+        "cards_read": _round(_mean(reads)),
+        "users_with_cards_read": len(reads),
     }
     match = {
         "symbol_rank_correlation": _round(_spearman(hidden_adj, [float(symbol_rates[s] or 0.0) for s in answered])),
         "confidence_threshold_error": _round(abs(learned_threshold - persona.min_confidence))
         if learned_threshold is not None and persona.min_confidence > 0
         else None,
-        "size_scale_error": _round(abs(size_scale - persona.size_fraction)) if size_scale is not None else None,
+        "size_fraction_error": _round(abs(size_fraction - persona.size_fraction)) if size_fraction is not None else None,
     }
     return {
         "name": persona.name,
@@ -156,18 +170,24 @@ def simulation_report(result: SimulationResult) -> dict[str, Any]:
         for personalised in (True, False)
     }
 
-    def section(qs: QuerySet[Recommendation]) -> dict[str, Any]:
-        overall = group_figures(qs, spy)
+    def section(qs: QuerySet[Recommendation], personalised: bool) -> dict[str, Any]:
+        users = sum(1 for s in result.users if s.personalised is personalised)
+        overall = group_figures(qs, spy, users)
+        weeks = weekly(qs, result.sessions, spy, users)
+        week3 = [w for w in weeks if w["week"] >= 3]
+        answered3 = sum(w["answered"] for w in week3)
         return {
             **overall,
             "acceptance_rate_first_week": group_figures(
                 qs.filter(trading_date__lt=_week_start(result.sessions[0]) + timedelta(days=7)), spy
             )["acceptance_rate"],
             "acceptance_rate_after_30_days": group_figures(qs.filter(trading_date__gte=settled_from), spy)["acceptance_rate"],
-            "weeks": weekly(qs, result.sessions, spy),
+            "acceptance_rate_from_week_3": _round(sum(w["accepted"] for w in week3) / answered3) if answered3 else None,
+            "accepted_per_user_from_week_3": _round(sum(w["accepted"] for w in week3) / users, 2) if week3 and users else None,
+            "weeks": weeks,
         }
 
-    report = section(groups[True])
+    report = section(groups[True], True)
     by_persona: dict[str, list[SimUser]] = defaultdict(list)
     for sim in result.users:
         if sim.personalised:
@@ -176,8 +196,10 @@ def simulation_report(result: SimulationResult) -> dict[str, Any]:
     for entry in report["personas"]:
         for personalised, key in ((True, "observed_acceptance_rate"), (False, "control_acceptance_rate")):
             ids = [s.user.pk for s in result.users if s.persona.name == entry["name"] and s.personalised is personalised]
-            entry[key] = group_figures(Recommendation.objects.filter(user_id__in=ids), spy)["acceptance_rate"] if ids else None
-    report["control"] = section(groups[False]) if cfg.control else None
+            figures = group_figures(Recommendation.objects.filter(user_id__in=ids), spy, len(ids)) if ids else None
+            entry[key] = figures["acceptance_rate"] if figures else None
+            entry[key.replace("acceptance_rate", "accepted_per_user")] = figures["accepted_per_user"] if figures else None
+    report["control"] = section(groups[False], False) if cfg.control else None
     report["config"] = {
         "users": cfg.users,
         "days": cfg.days,
@@ -187,6 +209,7 @@ def simulation_report(result: SimulationResult) -> dict[str, Any]:
         "seed": cfg.seed,
         "models": list(cfg.models),
         "retrain_every": cfg.retrain_every,
+        "acceptance_every": cfg.acceptance_every,
         "control": cfg.control,
         "personas": [p.name for p in cfg.personas],
     }
@@ -207,21 +230,30 @@ def format_report(report: dict[str, Any]) -> str:
     """The stdout table: one line per week (personalised group, control beside it), then the totals and personas."""
     control_weeks = {w["week"]: w for w in (report.get("control") or {}).get("weeks", [])}
     lines = [
-        f"{'week':>4} {'start':>10} {'shown':>5} {'answ':>5} {'accept':>7} {'ctl acc':>7} "
-        f"{'accuracy':>8} {'base':>6} {'pnl':>10} {'SPY b&h':>10}"
+        "Acceptance = accepted / answered BUY and SELL cards (a HOLD is information and asks nothing).",
+        f"{'week':>4} {'start':>10} {'cards':>5} {'dec':>4} {'fold':>4} {'answ':>5} {'acc':>4} {'accept':>7} "
+        f"{'| ctl':>5} {'answ':>5} {'acc':>4} {'accept':>7} {'pnl':>9} {'SPY b&h':>9} {'ctl pnl':>9}",
     ]
     for w in report["weeks"]:
         ctl = control_weeks.get(w["week"], {})
         lines.append(
-            f"{w['week']:>4} {w['week_start']:>10} {w['shown']:>5} {w['answered']:>5} {_fmt(w['acceptance_rate'], True):>7} "
-            f"{_fmt(ctl.get('acceptance_rate'), True):>7} {_fmt(w['accuracy'], True):>8} {_fmt(w['base_rate'], True):>6} "
-            f"{_fmt(w['pnl']):>10} {_fmt(w['benchmark_pnl']):>10}"
+            f"{w['week']:>4} {w['week_start']:>10} {w['shown']:>5} {w['decisions']:>4} {w['folded']:>4} {w['answered']:>5} "
+            f"{w['accepted']:>4} {_fmt(w['acceptance_rate'], True):>7} {'|':>5} {ctl.get('answered', '-'):>5} "
+            f"{ctl.get('accepted', '-'):>4} {_fmt(ctl.get('acceptance_rate'), True):>7} {_fmt(w['pnl']):>9} "
+            f"{_fmt(w['benchmark_pnl']):>9} {_fmt(ctl.get('pnl')):>9}"
         )
     ctl = report.get("control") or {}
     lines.append(
-        f"overall: acceptance {_fmt(report['acceptance_rate'], True)} (control {_fmt(ctl.get('acceptance_rate'), True)}), "
-        f"accuracy {_fmt(report['accuracy'], True)} vs base rate {_fmt(report['base_rate'], True)}, "
-        f"P&L {_fmt(report['pnl'])} vs SPY buy-and-hold {_fmt(report['benchmark_pnl'])}"
+        f"overall: acceptance {_fmt(report['acceptance_rate'], True)} (control {_fmt(ctl.get('acceptance_rate'), True)}); "
+        f"accepted per user {report['accepted_per_user']} (control {ctl.get('accepted_per_user')}); "
+        f"from week 3: {_fmt(report['acceptance_rate_from_week_3'], True)} (control "
+        f"{_fmt(ctl.get('acceptance_rate_from_week_3'), True)}), accepted per user {report['accepted_per_user_from_week_3']} "
+        f"(control {ctl.get('accepted_per_user_from_week_3')})"
+    )
+    lines.append(
+        f"accuracy {_fmt(report['accuracy'], True)} vs base rate {_fmt(report['base_rate'], True)}; P&L of accepted trades "
+        f"{_fmt(report['pnl'])} vs SPY buy-and-hold of the same money {_fmt(report['benchmark_pnl'])} (control "
+        f"{_fmt(ctl.get('pnl'))} vs {_fmt(ctl.get('benchmark_pnl'))})"
     )
     lines.append(
         f"acceptance first week {_fmt(report['acceptance_rate_first_week'], True)}, after {SETTLING_DAYS} days "
@@ -233,8 +265,10 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"persona {p['name']}: acceptance {_fmt(p['observed_acceptance_rate'], True)} (control "
             f"{_fmt(p['control_acceptance_rate'], True)}); symbol rank corr {m['symbol_rank_correlation']}; "
-            f"min confidence {h['min_confidence']} vs learned {learned['confidence_threshold']}; "
-            f"size {h['size_fraction']} vs learned {learned['size_scale']}"
+            f"min confidence {h['min_confidence']} vs learned {learned['confidence_threshold']} "
+            f"({learned['users_with_threshold']}/{learned['users']} users); size {h['size_fraction']} vs learned "
+            f"{learned['size_fraction']} ({learned['users_with_size']} users); attention {h['attention'] or 'all'} vs "
+            f"cards read {learned['cards_read'] if learned['cards_read'] is not None else 'all'}"
         )
     for r in report.get("retrains", []):
         lines.append(

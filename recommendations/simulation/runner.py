@@ -13,7 +13,9 @@ For each session ``t`` of the replay (see :func:`simulation_run`):
 3. each user answers their cards in the order shown (priority, then symbol), up to the persona's attention,
    through :func:`recommendation_respond` (accepting executes the paper trade); the persona sees only what the
    card shows;
-4. *nightly learning*: the learned profiles are recomputed and the acceptance model retrained.
+4. *nightly learning*: the learned profiles and the bandit's statistics are recomputed from every answer so far
+   (the bandit therefore learns after every session); the acceptance model, which no longer orders the cards, is
+   retrained every ``acceptance_every`` sessions.
 
 After the last session, the remaining outcomes are scored on the following sessions' closes (no new
 recommendation is made then). Each persona's ``i``-th control user draws the same random numbers as its
@@ -45,6 +47,7 @@ from quantai.flags import Flag, flag_enabled
 from recommendations import selectors
 from recommendations.acceptance import acceptance_model_train
 from recommendations.models import Recommendation, RecommendationStatus
+from recommendations.personalisation import DECISION_ACTIONS
 from recommendations.services import recommendation_respond, recommendations_evaluate, recommendations_generate
 from recommendations.services.personalise import preference_profiles_recompute
 from recommendations.signals import SignalBatch, signals_for
@@ -56,6 +59,8 @@ logger = logging.getLogger(__name__)
 USER_PREFIX = "sim-"
 CONTROL_PREFIX = "sim-ctl-"
 DEFAULT_MODELS = ("rf", "xgb")
+#: Trees of rf and xgb in a replay: the policy needs no model to make cards, and the tilt is skill-scaled anyway.
+DEFAULT_TREES = 60
 
 #: ``progress(done, total, text)`` after each session.
 Progress = Callable[[int, int, str], None]
@@ -78,6 +83,8 @@ class SimulationConfig:
     eval_folds: int = 1
     starting_cash: Decimal = Decimal("100000.00")
     control: bool = True
+    #: Sessions between trainings of the acceptance model (the bandit and the profiles learn after every session).
+    acceptance_every: int = 5
 
 
 @dataclass
@@ -148,6 +155,20 @@ class ModelSignals:
         return signals_for(day)
 
 
+class RiskOnlySignals:
+    """No direction model: every card comes from the risk-first policy alone (``--models none``; the fastest replay).
+
+    The policy needs no model to make cards: without one it sizes every symbol by volatility, trend and the drawdown
+    brake, and the card says so. Personalisation is measured the same way, with or without a model.
+    """
+
+    def prepare(self, *, day: date, index: int) -> dict[str, Any] | None:
+        return None
+
+    def signals(self, day: date) -> SignalBatch:
+        return SignalBatch(date=day, signals={}, missing={s: "no direction model in this replay" for s in TRADABLE})
+
+
 def replay_sessions(start: date, days: int) -> list[date]:
     """The first ``days`` NYSE sessions on or after ``start``."""
     if days < 1:
@@ -198,11 +219,19 @@ def _users(config: SimulationConfig) -> list[SimUser]:
 
 
 def _answer_day(sim: SimUser, day: date) -> int:
-    """``sim`` answers its cards of ``day`` in the order shown, up to its attention; returns refused trades."""
+    """``sim`` reads its cards of ``day`` in the order shown, up to its attention; returns refused trades.
+
+    What a person does with the page: a folded card ("below what you usually act on") stays closed and is not
+    read; a HOLD is read (it takes attention) but asks nothing, so it is not answered; a BUY or SELL is answered
+    as the persona would. The same rules hold for the control group, whose cards are in symbol order, unfolded.
+    """
     cards = list(selectors.recommendations_for_user(user=sim.user, trading_date=day, status=RecommendationStatus.PENDING))
+    cards = [rec for rec in cards if not ((rec.model_features or {}).get("personalisation") or {}).get("folded")]
     limit = sim.persona.attention if sim.persona.attention is not None else len(cards)
     refused = 0
     for rec in cards[:limit]:
+        if rec.recommendation_type not in DECISION_ACTIONS:
+            continue  # information: nothing to accept or reject
         card = Card(
             symbol=rec.symbol,
             action=rec.recommendation_type,
@@ -236,6 +265,8 @@ def simulation_run(
     started = walltime.perf_counter()
     sessions = replay_sessions(config.start, config.days)
     _check_database(sessions)
+    if source is None and not config.models:
+        source = RiskOnlySignals()
     source = source or ModelSignals(
         models=config.models, retrain_every=config.retrain_every, eval_folds=config.eval_folds, model_params=config.model_params
     )
@@ -267,7 +298,8 @@ def simulation_run(
             for sim in users:
                 result.refused_trades += _answer_day(sim, day)
             preference_profiles_recompute(user_ids=user_ids)
-            acceptance_model_train(seed=config.seed)
+            if (index + 1) % max(1, config.acceptance_every) == 0:
+                acceptance_model_train(seed=config.seed)
             if progress:
                 progress(index + 1, len(sessions), f"{day}")
         _score_remaining(sessions[-1], clock)
@@ -326,3 +358,21 @@ def simulation_prices_copy(rows: list[dict[str, Any]]) -> int:
     """Store bars read from another database (``PriceBar.values()`` rows without ids); returns how many."""
     PriceBar.objects.bulk_create([PriceBar(**{k: v for k, v in r.items() if k != "id"}) for r in rows], batch_size=2000)
     return len(rows)
+
+
+#: Sessions of history kept before the first replayed session (sandbox only): the GARCH window (1,000 returns),
+#: the trend filter (200) and the risk-only base rate (504) all fit; older bars only slow every day's forecasts.
+DEFAULT_HISTORY_SESSIONS = 1300
+
+
+def simulation_prices_trim(*, start: date, sessions: int = DEFAULT_HISTORY_SESSIONS) -> int:
+    """Delete the bars older than ``sessions`` sessions before ``start`` (in the throwaway sandbox only); returns how many.
+
+    The volatility forecasts refit on the trailing 1,000 returns at the first session of each month, anchored to the
+    calendar, so a history that still holds that window gives the replayed days the same forecasts, at a fraction
+    of the cost (the forecasts are recomputed over the whole stored history every day).
+    """
+    first = start if calendar.is_trading_day(start) else calendar.next_trading_day(start)
+    cutoff = calendar.add_trading_days(first, -sessions)
+    deleted, _ = PriceBar.objects.filter(date__lt=cutoff).delete()
+    return int(deleted)

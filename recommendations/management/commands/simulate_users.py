@@ -1,8 +1,9 @@
 """``manage.py simulate_users``: the learning loop replayed with simulated users (see :mod:`recommendations.simulation`).
 
-Example (33 minutes on a shared 2-core machine: three retrainings and the nightly acceptance model dominate)::
+Example (40 users x 30 days; ``--models none`` replays the risk-first policy without a direction model, which is
+the fastest way to measure personalisation; by default the direction model is trained once, before the first session)::
 
-    manage.py simulate_users --users 20 --days 60 --start 2021-01-04 --prices ../shared/data/prices --json sim.json
+    manage.py simulate_users --users 40 --days 30 --start 2023-06-01 --prices ../shared/data/prices --json sim.json
 
 By default it runs in a sandbox: a fresh throwaway database (prices copied from the configured database, or
 loaded from ``--prices``), private caches and a temporary model directory, all deleted at the end; the real
@@ -31,22 +32,28 @@ from recommendations.management.commands._dates import iso_date
 from recommendations.simulation.personas import DEFAULT_PERSONAS_FILE, load_personas
 from recommendations.simulation.report import format_report, simulation_report
 from recommendations.simulation.runner import (
+    DEFAULT_HISTORY_SESSIONS,
     DEFAULT_MODELS,
+    DEFAULT_TREES,
     SimulationConfig,
     simulation_prices_copy,
     simulation_prices_load,
+    simulation_prices_trim,
     simulation_run,
 )
 from recommendations.simulation.sandbox import sandbox
 
 HELP = """Replay D trading days with N simulated users through the real engine and learning loop.
 
-Each session the ensemble (retrained every --retrain-every sessions on bars before that session only; by
-default the cheap tree models rf and xgb, so a run stays within minutes) gives signals; the engine makes
-recommendations; each simulated user answers as its persona would (hidden preferences plus noise) through the
-respond service (accept = paper trade); outcomes are scored at their horizon; every night the learned profiles
-and the acceptance model are retrained. A control group (same personas and random numbers, personalisation
-off) shows what personalisation changed. Personas: --personas FILE (JSON; schema in
+Each session the ensemble (trained once before the first session on bars before it, or every --retrain-every
+sessions; by default the cheap tree models rf and xgb with --trees 60; --models none: no direction model, the
+risk-first policy alone) gives signals; the engine makes recommendations; each simulated user reads their
+cards as its persona would (hidden preferences plus noise; folded cards stay closed, HOLDs are read but ask
+nothing) and answers through the respond service (accept = paper trade); outcomes are scored at their horizon;
+every night the learned profiles and the bandit learn from the day's answers, and every --acceptance-every
+sessions the acceptance model is retrained. A control group (same personas and random numbers,
+personalisation off) shows what personalisation changed. Acceptance counts BUY and SELL cards only.
+Personas: --personas FILE (JSON; schema in
 recommendations/simulation/personas.py), default the built-in set in recommendations/simulation/default_personas.json.
 """
 
@@ -72,16 +79,30 @@ class Command(BaseCommand):
         parser.add_argument("--personas", metavar="FILE", help=f"persona JSON (default {DEFAULT_PERSONAS_FILE.name})")
         parser.add_argument("--prices", nargs="+", metavar="DIR", help="CSV directories ({SYMBOL}.csv); default: the database")
         parser.add_argument("--seed", type=int, default=0, help="random seed of the personas and the acceptance model")
-        parser.add_argument("--retrain-every", type=_positive, default=20, help="sessions between retrainings (default 20)")
+        parser.add_argument(
+            "--retrain-every", type=_positive, help="sessions between retrainings (default: once, before the first session)"
+        )
+        parser.add_argument(
+            "--acceptance-every", type=_positive, default=5, help="sessions between acceptance-model trainings (default 5)"
+        )
         parser.add_argument(
             "--models",
             nargs="+",
             default=list(DEFAULT_MODELS),
-            help="base models of the ensemble (default: rf xgb, the cheap ones)",
+            help="base models of the ensemble (default: rf xgb, the cheap ones; 'none': the risk-first policy alone)",
         )
-        parser.add_argument("--trees", type=_positive, help="n_estimators of rf and xgb (default: the configured value)")
+        parser.add_argument(
+            "--trees", type=_positive, default=DEFAULT_TREES, help=f"n_estimators of rf and xgb (default {DEFAULT_TREES})"
+        )
         parser.add_argument("--cash", default="100000.00", help="each simulated user's starting cash (default 100000.00)")
         parser.add_argument("--no-control", action="store_true", help="no control group (personalisation off)")
+        parser.add_argument(
+            "--history",
+            type=_positive,
+            default=DEFAULT_HISTORY_SESSIONS,
+            help=f"sessions of prices kept before --start in the sandbox (default {DEFAULT_HISTORY_SESSIONS}: what the "
+            "volatility forecasts and the trend filter use; older bars only slow every day down)",
+        )
         parser.add_argument("--in-place", action="store_true", help="run in the configured database and keep what it writes")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -90,9 +111,8 @@ class Command(BaseCommand):
             cash = Decimal(options["cash"])
         except InvalidOperation:
             raise CommandError(f"--cash {options['cash']!r} is not an amount") from None
-        params: dict[str, dict[str, Any]] = {}
-        if options["trees"]:
-            params = {k: {"n_estimators": options["trees"]} for k in options["models"] if k in ("rf", "xgb")}
+        models = () if options["models"] == ["none"] else tuple(options["models"])
+        params = {k: {"n_estimators": options["trees"]} for k in models if k in ("rf", "xgb")}
         try:
             config = SimulationConfig(
                 users=options["users"],
@@ -100,14 +120,15 @@ class Command(BaseCommand):
                 start=options["start"],
                 personas=load_personas(options["personas"]),
                 seed=options["seed"],
-                retrain_every=options["retrain_every"],
-                models=tuple(options["models"]),
+                retrain_every=options["retrain_every"] or options["days"],
+                acceptance_every=options["acceptance_every"],
+                models=models,
                 model_params=params,
                 starting_cash=cash,
                 control=not options["no_control"],
             )
             if options["in_place"]:
-                report = self._run(config, options["prices"], None)
+                report = self._run(config, options["prices"], None, None)
             else:
                 copied: list[dict[str, Any]] | None = None
                 if not options["prices"]:
@@ -115,7 +136,7 @@ class Command(BaseCommand):
                     if not copied:
                         raise CommandError("No prices are stored: run load_prices first, or pass --prices DIR.")
                 with sandbox(verbosity=max(0, options["verbosity"] - 1)):
-                    report = self._run(config, options["prices"], copied)
+                    report = self._run(config, options["prices"], copied, options["history"])
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         report["wall_seconds"] = round(time.perf_counter() - started, 1)
@@ -123,12 +144,17 @@ class Command(BaseCommand):
         self.stdout.write(format_report(report))
         self.stdout.write(f"Report written to {options['json']} ({report['wall_seconds']} s).")
 
-    def _run(self, config: SimulationConfig, prices: list[str] | None, copied: list[dict[str, Any]] | None) -> dict[str, Any]:
+    def _run(
+        self, config: SimulationConfig, prices: list[str] | None, copied: list[dict[str, Any]] | None, history: int | None
+    ) -> dict[str, Any]:
         if prices:
             for line in simulation_prices_load(directories=prices):
                 self.stderr.write(line)
         elif copied is not None:
             simulation_prices_copy(copied)
+        if history is not None:  # the sandbox only: never delete bars from a real database
+            trimmed = simulation_prices_trim(start=config.start, sessions=history)
+            self.stderr.write(f"Kept {history} sessions of history before {config.start} ({trimmed} older bars left out).")
         show_bar = sys.stderr.isatty()
         with tqdm(total=config.days, desc="simulating", unit="day", file=sys.stderr, disable=not show_bar) as bar:
 
