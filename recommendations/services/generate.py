@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import transaction
@@ -24,9 +24,11 @@ from portfolios.services import short_selling_allowed
 from quantai.notifier import RecommendationNew, notify_user
 from recommendations import conditions, reasoning, selectors, sizing
 from recommendations.models import Recommendation, RecommendationType
-from recommendations.policy import daily
 from recommendations.services.personalise import Personaliser
 from recommendations.signals import DEFAULT_HORIZON, Signal, SignalBatch, SignalProvider, signals_for
+
+if TYPE_CHECKING:  # pandas and the policy are imported when generating, not when the web process loads services
+    from recommendations.policy import daily
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +315,8 @@ def _policy_targets(
 ) -> dict[str, dict[str, daily.SymbolTarget]]:
     """Every profile's target per symbol for ``day`` from the closes up to ``day`` and the model's skilled view."""
     import pandas as pd
+
+    from recommendations.policy import daily
 
     series = {
         s: pd.Series([float(c) for _, c in rows], index=pd.DatetimeIndex([d for d, _ in rows]))
