@@ -76,7 +76,9 @@ def evaluate_recommendations(as_of: str | None = None) -> dict[str, Any]:
 @shared_task(name="recommendations.tasks.learn_personalisation", soft_time_limit=3600, time_limit=3900)
 @once_per_period(DAILY)
 def learn_personalisation(seed: int = 0) -> dict[str, Any]:
-    """Nightly: recompute every answering user's learned profile, then (re)train the acceptance model.
+    """Nightly (ml queue): recompute every answering user's learned profile and the contextual bandit's statistics
+    (:mod:`recommendations.bandit`: the population prior is pooled from them at generation), then (re)train the
+    acceptance model.
 
     Safe to run twice: profiles are recomputed from the same answers, and training is skipped (with the reason)
     when the answers are unchanged since the newest model. scikit-learn is imported only inside the training.
