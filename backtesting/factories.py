@@ -8,7 +8,7 @@ from typing import Any
 
 import factory
 
-from backtesting.models import BacktestRun, BacktestSystem, RunStatus
+from backtesting.models import BacktestRun, RunStatus
 from market.models import PriceBar, PriceSource
 from market.symbols import ALL_SYMBOLS
 
@@ -22,7 +22,7 @@ class BacktestRunFactory(factory.django.DjangoModelFactory):
         model = BacktestRun
 
     owner = factory.SubFactory("accounts.factories.UserFactory")
-    system = BacktestSystem.BUY_AND_HOLD
+    system = "buy_and_hold"
     parameters = factory.LazyFunction(lambda: {"rebalance": ["monthly"]})
     status = RunStatus.QUEUED
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from django import forms
 
-from backtesting.models import BacktestSystem, Execution
+from backtesting.models import Execution
+from backtesting.system_names import SYSTEM_CHOICES
 from backtesting.systems import SYSTEMS, Param, parse_param_text
 
 
@@ -37,7 +38,7 @@ def _field(param: Param) -> forms.Field:
 
 
 class BacktestForm(forms.Form):
-    system = forms.ChoiceField(choices=BacktestSystem.choices, initial=BacktestSystem.TREND_MA)
+    system = forms.ChoiceField(choices=SYSTEM_CHOICES, initial="trend_ma")
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Empty: the first prices.")
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Empty: the latest prices.")
     split_date = forms.DateField(

@@ -216,7 +216,6 @@ MODEL_SYSTEMS: dict[str, System] = {
     for s in (
         System(
             "ml",
-            "Machine-learning signals (walk-forward)",
             "The learning app's features and models, refitted on an expanding window every few weeks inside the backtest "
             "(purged, with an embargo), so no prediction comes from a model that saw its day. Long a stock (a fifth of "
             "the equity) while P(up) is at or above the threshold.",
@@ -231,7 +230,6 @@ MODEL_SYSTEMS: dict[str, System] = {
         ),
         System(
             "engine",
-            "The QuantAI engine replayed",
             "Every recommendation the engine would have made for a risk profile, accepted and filled on the next bar: "
             "the risk-first policy's target weights (GARCH volatility forecasts, the profile's volatility target and "
             "cap, a trend filter, a drawdown brake, and a tilt from the walk-forward model in proportion to its "

@@ -14,15 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-
-class BacktestSystem(models.TextChoices):
-    BUY_AND_HOLD = "buy_and_hold", "Buy and hold (equal weight)"
-    TREND_MA = "trend_ma", "Trend: moving-average crossover"
-    TREND_TSMOM = "trend_tsmom", "Trend: time-series momentum"
-    MEAN_REVERSION_RSI = "mean_reversion_rsi", "Mean reversion: RSI"
-    MEAN_REVERSION_BOLLINGER = "mean_reversion_bollinger", "Mean reversion: Bollinger bands"
-    ML = "ml", "Machine-learning signals (walk-forward)"
-    ENGINE = "engine", "The QuantAI engine replayed"
+from backtesting.system_names import SYSTEM_CHOICES
 
 
 class Execution(models.TextChoices):
@@ -42,7 +34,7 @@ FINISHED_STATUSES: tuple[str, ...] = (RunStatus.SUCCEEDED, RunStatus.FAILED)
 
 class BacktestRun(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtest_runs")
-    system = models.CharField(max_length=32, choices=BacktestSystem.choices)
+    system = models.CharField(max_length=32, choices=SYSTEM_CHOICES)
     parameters = models.JSONField(default=dict, help_text="per parameter, its list of values (more than one: a sweep)")
     start = models.DateField(null=True, blank=True, help_text="first day (empty: the first day with prices)")
     end = models.DateField(null=True, blank=True, help_text="last day (empty: the latest prices)")

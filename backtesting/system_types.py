@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from backtesting.system_names import SYSTEM_LABELS
+
 if TYPE_CHECKING:
     from backtesting.engine.core import SimResult
     from backtesting.engine.data import Bars
@@ -89,8 +91,10 @@ WarmupFn = Callable[[Grid], int]
 
 @dataclass(frozen=True)
 class System:
+    """A system the lab can run. Its label is :data:`backtesting.system_names.SYSTEM_LABELS`'s, where the name
+    must be listed."""
+
     name: str
-    label: str
     description: str
     params: tuple[Param, ...]
     build: WeightsFn | None
@@ -101,6 +105,14 @@ class System:
     #: Bars of history the system's indicators need before their first full value, for a grid (the longest
     #: over its parameter sets). None: the system reads no history before the window (buy and hold).
     warmup: WarmupFn | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in SYSTEM_LABELS:
+            raise ValueError(f"backtesting system {self.name!r} is not listed in backtesting.system_names.SYSTEM_LABELS")
+
+    @property
+    def label(self) -> str:
+        return SYSTEM_LABELS[self.name]
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)

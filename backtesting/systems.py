@@ -88,7 +88,6 @@ SYSTEMS: dict[str, System] = {
     for s in (
         System(
             "buy_and_hold",
-            "Buy and hold (equal weight)",
             "Equal weight in the five stocks, optionally rebalanced back to equal weight every month or quarter. "
             "The reference every other system must beat.",
             (Param("rebalance", "choice", "monthly", "Calendar rebalancing.", choices=("none", "monthly", "quarterly")),),
@@ -96,7 +95,6 @@ SYSTEMS: dict[str, System] = {
         ),
         System(
             "trend_ma",
-            "Trend following: moving-average crossover",
             "Long a stock (a fifth of the equity) while its fast simple moving average is above the slow one.",
             (
                 Param("fast", "int", 20, "Fast moving-average window, trading days.", 2, 250),
@@ -109,7 +107,6 @@ SYSTEMS: dict[str, System] = {
         ),
         System(
             "trend_tsmom",
-            "Trend following: time-series momentum",
             "Long a stock (a fifth of the equity) while its return over the lookback window is positive.",
             (Param("lookback", "int", 252, "Lookback window, trading days.", 5, 504), _SHORT),
             _trend_tsmom,
@@ -117,7 +114,6 @@ SYSTEMS: dict[str, System] = {
         ),
         System(
             "mean_reversion_rsi",
-            "Mean reversion: RSI",
             "Buy a stock (a fifth of the equity) when its RSI falls below the entry level; sell when it rises above the exit.",
             (
                 Param("period", "int", 14, "RSI window, trading days.", 2, 100),
@@ -130,7 +126,6 @@ SYSTEMS: dict[str, System] = {
         ),
         System(
             "mean_reversion_bollinger",
-            "Mean reversion: Bollinger bands",
             "Buy a stock (a fifth of the equity) on a close below the lower band (mean - k standard deviations); "
             "sell on a close back at the mean.",
             (

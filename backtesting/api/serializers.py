@@ -7,15 +7,16 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from backtesting.models import BacktestRun, BacktestSystem, Execution
+from backtesting.models import BacktestRun, Execution
 from backtesting.report import history_summary
+from backtesting.system_names import SYSTEM_CHOICES
 from quantai.api_fields import StrictDecimalField, StrictSerializer
 
 
 class BacktestCreateSerializer(StrictSerializer):
     """Shapes only; the service validates the parameters per system, the period and the data."""
 
-    system = serializers.ChoiceField(choices=BacktestSystem.choices)
+    system = serializers.ChoiceField(choices=SYSTEM_CHOICES)
     parameters = serializers.DictField(
         required=False,
         default=dict,
