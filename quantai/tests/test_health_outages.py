@@ -170,7 +170,18 @@ def test_require_task_queue_refuses_with_503_when_the_broker_does_not_answer(set
     assert raised.value.code == "task_queue_unavailable"
 
 
-def test_require_task_queue_lets_the_request_through_when_tasks_run_eagerly(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_require_task_queue_lets_the_request_through_when_tasks_run_eagerly_even_if_the_broker_is_down(settings):
+    from quantai.celery import app
+    from quantai.health import task_queue_available
 
-    require_task_queue()  # no broker involved: nothing to refuse
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    previous = app.conf.broker_write_url
+    # A broker that would refuse: with eager tasks it must not be asked at all.
+    app.conf.broker_write_url = f"redis://127.0.0.1:{free_port()}/0"
+    try:
+        available = task_queue_available()
+        require_task_queue()  # raises ServiceUnavailable if it asked the broker
+    finally:
+        app.conf.broker_write_url = previous
+
+    assert available is True

@@ -24,7 +24,7 @@ from recommendations.models import Recommendation, RecommendationStatus, UserPre
 from recommendations.signals import SignalBatch
 from recommendations.simulation.personas import Card, Persona, load_personas, personas_from_json
 from recommendations.simulation.report import simulation_report
-from recommendations.simulation.runner import ModelSignals, SimulationConfig, simulation_run
+from recommendations.simulation.runner import ModelSignals, SimulationConfig, SimulationError, simulation_run
 from recommendations.tests.conftest import make_market
 
 DAY0 = date(2024, 6, 3)
@@ -208,7 +208,7 @@ def test_a_database_with_real_users_is_refused():
     make_market(calendar.add_trading_days(DAY0, 12), sessions=120)
     InvestorFactory(username="alice")
 
-    with pytest.raises(Exception, match="real users"):
+    with pytest.raises(SimulationError, match="real users"):
         simulation_run(config=_config(), source=MomentumSignals())
     assert not Recommendation.objects.exists()
 
