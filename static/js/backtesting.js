@@ -4,7 +4,11 @@
 // Progress arrives as "quantai:job.progress" DOM events dispatched by live.js.
 (function () {
   "use strict";
-  var COLORS = { strategy: "#1f6feb", spy: "#9a6700", equal_weight: "#8250df" };
+  var T = window.QuantTheme;
+  // The series' colours are the page's chart colours (--chart-1..3), as the legend's swatches are.
+  var COLORS = T
+    ? { strategy: T.color("chart-1", "#1f6feb"), spy: T.color("chart-2", "#9a6700"), equal_weight: T.color("chart-3", "#8250df") }
+    : { strategy: "#1f6feb", spy: "#9a6700", equal_weight: "#8250df" };
 
   function readJson(id) {
     var node = document.getElementById(id);
@@ -39,8 +43,9 @@
     var lc = window.LightweightCharts;
     return lc.createChart(box, {
       autoSize: true,
-      layout: { background: { color: "#ffffff" }, textColor: "#24292f", attributionLogo: true },
-      grid: { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
+      // Background, text and grid from the page's colours (static/js/theme.js), so dark mode applies.
+      layout: window.QuantTheme ? window.QuantTheme.lightweight().layout : { background: { color: "#ffffff" }, textColor: "#24292f", attributionLogo: true },
+      grid: window.QuantTheme ? window.QuantTheme.lightweight().grid : { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
       rightPriceScale: { borderVisible: false },
       timeScale: { borderVisible: false },
       localization: { priceFormatter: formatter }
@@ -66,7 +71,7 @@
     if (ddBox) {
       var dd = makeChart(ddBox, function (v) { return (100 * v).toFixed(0) + " %"; });
       var area = dd.addSeries(lc.AreaSeries, {
-        lineColor: COLORS.strategy, topColor: "rgba(31,111,235,0.05)", bottomColor: "rgba(31,111,235,0.3)", lineWidth: 1, title: "Strategy"
+        lineColor: COLORS.strategy, topColor: T ? T.rgba(COLORS.strategy, 0.05) : "rgba(31,111,235,0.05)", bottomColor: T ? T.rgba(COLORS.strategy, 0.3) : "rgba(31,111,235,0.3)", lineWidth: 1, title: "Strategy"
       });
       area.setData(series(curve, "strategy_drawdown"));
       var spy = dd.addSeries(lc.LineSeries, { color: COLORS.spy, lineWidth: 1, lineStyle: 2, title: "SPY" });

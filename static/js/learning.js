@@ -6,6 +6,7 @@
   var dataNode = document.getElementById("learning-data");
   if (!root || !dataNode) { return; }
   var data = JSON.parse(dataNode.textContent);
+  if (window.QuantTheme) { window.QuantTheme.chartJs(window.Chart); } // axis text and grid follow dark mode
 
   function reliabilityChart() {
     var canvas = document.getElementById("chart-reliability");

@@ -11,6 +11,7 @@
   var root = document.getElementById("security-dashboard");
   var source = document.getElementById("security-data");
   if (!root || !source || typeof window.Chart === "undefined") { return; }
+  if (window.QuantTheme) { window.QuantTheme.chartJs(window.Chart); } // axis text and grid follow dark mode
   var data = JSON.parse(source.textContent);
   var charts = {};
 

@@ -14,8 +14,9 @@
     var lc = window.LightweightCharts;
     var chart = lc.createChart(box, {
       autoSize: true,
-      layout: { background: { color: "#ffffff" }, textColor: "#24292f", attributionLogo: true },
-      grid: { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
+      // Background, text and grid from the page's colours (static/js/theme.js), so dark mode applies.
+      layout: window.QuantTheme ? window.QuantTheme.lightweight().layout : { background: { color: "#ffffff" }, textColor: "#24292f", attributionLogo: true },
+      grid: window.QuantTheme ? window.QuantTheme.lightweight().grid : { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
       rightPriceScale: { borderVisible: false, mode: 1 },
       timeScale: { borderVisible: false },
       localization: { priceFormatter: function (v) { return v.toFixed(2); } }
