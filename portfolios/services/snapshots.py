@@ -7,6 +7,7 @@ compare-and-set that never replaces a newer row.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date
 
@@ -22,6 +23,8 @@ from portfolios.selectors.reports import (
     snapshot_compute,
     snapshot_is_current,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def portfolio_snapshot_refresh(*, user_id: int) -> bool:
@@ -57,7 +60,19 @@ def portfolio_snapshots_refresh(*, progress: Callable[[int, int], None] | None =
 
 
 def portfolio_snapshot_schedule(*, user_id: int) -> None:
-    """Queue a refresh of the user's snapshot once the current transaction commits (call it from ledger writes)."""
+    """Queue a refresh of the user's snapshot once the current transaction commits (call it from ledger writes).
+
+    Best effort: with the broker down the trade stands and nothing is lost, because a snapshot older than the
+    ledger is never served (the next read recomputes it), so a failed send is logged, never raised.
+    """
     from portfolios.tasks import refresh_portfolio_snapshot  # tasks import the services
 
-    transaction.on_commit(lambda: refresh_portfolio_snapshot.delay(user_id))
+    def send() -> None:
+        from kombu.exceptions import OperationalError
+
+        try:
+            refresh_portfolio_snapshot.delay(user_id)
+        except (OperationalError, ConnectionError, OSError):
+            logger.warning("snapshot refresh for user %s not queued: the task queue is unavailable", user_id)
+
+    transaction.on_commit(send)
