@@ -310,29 +310,47 @@ def _usable_signals(batch: SignalBatch, day: date) -> tuple[dict[str, Signal], d
     return usable, refused
 
 
+#: The last few days' targets, keyed by everything they depend on (a simulation generates each day twice).
+_TARGETS_CACHE: dict[tuple[Any, ...], dict[str, dict[str, daily.SymbolTarget]]] = {}
+_TARGETS_CACHE_SIZE = 8
+
+
 def _policy_targets(
     history: dict[str, list[tuple[date, Decimal]]], day: date, profiles: list[str], signals: dict[str, Signal]
 ) -> dict[str, dict[str, daily.SymbolTarget]]:
-    """Every profile's target per symbol for ``day`` from the closes up to ``day`` and the model's skilled view."""
+    """Every profile's target per symbol for ``day`` from the closes up to ``day`` and the model's skilled view.
+
+    Remembered per process for the exact inputs (every close, the profiles and the model's view), so generating
+    the same day again (a second group of users, a retry) does not refit the volatility models.
+    """
+    import hashlib
+
     import pandas as pd
 
     from recommendations.policy import daily
 
-    series = {
-        s: pd.Series([float(c) for _, c in rows], index=pd.DatetimeIndex([d for d, _ in rows]))
-        for s, rows in history.items()
-        if s in TRADABLE and rows
-    }
+    series = {s: rows for s, rows in history.items() if s in TRADABLE and rows}
     if not series:
         return {}
-    close = pd.DataFrame(series).sort_index()
-    close = close[close.index <= pd.Timestamp(day)]
     model = daily.ModelView(
         p_up={s: sig.p_up for s, sig in signals.items()},
         skill={s: sig.skill if math.isfinite(sig.skill) else 0.0 for s, sig in signals.items()},
         payoff={s: sig.payoff_ratio for s, sig in signals.items()},
     )
-    return daily.day_targets(close, profiles, model=model)
+    digest = hashlib.sha256(repr(sorted(series.items())).encode(), usedforsecurity=False).hexdigest()
+    view = repr((sorted(model.p_up.items()), sorted(model.skill.items()), sorted(model.payoff.items())))
+    key = (day, tuple(profiles), digest, view)
+    if key in _TARGETS_CACHE:
+        return _TARGETS_CACHE[key]
+    close = pd.DataFrame(
+        {s: pd.Series([float(c) for _, c in rows], index=pd.DatetimeIndex([d for d, _ in rows])) for s, rows in series.items()}
+    ).sort_index()
+    close = close[close.index <= pd.Timestamp(day)]
+    targets = daily.day_targets(close, profiles, model=model)
+    if len(_TARGETS_CACHE) >= _TARGETS_CACHE_SIZE:
+        _TARGETS_CACHE.pop(next(iter(_TARGETS_CACHE)))
+    _TARGETS_CACHE[key] = targets
+    return targets
 
 
 def _symbol_problem(signal: Signal, day: date, closes_on_day: dict[str, Decimal], sigmas: dict[str, float | None]) -> str:
