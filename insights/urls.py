@@ -7,7 +7,8 @@ from django.urls import path
 
 from insights.api import analytics as analytics_api
 from insights.api import learning as learning_api
-from insights.views import home, learning, onboarding, system
+from insights.views import home, learning, onboarding, symbol, system
+from market.symbols import TRADABLE
 from portfolios.views import setup_view
 
 urlpatterns = [
@@ -26,4 +27,7 @@ urlpatterns = [
     # The Learning page and the performance API, with how the recommendations did live (learning may not import them).
     path("learning/", learning.learning_view, name="learning"),
     path("api/learning/performance", learning_api.PerformanceView.as_view(), name="api-learning-performance"),
+    # One stock: its adjusted closes, the investor's position and the model's last calls on it with their outcomes.
+    # One route per tradable stock (reverse with symbol=...): any other name is not a page, so it answers 404.
+    *(path(f"symbols/{s}/", symbol.symbol_page, {"symbol": s}, name="symbol_detail") for s in TRADABLE),
 ]

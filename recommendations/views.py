@@ -34,8 +34,9 @@ from recommendations.services.evaluate import HOLD_BAND
 from recommendations.stats import DECISION_TYPES
 
 HISTORY_PER_PAGE = 50
-#: Calendar days of closes shown before the signal day on the detail chart (about six months of sessions).
-CHART_DAYS_BEFORE = 180
+#: Calendar days of closes sent before the signal day for the detail chart: a little over a year, so its 1Y
+#: range button has a year to show (the page filters them by range in the browser).
+CHART_DAYS_BEFORE = 400
 
 
 def _user(request: HttpRequest) -> User:

@@ -24,6 +24,7 @@ PAGES = [
     "/portfolio/trades/",
     "/recommendations/",
     "/recommendations/history/",
+    "/symbols/NVDA/",
     "/backtests/",
     "{compare}",
     "{run}",

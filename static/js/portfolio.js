@@ -2,11 +2,14 @@
 // against SPY with TradingView Lightweight Charts) and the trade form's latest-close hint.
 // Data arrives through Django's json_script (#portfolio-data, #latest-closes): the CSP allows no
 // inline script. A live price update reloads the dashboard's figures from the server.
+// Colours come from the page's CSS custom properties (static/js/theme.js), so the charts follow dark mode;
+// the value chart's 1M/3M/YTD/1Y/Max buttons filter the series already sent (static/js/chart_range.js).
 (function () {
   "use strict";
-  var PORTFOLIO = "#1f6feb";
-  var SPY = "#9a6700";
-  var PALETTE = ["#1f6feb", "#2da44e", "#bf3989", "#9a6700", "#8250df", "#57606a"];
+  var theme = window.QuantTheme;
+  function portfolioColour() { return theme ? theme.color("chart-1", "#1f6feb") : "#1f6feb"; }
+  function spyColour() { return theme ? theme.color("chart-2", "#9a6700") : "#9a6700"; }
+  function palette() { return theme ? theme.palette() : ["#1f6feb", "#9a6700", "#8250df", "#2da44e", "#bf3989", "#57606a"]; }
 
   function readJson(id) {
     var node = document.getElementById(id);
@@ -33,26 +36,47 @@
     var box = document.getElementById("value-chart");
     if (!box || !window.LightweightCharts || !data.series.length) { return; }
     var lc = window.LightweightCharts;
-    var chart = lc.createChart(box, {
+    var options = {
       autoSize: true,
-      layout: { background: { color: "#ffffff" }, textColor: "#24292f", attributionLogo: true },
-      grid: { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
       rightPriceScale: { borderVisible: false },
       timeScale: { borderVisible: false },
       localization: { priceFormatter: function (v) { return v.toLocaleString("en-US", { maximumFractionDigits: 0 }); } }
-    });
-    var value = chart.addSeries(lc.AreaSeries, {
-      lineColor: PORTFOLIO, topColor: "rgba(31,111,235,0.25)", bottomColor: "rgba(31,111,235,0.02)", lineWidth: 2, title: "Portfolio"
-    });
-    value.setData(data.series.map(function (p) { return { time: p.date, value: Number(p.equity) }; }));
-    var spy = spyEquivalent(data.series);
-    if (spy.length) {
-      var line = chart.addSeries(lc.LineSeries, { color: SPY, lineWidth: 2, lineStyle: 2, title: "SPY" });
-      line.setData(spy);
+    };
+    var themed = theme ? theme.lightweight() : {};
+    options.layout = themed.layout;
+    options.grid = themed.grid;
+    var chart = lc.createChart(box, options);
+    var value = chart.addSeries(lc.AreaSeries, { lineWidth: 2, title: "Portfolio" });
+    var allValues = data.series.map(function (p) { return { time: p.date, value: Number(p.equity) }; });
+    // SPY's line is worked out on the whole history (the deposits before the range count), then cut like the rest.
+    var allSpy = spyEquivalent(data.series);
+    var line = allSpy.length ? chart.addSeries(lc.LineSeries, { lineWidth: 2, lineStyle: 2, title: "SPY" }) : null;
+
+    function colour() {
+      var main = portfolioColour();
+      value.applyOptions({ lineColor: main, topColor: theme ? theme.rgba(main, 0.25) : "rgba(31,111,235,0.25)", bottomColor: theme ? theme.rgba(main, 0.02) : "rgba(31,111,235,0.02)" });
+      if (line) { line.applyOptions({ color: spyColour() }); }
     }
-    chart.timeScale().fitContent();
-    box.dataset.points = String(data.series.length);
+
+    function show(range) {
+      var shown = window.QuantRange ? window.QuantRange.filter(allValues, range) : allValues;
+      value.setData(shown);
+      if (line) {
+        var from = shown.length ? shown[0].time : null;
+        line.setData(allSpy.filter(function (p) { return from === null || p.time >= from; }));
+      }
+      chart.timeScale().fitContent();
+      box.dataset.points = String(shown.length);
+      box.dataset.range = range;
+      box.dataset.first = shown.length ? shown[0].time : "";
+    }
+
+    colour();
+    box.dataset.total = String(allValues.length);
     box.dataset.last = data.series[data.series.length - 1].equity;
+    var group = document.querySelector('.range-buttons[data-range-for="value-chart"]');
+    if (group && window.QuantRange) { window.QuantRange.attach(group, show); } else { show("MAX"); }
+    if (theme) { theme.onChange(function () { chart.applyOptions(theme.lightweight()); colour(); }); }
   }
 
   function drawAllocation(data) {
@@ -61,11 +85,13 @@
     var labels = data.allocation.map(function (s) { return s.short ? s.label + " (short)" : s.label; });
     var values = data.allocation.map(function (s) { return Number(s.value); });
     var total = values.reduce(function (a, b) { return a + b; }, 0);
+    var colours = palette();
+    if (theme) { theme.chartJs(window.Chart); }
     new window.Chart(canvas, {
       type: "doughnut",
       data: {
         labels: labels,
-        datasets: [{ data: values, backgroundColor: labels.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), borderWidth: 1 }]
+        datasets: [{ data: values, backgroundColor: labels.map(function (_, i) { return colours[i % colours.length]; }), borderColor: theme ? theme.color("card", "#fff") : "#fff", borderWidth: 1 }]
       },
       options: {
         animation: false,

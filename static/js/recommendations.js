@@ -3,11 +3,12 @@
 // accept/reject form works like the others. Detail: the price chart with the signal day marked
 // (TradingView Lightweight Charts) and the contribution bars (Chart.js). Data comes from json_script
 // (#rec-chart-data): the CSP allows no inline script.
+// Colours come from the CSS custom properties (static/js/theme.js: dark mode too); the price chart's
+// 1M/3M/YTD/1Y/Max buttons filter the closes already sent (static/js/chart_range.js).
 (function () {
   "use strict";
-  var UP = "#137333";
-  var DOWN = "#b3261e";
-  var LINE = "#1f6feb";
+  var theme = window.QuantTheme;
+  function colour(name, fallback) { return theme ? theme.color(name, fallback) : fallback; }
 
   function readJson(id) {
     var node = document.getElementById(id);
@@ -68,33 +69,59 @@
     var box = document.getElementById("rec-price-chart");
     if (!box || !window.LightweightCharts || !data.series.length) { return; }
     var lc = window.LightweightCharts;
+    var themed = theme ? theme.lightweight() : {};
     var chart = lc.createChart(box, {
       autoSize: true,
-      layout: { background: { color: "#ffffff" }, textColor: "#24292f", attributionLogo: true },
-      grid: { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
+      layout: themed.layout,
+      grid: themed.grid,
       rightPriceScale: { borderVisible: false },
       timeScale: { borderVisible: false, rightOffset: 8 }
     });
-    var line = chart.addSeries(lc.LineSeries, { color: LINE, lineWidth: 2, title: data.symbol });
-    line.setData(data.series.map(function (p) { return { time: p.time, value: Number(p.value) }; }));
+    var line = chart.addSeries(lc.LineSeries, { color: colour("chart-1", "#1f6feb"), lineWidth: 2, title: data.symbol });
+    var all = data.series.map(function (p) { return { time: p.time, value: Number(p.value) }; });
     var known = {};
     data.series.forEach(function (p) { known[p.time] = true; });
-    var markers = data.markers.filter(function (m) { return known[m.time]; }).map(function (m) {
-      var sell = m.text.indexOf("SELL") === 0;
-      return m.kind === "signal"
-        ? { time: m.time, position: sell ? "aboveBar" : "belowBar", color: sell ? DOWN : UP, shape: sell ? "arrowDown" : "arrowUp", text: m.text }
-        : { time: m.time, position: "aboveBar", color: "#57606a", shape: "circle", text: m.text };
-    });
-    lc.createSeriesMarkers(line, markers);
-    chart.timeScale().fitContent();
-    box.dataset.points = String(data.series.length);
-    box.dataset.markers = String(markers.length);
+    function markerList(from) {
+      var up = colour("up", "#137333"), down = colour("down", "#b3261e");
+      return data.markers.filter(function (m) { return known[m.time] && (from === null || m.time >= from); }).map(function (m) {
+        var sell = m.text.indexOf("SELL") === 0;
+        return m.kind === "signal"
+          ? { time: m.time, position: sell ? "aboveBar" : "belowBar", color: sell ? down : up, shape: sell ? "arrowDown" : "arrowUp", text: m.text }
+          : { time: m.time, position: "aboveBar", color: colour("chart-neutral", "#57606a"), shape: "circle", text: m.text };
+      });
+    }
+    var marks = lc.createSeriesMarkers(line, []);
+    var current = "MAX";
+    function show(range) {
+      current = range;
+      var shown = window.QuantRange ? window.QuantRange.filter(all, range) : all;
+      line.setData(shown);
+      var markers = markerList(shown.length ? shown[0].time : null);
+      marks.setMarkers(markers);
+      chart.timeScale().fitContent();
+      box.dataset.points = String(shown.length);
+      box.dataset.markers = String(markers.length);
+      box.dataset.range = range;
+      box.dataset.first = shown.length ? shown[0].time : "";
+    }
+    box.dataset.total = String(all.length);
+    var group = document.querySelector('.range-buttons[data-range-for="' + box.id + '"]');
+    if (group && window.QuantRange) { window.QuantRange.attach(group, show); } else { show("MAX"); }
+    if (theme) {
+      theme.onChange(function () {
+        chart.applyOptions(theme.lightweight());
+        line.applyOptions({ color: colour("chart-1", "#1f6feb") });
+        show(current);
+      });
+    }
   }
 
   function drawContributions(data) {
     var canvas = document.getElementById("rec-contributions");
     if (!canvas || !window.Chart || !data.contributions.length) { return; }
     var values = data.contributions.map(function (c) { return c.value; });
+    var up = colour("up", "#137333"), down = colour("down", "#b3261e");
+    if (theme) { theme.chartJs(window.Chart); }
     new window.Chart(canvas, {
       type: "bar",
       data: {
@@ -102,7 +129,7 @@
         datasets: [{
           label: "Contribution to the log-odds of a rise",
           data: values,
-          backgroundColor: values.map(function (v) { return v >= 0 ? UP : DOWN; })
+          backgroundColor: values.map(function (v) { return v >= 0 ? up : down; })
         }]
       },
       options: {
