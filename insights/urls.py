@@ -7,7 +7,7 @@ from django.urls import path
 
 from insights.api import analytics as analytics_api
 from insights.api import learning as learning_api
-from insights.views import home, learning, onboarding, symbol, system
+from insights.views import digest, home, learning, onboarding, symbol, system
 from market.symbols import TRADABLE
 from portfolios.views import setup_view
 
@@ -30,4 +30,6 @@ urlpatterns = [
     # One stock: its adjusted closes, the investor's position and the model's last calls on it with their outcomes.
     # One route per tradable stock (reverse with symbol=...): any other name is not a page, so it answers 404.
     *(path(f"symbols/{s}/", symbol.symbol_page, {"symbol": s}, name="symbol_detail") for s in TRADABLE),
+    # Settings' opt-in to the daily e-mail digest (recommendations and portfolio alerts).
+    path("settings/digest/", digest.digest_preference, name="digest_preference"),
 ]

@@ -107,6 +107,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=23, minute=0, day_of_week="mon-fri"),
         "options": {"expires": 23 * 3600},
     },
+    # The opt-in e-mail digest of the day's recommendations and alerts, well after generation (22:15) has finished.
+    "insights-daily-digest": {
+        "task": "insights.tasks.send_daily_digests",
+        "schedule": crontab(hour=23, minute=40, day_of_week="mon-fri"),
+        "options": {"expires": 3600},
+    },
     "accounts-security-alerts": {
         "task": "accounts.tasks.security_alerts_check",
         "schedule": 5 * 60,

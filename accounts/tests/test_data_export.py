@@ -28,6 +28,7 @@ EXPECTED_TABLES = {
     "learning": {"training_runs_started"},
     "recommendations": {"recommendations", "preference_profile"},
     "backtesting": {"backtest_runs"},
+    "insights": {"digest_deliveries"},
 }
 
 
