@@ -54,8 +54,11 @@ lint: install-dev
 	$(VENV)/bin/lint-imports
 
 typecheck: install-dev
-	$(VENV)/bin/mypy quantai accounts market portfolios learning recommendations backtesting insights
+	$(VENV)/bin/mypy quantai accounts market portfolios learning recommendations backtesting insights benchmarks
 
+## Measure and print (never pass or fail): the harness in benchmarks/ (a development-only app that the local and
+## test settings install; not in the Docker image). BENCH_ARGS="--list", "--section memory", "--json out.json".
+benchmark: export DJANGO_SETTINGS_MODULE ?= quantai.settings.local
 benchmark: install-dev
 	$(PY) manage.py benchmark $(BENCH_ARGS)
 

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class QuantAIConfig(AppConfig):
-    """Registers the project package as an app so it can own cross-cutting commands (``benchmark``)."""
+    """Registers the project package as an app so it can own cross-cutting commands (``serve``, backups, the demo user)."""
 
     name = "quantai"
     verbose_name = "QuantAI"

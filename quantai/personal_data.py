@@ -1,7 +1,7 @@
 """The registry of personal data: what each app exports for a user and how it erases that user.
 
 Each app that stores data about a person contributes a ``<app>/personal_data.py`` module, which
-:func:`discover` imports (like the benchmark sections in :mod:`quantai.benchmarks`), so ``accounts``
+:func:`discover` imports (Django's ``autodiscover_modules``, as the admin finds ``admin.py``), so ``accounts``
 can export and erase a user without importing the apps that depend on it::
 
     # portfolios/personal_data.py

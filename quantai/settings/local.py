@@ -15,16 +15,21 @@ does in production is done by files under ``var/`` that every process of the ins
   writers queue instead of failing with "database is locked".
 """
 
+import importlib.util
 import warnings
 
 from .base import *  # noqa: F403
-from .base import DATABASES, LOGGING, REDIS_URL, VAR_DIR, env
+from .base import DATABASES, INSTALLED_APPS, LOGGING, REDIS_URL, VAR_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 LOGGING["root"]["level"] = env.str("LOG_LEVEL", default="DEBUG")
 LOGGING["loggers"]["django.db.backends"] = {"level": "INFO"}
 LOGGING["loggers"]["django.utils.autoreload"] = {"level": "INFO"}
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# `manage.py benchmark` comes from the development-only app in the checkout's benchmarks/ folder, which the
+# Docker image leaves out (production settings never install it).
+if importlib.util.find_spec("benchmarks") is not None:
+    INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks.apps.BenchmarksConfig"]
 
 EMBEDDED_WORKER = env.bool("QUANTAI_EMBEDDED_WORKER", default=False) and not REDIS_URL
 if EMBEDDED_WORKER:

@@ -4,17 +4,21 @@ The database, cache and channel layer still follow ``DATABASE_URL``/``REDIS_URL`
 same suite runs on SQLite and on MariaDB + Redis.
 """
 
+import importlib.util
 import os
 from datetime import timedelta
 
 from .base import *  # noqa: F403
-from .base import LOGGING, env
+from .base import INSTALLED_APPS, LOGGING, env
 
 DEBUG = False
 # PBKDF2 at Django's default cost takes ~0.5 s per hash; tests that check hashing
 # override this list back to base's.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The benchmark harness's tests run its command (the development-only app in benchmarks/, as in local settings).
+if importlib.util.find_spec("benchmarks") is not None:
+    INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks.apps.BenchmarksConfig"]
 LOGGING["root"]["level"] = "WARNING"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

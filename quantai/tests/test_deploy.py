@@ -504,6 +504,8 @@ def test_image_stages_run_as_an_unprivileged_user():
 def test_dockerignore_keeps_what_the_image_needs():
     assert _dockerignored(".venv/bin/python")
     assert _dockerignored(".env")
+    # Development tools stay out of the image.
+    assert _dockerignored("benchmarks/registry.py")
     for path in IMAGE_ESSENTIALS:
         assert (ROOT / path).exists(), path
         assert not _dockerignored(path), f".dockerignore drops {path} from the image"

@@ -1,0 +1,161 @@
+"""Figures and notes of the ``load`` section: seeding, runs, the sign-in limit probe, memory, targets, logs."""
+
+from __future__ import annotations
+
+import http.client
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from benchmarks.load.mix import EndpointStats, RunPlan
+from benchmarks.registry import SectionResult
+
+if TYPE_CHECKING:
+    from benchmarks.load.stack import Stack
+
+MB_PER_MIB = 1.048576
+
+
+def add_seed_figures(result: SectionResult, seeded: Mapping[str, Any]) -> None:
+    result.add("seed_users", seeded["users"], "users")
+    result.add("seed_trades", seeded["trades"], "trades")
+    result.add("seed_positions", seeded["positions"], "positions")
+    result.add("seed_recommendations", seeded["recommendations"], "recommendations")
+    result.add("seed_pending_recommendations", seeded["pending"], "recommendations")
+    result.add("seed_migrate_s", seeded["migrate_s"], "s")
+    result.add("seed_collectstatic_s", seeded["collectstatic_s"], "s")
+    result.add("seed_rows_s", seeded["rows_s"], "s")
+    result.add("seed_credentials_s", seeded["credentials_s"], "s")
+    if "snapshots_s" in seeded:
+        result.add("seed_snapshots", seeded["snapshots"], "analytics snapshots")
+        result.add("seed_snapshots_s", seeded["snapshots_s"], "s")
+    result.note(f"prices: {seeded['prices']}; recommendations over sessions {seeded['recommendation_days']}")
+
+
+def _by_name(stats: Sequence[EndpointStats]) -> dict[str, EndpointStats]:
+    return {s.endpoint: s for s in stats}
+
+
+def add_run_figures(result: SectionResult, prefix: str, mix: Sequence[EndpointStats], bare: Sequence[EndpointStats]) -> None:
+    """Headline figures of one concurrency level (the per-endpoint table goes in the notes)."""
+    rows = _by_name(mix)
+    overall = rows.get("all")
+    if overall is not None:
+        result.add(f"{prefix}mix_requests_per_s", overall.requests_per_s, "req/s")
+        result.add(f"{prefix}mix_p50_ms", overall.p50_ms, "ms")
+        result.add(f"{prefix}mix_p95_ms", overall.p95_ms, "ms")
+        result.add(f"{prefix}mix_p99_ms", overall.p99_ms, "ms")
+        result.add(f"{prefix}mix_errors", overall.errors, "requests")
+    endpoints = [s for s in mix if s.endpoint != "all"]
+    if endpoints:
+        worst = max(endpoints, key=lambda s: s.p95_ms)
+        result.add(f"{prefix}slowest_endpoint_p95_ms", worst.p95_ms, f"ms ({worst.endpoint})")
+    for s in bare[:1]:
+        result.add(f"{prefix}bare_requests_per_s", s.requests_per_s, "req/s")
+        result.add(f"{prefix}bare_p50_ms", s.p50_ms, "ms")
+        result.add(f"{prefix}bare_p99_ms", s.p99_ms, "ms")
+        result.add(f"{prefix}bare_errors", s.errors, "requests")
+
+
+def with_total(sizes: Mapping[str, float]) -> dict[str, float]:
+    return {**sizes, "total": sum(sizes.values())}
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+
+
+def add_memory_figures(
+    result: SectionResult,
+    rss: Mapping[str, float],
+    pss: Mapping[str, float],
+    peaks: Mapping[str, float],
+    *,
+    target_mb: float,
+) -> None:
+    """Steady-state RSS of each process after the runs, the totals (RSS and PSS) and the peak total during the runs."""
+    for label, mib in rss.items():
+        result.add(f"rss_{_slug(label)}_mib", mib, "MiB")
+    result.add("rss_total_mib", sum(rss.values()), "MiB")
+    result.add("pss_total_mib", sum(pss.values()), "MiB")
+    if "total" in peaks:
+        result.add("rss_total_peak_during_mix_mib", peaks["total"], "MiB")
+    result.note(
+        f"memory: the stack's {len(rss)} processes after the last run; RSS counts pages shared between forked processes "
+        f"in each of them, PSS splits them (its sum is what the stack really uses); target {target_mb:.0f} MB = "
+        f"{target_mb / MB_PER_MIB:.1f} MiB; MariaDB and Redis are shared servers, not counted"
+    )
+
+
+def add_targets_note(
+    result: SectionResult,
+    table: Sequence[tuple[str, EndpointStats]],
+    rss: Mapping[str, float],
+    pss: Mapping[str, float],
+    *,
+    target_ms: float,
+    target_mb: float,
+) -> None:
+    product = [(label, s) for label, s in table if s.endpoint not in ("all", "bare")]
+    over = [f"{label} {s.endpoint} p95 {s.p95_ms:.0f} ms" for label, s in product if s.p95_ms > target_ms]
+    result.note(
+        f"target responses < {target_ms:.0f} ms (p95 of each product endpoint): "
+        + ("met by every endpoint at every level" if not over else "MISSED by " + "; ".join(over))
+    )
+    limit_mib = target_mb / MB_PER_MIB
+    rss_total, pss_total = sum(rss.values()), sum(pss.values())
+    result.note(
+        f"target memory < {target_mb:.0f} MB total: PSS {pss_total:.0f} MiB ({'met' if pss_total < limit_mib else 'MISSED'}), "
+        f"RSS {rss_total:.0f} MiB ({'met' if rss_total < limit_mib else 'MISSED'})"
+    )
+
+
+def add_log_notes(result: SectionResult, logs: Mapping[str, str]) -> None:
+    """What the worker, beat and web processes did and complained about during the section."""
+    worker = logs.get("celery-worker", "")
+    received = len(re.findall(r"Task \S+\[[0-9a-f-]+\] received", worker))
+    succeeded = len(re.findall(r"Task \S+\[[0-9a-f-]+\] succeeded", worker))
+    beat_sent = logs.get("beat", "").count("Sending due task")
+    result.note(f"celery worker: {received} tasks received, {succeeded} succeeded; beat sent {beat_sent} due tasks")
+    for name, text in logs.items():
+        tracebacks = text.count("Traceback (most recent call last)")
+        errors = len(re.findall(r"\b(ERROR|CRITICAL)\b", text))
+        if tracebacks or errors:
+            first = next((line for line in text.splitlines() if "ERROR" in line or "CRITICAL" in line), "")
+            result.note(f"{name} log: {errors} error lines, {tracebacks} tracebacks; first: {first[:300]}")
+
+
+def add_login_probe(result: SectionResult, stack: Stack, plan: RunPlan, credentials: Mapping[str, Any], secret: str) -> None:
+    """Sign in ``len(plan.logins)`` different users one after another from ONE address: the per-address limit shows."""
+    address = plan.logins[0][2] if plan.logins else "198.18.255.251"
+    statuses: Counter[int] = Counter()
+    for _, username, _ in plan.logins:
+        conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+        try:
+            body = urlencode({"username": username, "password": credentials["password"], "csrfmiddlewaretoken": secret})
+            conn.request(
+                "POST",
+                "/login/",
+                body=body,
+                headers={
+                    "Host": stack.host,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": f"{credentials['csrf_cookie']}={secret}",
+                    "Referer": f"https://{stack.host}/login/",
+                    "X-Forwarded-For": address,
+                    "X-Forwarded-Proto": "https",
+                },
+            )
+            response = conn.getresponse()
+            response.read()
+            statuses[response.status] += 1
+        finally:
+            conn.close()
+    summary = ", ".join(f"{status} x{count}" for status, count in sorted(statuses.items()))
+    result.add("login_one_address_statuses", summary or "(none)", f"of {len(plan.logins)} sign-ins")
+    result.note(
+        f"sign-in limit probe: {len(plan.logins)} different users signing in one after another from one address "
+        f"(302 = signed in, 429 = refused by the per-address limit, RATE_LIMITS['login'])"
+    )
