@@ -130,7 +130,7 @@ class Stack:
 
     def __enter__(self) -> Stack:
         try:
-            web = self._start("web", self._web_command(), self._web_env())
+            web = self._start("web", self.web_command(), self.web_env())
             # Celery processes keep database connections (docker-compose sets the same).
             celery_env = {"CONN_MAX_AGE": "60"}
             worker = self._start(
@@ -161,7 +161,7 @@ class Stack:
             raise
         return self
 
-    def _web_command(self) -> list[str]:
+    def web_command(self) -> list[str]:
         if self.server == "uvicorn":
             return [
                 "uvicorn", "quantai.asgi:application", "--host", HOST, "--port", str(self.port),
@@ -174,7 +174,7 @@ class Stack:
             "--log-level", "warning",
         ]  # fmt: skip
 
-    def _web_env(self) -> dict[str, str | None]:
+    def web_env(self) -> dict[str, str | None]:
         # Behind gunicorn Django reads the client from X-Forwarded-For itself (one proxy), as compose configures it.
         return {"AXES_IPWARE_PROXY_COUNT": "1"} if self.server == "gunicorn" else {}
 

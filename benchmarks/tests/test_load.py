@@ -364,15 +364,15 @@ def test_the_stack_serves_http_with_either_server_as_compose_starts_them(tmp_pat
     from benchmarks.load.stack import Stack
 
     gunicorn = Stack({}, tmp_path)
-    command = gunicorn._web_command()
+    command = gunicorn.web_command()
     assert command[:2] == ["gunicorn", "quantai.wsgi:application"]
     assert command[command.index("--worker-class") + 1] == "gthread"
     assert command[command.index("--threads") + 1] == "8"
-    assert gunicorn._web_env() == {"AXES_IPWARE_PROXY_COUNT": "1"}  # Django reads the client from the proxy header
+    assert gunicorn.web_env() == {"AXES_IPWARE_PROXY_COUNT": "1"}  # Django reads the client from the proxy header
 
     uvicorn = Stack({}, tmp_path, server="uvicorn")
-    assert uvicorn._web_command()[:2] == ["uvicorn", "quantai.asgi:application"]
-    assert "--proxy-headers" in uvicorn._web_command() and uvicorn._web_env() == {}
+    assert uvicorn.web_command()[:2] == ["uvicorn", "quantai.asgi:application"]
+    assert "--proxy-headers" in uvicorn.web_command() and uvicorn.web_env() == {}
 
     with pytest.raises(ValueError, match="unknown web server"):
         Stack({}, tmp_path, server="waitress")
