@@ -31,16 +31,20 @@ $(VENV)/.installed-dev: requirements/*.txt | $(VENV)/bin/activate
 install: $(VENV)/.installed-ml
 install-dev: $(VENV)/.installed-dev
 
-## Install, migrate, load the synthetic demo market, create the demo investor, then serve on
+## Install, migrate, load the market (real daily prices from Yahoo Finance when the machine can reach it within a
+## few seconds, else the seeded synthetic demo market), create the demo investor, then serve on
 ## http://$(HOST):$(PORT) with a Celery worker and beat beside the web server (the embedded mode: no Redis,
 ## the broker, cache and live-update relay are files under var/). Ctrl-C stops all of them.
 run: export QUANTAI_EMBEDDED_WORKER ?= 1
 run: export DJANGO_DEBUG ?= false
 run: export LOG_LEVEL ?= INFO
+# auto: Yahoo Finance if reachable, else the synthetic market; the refresh then follows what was stored.
+# MARKET_DATA_PROVIDER=demo make run always uses the synthetic market.
+run: export MARKET_DATA_PROVIDER ?= auto
 run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
-	$(PY) manage.py load_prices --source demo --start 2016-01-04
+	$(PY) manage.py load_prices --source $(MARKET_DATA_PROVIDER) --start 2016-01-04
 	$(PY) manage.py create_demo_user
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 

@@ -118,3 +118,25 @@ class ProviderCallCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.day}: {self.calls} calls"
+
+
+class PriceFetch(models.Model):
+    """When prices were last fetched from one provider, and its latest failure: one row per provider.
+
+    The pages say where their prices come from and when they were fetched (``fetched_at``: the last
+    load or refresh that stored or confirmed bars; for the synthetic market, when it was generated).
+    ``failed_at``/``failure`` keep the last attempt that delivered nothing, so a page can say why
+    real prices are not shown (Yahoo Finance not reachable at start-up, for instance).
+    """
+
+    source = models.CharField(max_length=16, choices=PriceSource.choices, unique=True)
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text="The last fetch that delivered bars")
+    latest_session = models.DateField(null=True, blank=True, help_text="The newest session that fetch delivered")
+    failed_at = models.DateTimeField(null=True, blank=True, help_text="The last attempt that delivered nothing")
+    failure = models.TextField(blank=True, help_text="Why that attempt failed")
+
+    class Meta:
+        ordering = ["source"]
+
+    def __str__(self) -> str:
+        return f"{self.source}: fetched {self.fetched_at or 'never'}"

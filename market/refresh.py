@@ -52,7 +52,7 @@ from market.providers.base import (
 )
 from market.providers.sanity import ImplausibleDataError, StaleDataError, StoredBar, check_refresh_bars
 from market.selectors import latest_prices_uncached
-from market.services import LoadSummary, _check_symbols, prices_upsert, provider_build
+from market.services import LoadSummary, _check_symbols, price_fetch_record, prices_upsert, provider_build
 from market.symbols import ALL_SYMBOLS
 from quantai.errors import Conflict
 
@@ -266,6 +266,13 @@ def prices_refresh(
         incidents_resolve(provider=source, symbol=symbol, now=now)
         done(SymbolOutcome(symbol, "stored", summary=summary))
 
+    stored_now = [o.summary for o in report.outcomes if o.status == "stored" and o.summary is not None and o.summary.rows]
+    failed = [o for o in report.outcomes if o.status == "failed"]
+    if stored_now:
+        last_dates = [s.last_date for s in stored_now if s.last_date is not None]
+        price_fetch_record(source=source, now=now, latest_session=max(last_dates) if last_dates else None)
+    elif failed and len(failed) == len(report.outcomes):
+        price_fetch_record(source=source, now=now, failure=f"{failed[0].symbol}: {failed[0].message}")
     if any(o.summary is not None and (o.summary.created or o.summary.updated) for o in report.outcomes):
         report.pushed = price_updates_push(changed_prices(before, latest_prices_uncached()))
     report.alerted = len(incidents_alert(provider=source, include_transient=alert_transient, now=now))

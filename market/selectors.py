@@ -11,18 +11,19 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections, router
+from django.db import DatabaseError, connections, router
 from django.db.models import Field, OuterRef, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from market.models import PriceBar, ProviderCallCount, ProviderIncident
+from market.models import PriceBar, PriceFetch, PriceSource, ProviderCallCount, ProviderIncident
 from market.symbols import ALL_SYMBOLS
 
 if TYPE_CHECKING:
     import pandas as pd
 
 LATEST_PRICES_CACHE_KEY = "market:latest-prices:v1"
+PRICE_SOURCE_CACHE_KEY = "market:price-source:v1"
 #: Changes whenever stored bars change (see :func:`prices_version`).
 PRICES_VERSION_CACHE_KEY = "market:prices-version:v1"
 _PRICE_QUANTUM = Decimal("0.0001")  # PriceBar's decimal_places=4
@@ -103,7 +104,7 @@ def latest_prices() -> list[LatestPrice]:
 
 def invalidate_latest_prices() -> None:
     """Forget everything cached from the bars: call after bars are written (after the commit)."""
-    cache.delete_many([LATEST_PRICES_CACHE_KEY, PRICES_VERSION_CACHE_KEY])
+    cache.delete_many([LATEST_PRICES_CACHE_KEY, PRICES_VERSION_CACHE_KEY, PRICE_SOURCE_CACHE_KEY])
 
 
 def daily_closes() -> pd.DataFrame:
@@ -143,10 +144,18 @@ def prices_version() -> str:
     return str(version)
 
 
+def _configured_provider() -> str:
+    """``MARKET_DATA_PROVIDER``, with the provider it stands for when it is ``auto`` (``auto: yfinance``)."""
+    name = str(settings.MARKET_DATA_PROVIDER)
+    if name != "auto":
+        return name
+    return f"auto: {stored_real_source() or PriceSource.DEMO.value}"
+
+
 def provider_health(*, now: datetime | None = None) -> dict[str, Any]:
     """The price feed for operators (System page, ``/metrics``): two queries and one cache read.
 
-    ``provider``: the configured source. ``failing``: providers with open incidents.
+    ``provider``: the configured source (``auto: <provider>`` for ``auto``). ``failing``: providers with open incidents.
     ``open_incidents``: each open :class:`~market.models.ProviderIncident` as plain data, most
     recent first. ``budgets``: today's (UTC) calls of every metered provider against its budget.
     ``latest``: the newest stored session of each symbol, so a feed that went quiet shows.
@@ -178,9 +187,98 @@ def provider_health(*, now: datetime | None = None) -> dict[str, Any]:
         if daily_call_budget(name) is not None
     ]
     return {
-        "provider": settings.MARKET_DATA_PROVIDER,
+        "provider": _configured_provider(),
         "failing": sorted({i["provider"] for i in incidents}),
         "open_incidents": incidents,
         "budgets": budgets,
         "latest": [{"symbol": p.symbol, "date": p.date, "source": p.source} for p in latest_prices()],
     }
+
+
+@dataclass(frozen=True)
+class PriceSourceStatus:
+    """Where the prices the pages show come from, and when they were fetched (the banner on every page).
+
+    ``sources``: the distinct sources of the symbols' newest bars (one, unless an operator loaded
+    symbols from different providers). ``synthetic``: every stored symbol is the demo market.
+    ``fetched_at``/``latest_session``: the last fetch from that source (for the demo market, when it
+    was generated). ``unreachable``/``unreachable_at``: why the real provider (``real_label``) is not
+    shown, when its latest attempt failed after its latest success.
+    """
+
+    sources: tuple[str, ...]
+    labels: tuple[str, ...]
+    synthetic: bool
+    fetched_at: datetime | None
+    latest_session: date | None
+    real_label: str = ""
+    unreachable: str = ""
+    unreachable_at: datetime | None = None
+
+
+def _label(source: str) -> str:
+    try:
+        return str(PriceSource(source).label)
+    except ValueError:
+        return source
+
+
+def price_source_status_uncached() -> PriceSourceStatus | None:
+    """:class:`PriceSourceStatus` from the latest bars and the fetch records; ``None`` before any bar is stored."""
+    latest = latest_prices()
+    if not latest:
+        return None
+    sources = tuple(dict.fromkeys(p.source for p in latest))
+    fetches = {f.source: f for f in PriceFetch.objects.all()}
+    shown = [fetches[s] for s in sources if s in fetches]
+    fetched = [f.fetched_at for f in shown if f.fetched_at is not None]
+    synthetic = sources == (PriceSource.DEMO.value,)
+    real_label, unreachable, unreachable_at = "", "", None
+    if synthetic:
+        # The newest failed attempt of a real provider that has not succeeded since: why real prices are not shown.
+        failed = [
+            f
+            for f in fetches.values()
+            if f.source != PriceSource.DEMO and f.failed_at is not None and (f.fetched_at is None or f.failed_at > f.fetched_at)
+        ]
+        if failed:
+            last = max(failed, key=lambda f: f.failed_at or datetime.min.replace(tzinfo=UTC))
+            real_label, unreachable, unreachable_at = _label(last.source), last.failure, last.failed_at
+    return PriceSourceStatus(
+        sources=sources,
+        labels=tuple(_label(s) for s in sources),
+        synthetic=synthetic,
+        # The oldest of the shown sources' fetches: the page is only as fresh as its stalest source.
+        fetched_at=min(fetched) if fetched else None,
+        latest_session=max(p.date for p in latest),
+        real_label=real_label,
+        unreachable=unreachable,
+        unreachable_at=unreachable_at,
+    )
+
+
+def price_source_status() -> PriceSourceStatus | None:
+    """:func:`price_source_status_uncached` from the cache when warm (every page reads it); ``None`` if unknown.
+
+    A database that cannot answer gives ``None`` (the page then says nothing about its prices) rather
+    than an error page.
+    """
+    cached = cache.get(PRICE_SOURCE_CACHE_KEY)
+    if cached is not None:
+        return cached or None
+    try:
+        status = price_source_status_uncached()
+    except DatabaseError:
+        return None
+    cache.set(PRICE_SOURCE_CACHE_KEY, status or False, timeout=settings.LATEST_PRICE_CACHE_SECONDS)
+    return status
+
+
+def invalidate_price_source() -> None:
+    """Forget the cached :class:`PriceSourceStatus`: call after a fetch is recorded (after the commit)."""
+    cache.delete(PRICE_SOURCE_CACHE_KEY)
+
+
+def stored_real_source() -> str | None:
+    """The provider of the stored real (non-demo) bars, or ``None`` when only the demo market (or nothing) is stored."""
+    return PriceBar.objects.exclude(source=PriceSource.DEMO).order_by("-date").values_list("source", flat=True).first()

@@ -26,10 +26,10 @@ from django.db import connections, router, transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from market.models import PriceBar, PriceSource
+from market.models import PriceBar, PriceFetch, PriceSource
 from market.providers import PriceProvider, ProviderError, get_provider
 from market.providers.base import clean_bars, clip_dates
-from market.selectors import invalidate_latest_prices
+from market.selectors import invalidate_latest_prices, invalidate_price_source, stored_real_source
 from market.symbols import ALL_SYMBOLS
 from quantai.errors import Conflict, ValidationFailed
 
@@ -229,6 +229,7 @@ def prices_load(
     start: date | None = None,
     end: date | None = None,
     progress: Callable[[LoadSummary], None] | None = None,
+    now: datetime | None = None,
 ) -> list[LoadSummary]:
     """Fetch, validate and store each symbol's bars from ``provider``; one :class:`LoadSummary` per symbol.
 
@@ -237,7 +238,7 @@ def prices_load(
     nothing written; the other symbols still load. Demo bars for a symbol that holds real prices
     are ``skipped`` (not an error: ``make run`` loads the demo market on every start).
     Connection errors and timeouts are not caught, so a task can retry them. ``progress`` is
-    called after each symbol.
+    called after each symbol. The fetch is recorded (:func:`price_fetch_record`) as made at ``now``.
     """
     wanted = _check_symbols(symbols)
     source = _check_source(provider.name)
@@ -254,7 +255,33 @@ def prices_load(
         summaries.append(summary)
         if progress is not None:
             progress(summary)
+    delivered = [s for s in summaries if s.ok and s.rows]
+    if delivered:
+        price_fetch_record(source=source, now=now, latest_session=max(s.last_date for s in delivered if s.last_date))
+    elif summaries and all(not s.ok for s in summaries):
+        price_fetch_record(source=source, now=now, failure=summaries[0].error or "no bars")
     return summaries
+
+
+def price_fetch_record(
+    *, source: str, now: datetime | None = None, latest_session: date | None = None, failure: str | None = None
+) -> PriceFetch:
+    """Record a fetch from ``source`` at ``now``: a success (``failure`` is ``None``) with the newest session it
+    delivered, or a failed attempt and why. One row per source (:class:`~market.models.PriceFetch`)."""
+    _check_source(source)
+    now = now or timezone.now()
+    with transaction.atomic():
+        fetch, _ = PriceFetch.objects.select_for_update().get_or_create(source=source)
+        if failure is None:
+            fetch.fetched_at = now
+            if latest_session is not None:
+                fetch.latest_session = latest_session
+        else:
+            fetch.failed_at = now
+            fetch.failure = failure[:2000]
+        fetch.save()
+        transaction.on_commit(invalidate_price_source)
+    return fetch
 
 
 def provider_build(
@@ -269,8 +296,14 @@ def provider_build(
     ``path`` overrides ``MARKET_DATA_CSV_DIR``, ``seed`` overrides ``MARKET_DATA_DEMO_SEED``;
     ``today`` pins the demo market's clock. API keys come from ``ALPHAVANTAGE_API_KEY`` and
     ``FINAZON_API_KEY``. Raises :class:`market.providers.ProviderConfigError` when it cannot be built.
+
+    ``"auto"`` (what ``make run`` sets) is the provider of the stored market: the real provider whose
+    bars are stored, else the demo market. Which market is stored is decided when prices are loaded
+    (``load_prices --source auto``, see :mod:`market.sourcing`), so a refresh never mixes the two.
     """
     name = source or settings.MARKET_DATA_PROVIDER
+    if name == "auto":
+        name = stored_real_source() or PriceSource.DEMO.value
     options: dict[str, Any] = {}
     if name == "csv":
         options["path"] = path or settings.MARKET_DATA_CSV_DIR

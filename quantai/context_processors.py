@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
@@ -6,9 +5,8 @@ from quantai.flags import all_flags
 
 
 def site(request: HttpRequest) -> dict[str, object]:
-    """Values every page may need: whether market data is synthetic (so the UI can say so) and the
-    feature flags (``{% if flags.risk_alerts %}``), looked up only if the template reads them."""
+    """Values every page may need: the feature flags (``{% if flags.risk_alerts %}``), looked up only if the
+    template reads them. Where prices come from is ``{% price_source_banner %}`` (market's template tag)."""
     return {
-        "market_data_is_synthetic": settings.MARKET_DATA_PROVIDER == "demo",
         "flags": SimpleLazyObject(all_flags),
     }

@@ -380,7 +380,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Market data -------------------------------------------------------------------
 # Which provider the price-refresh task asks: "demo" (seeded synthetic market, no network),
-# "yfinance", "alphavantage", "finazon" or "csv" (with MARKET_DATA_CSV_DIR).
+# "yfinance", "alphavantage", "finazon" or "csv" (with MARKET_DATA_CSV_DIR); "auto" (make run) asks the
+# provider of the stored market, which `load_prices --source auto` chose (Yahoo Finance if reachable, else demo).
 MARKET_DATA_PROVIDER = env.str("MARKET_DATA_PROVIDER", default="demo")
 MARKET_DATA_CSV_DIR = env.str("MARKET_DATA_CSV_DIR", default="")
 MARKET_DATA_DEMO_SEED = env.int("MARKET_DATA_DEMO_SEED", default=7)
