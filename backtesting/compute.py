@@ -28,6 +28,14 @@ from backtesting.engine.data import Bars
 from backtesting.engine.metrics import compute_metrics, drawdown
 from backtesting.engine.trades import round_trips, trade_metrics
 from backtesting.model_systems import MODEL_SYSTEMS, model_history_error
+from backtesting.spec import (
+    MIN_SESSIONS,
+    MIN_SPLIT_SESSIONS,
+    MIN_SPLIT_SIDE,
+    BacktestOutcome,
+    BacktestSpec,
+    default_split,
+)
 from backtesting.system_types import DataError, Grid
 from backtesting.systems import SYSTEMS, SystemRun, parameter_grid, parameter_sets
 
@@ -39,12 +47,6 @@ BENCHMARK = "SPY"
 SHORT_BORROW_BPS = 50.0
 #: Charts get at most this many points per series; metrics always use every day.
 MAX_CURVE_POINTS = 1500
-#: A backtest needs one daily return: two sessions, the first of which may be the session before the period.
-MIN_SESSIONS = 2
-#: Each side of an in-sample / out-of-sample split needs this many sessions of the period.
-MIN_SPLIT_SIDE = 20
-#: The default split puts this share of the period's sessions in sample.
-DEFAULT_SPLIT = 0.7
 #: The bootstrap and the permutation test need this many daily returns to mean anything.
 MIN_VALIDATION_RETURNS = 20
 BOOTSTRAP_SAMPLES = 2000
@@ -54,28 +56,6 @@ PERMUTATIONS = 1000
 RESULTS_VERSION = 3
 
 Progress = Callable[[int, str], None]
-
-
-@dataclass(frozen=True)
-class BacktestSpec:
-    """A validated request. ``parameters`` maps each parameter to its list of values (one unless swept)."""
-
-    system: str
-    parameters: dict[str, list[Any]]
-    start: date | None = None
-    end: date | None = None
-    split: date | None = None
-    commission_bps: float = 1.0
-    slippage_bps: float = 2.0
-    execution: str = "next_open"
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class BacktestOutcome:
-    results: dict[str, Any]
-    curve: dict[str, Any]
-    data_hash: str
 
 
 def _num(value: Any) -> float | None:
@@ -163,17 +143,6 @@ def _downsample_index(n: int, limit: int = MAX_CURVE_POINTS) -> np.ndarray:
         return np.arange(n)
     idx = np.unique(np.linspace(0, n - 1, limit).round().astype(int))
     return idx
-
-
-def default_split(n_days: int) -> int | None:
-    """Period index of the default first out-of-sample session (after :data:`DEFAULT_SPLIT` of the days), or
-    None when the period is too short for :data:`MIN_SPLIT_SIDE` sessions on each side."""
-    first = int(n_days * DEFAULT_SPLIT)
-    return first if MIN_SPLIT_SIDE <= first <= n_days - MIN_SPLIT_SIDE else None
-
-
-#: The shortest period with a default split (a sweep needs one to choose its parameter set in sample).
-MIN_SPLIT_SESSIONS = next(n for n in range(2 * MIN_SPLIT_SIDE, 10 * MIN_SPLIT_SIDE) if default_split(n) is not None)
 
 
 def _split_row(dates: pd.DatetimeIndex, spec_split: date | None, *, sweep: bool) -> int | None:

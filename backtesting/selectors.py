@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from django.db.models import Count, Max, Min, QuerySet
 
 from accounts.roles import is_operator
-from backtesting.engine.data import Bars
 from backtesting.models import BacktestRun
 from market.models import PriceBar
 from market.symbols import ALL_SYMBOLS, BENCHMARK, TRADABLE
 from quantai.errors import NotFound
+
+if TYPE_CHECKING:  # the engine (and numpy, pandas) is imported by the one reader that builds its bars
+    from backtesting.engine.data import Bars
 
 
 def backtest_runs_visible_to(*, user: Any) -> QuerySet[BacktestRun]:
@@ -68,6 +68,11 @@ def backtest_bars(*, start: date | None = None, end: date | None = None) -> Bars
     and low are scaled by ``adj_close / close`` so every field is on the adjusted (total-return) scale
     whatever the provider delivered (the factor is 1 when the close is already adjusted).
     """
+    import numpy as np
+    import pandas as pd
+
+    from backtesting.engine.data import Bars
+
     rows = PriceBar.objects.filter(symbol__in=ALL_SYMBOLS)
     if start is not None:
         rows = rows.filter(date__gte=start)

@@ -23,17 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from backtesting import selectors
-from backtesting.compute import (
-    MIN_SESSIONS,
-    MIN_SPLIT_SESSIONS,
-    MIN_SPLIT_SIDE,
-    BacktestOutcome,
-    BacktestSpec,
-    DataError,
-    backtest_compute,
-)
 from backtesting.model_systems import MODEL_SYSTEMS, model_history_error
 from backtesting.models import BacktestRun, Execution, RunStatus
+from backtesting.spec import MIN_SESSIONS, MIN_SPLIT_SESSIONS, MIN_SPLIT_SIDE, BacktestOutcome, BacktestSpec
+from backtesting.system_types import DataError
 from backtesting.systems import SYSTEMS, ParameterError, clean_parameters, parameter_grid, resolve_system
 from quantai.errors import ValidationFailed
 from quantai.health import require_task_queue
@@ -46,6 +39,14 @@ MAX_COST_BPS = Decimal("500")
 MAX_SEED = 2**31 - 1
 
 Progress = Callable[[int, str], None]
+
+
+def backtest_compute(*, spec: BacktestSpec, bars: Any, progress: Progress | None = None) -> BacktestOutcome:
+    """:func:`backtesting.compute.backtest_compute`, imported when a run is computed: the web process that
+    validates and queues runs never loads the engine (nor pandas)."""
+    from backtesting import compute
+
+    return compute.backtest_compute(spec=spec, bars=bars, progress=progress)
 
 
 def _as_date(value: date | str | None, field: str, errors: dict[str, list[str]]) -> date | None:

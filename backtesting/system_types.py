@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from backtesting.system_names import SYSTEM_LABELS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas too: the web process reads these shapes without loading it
+    import pandas as pd
+
     from backtesting.engine.core import SimResult
     from backtesting.engine.data import Bars
 
@@ -83,7 +84,7 @@ class Param:
 
 
 Grid = dict[str, np.ndarray]
-WeightsFn = Callable[[np.ndarray, pd.DatetimeIndex, Grid], np.ndarray]
+WeightsFn = Callable[[np.ndarray, "pd.DatetimeIndex", Grid], np.ndarray]
 SimulateFn = Callable[[SystemRun, Grid], "tuple[SimResult, dict[str, Any]]"]
 RuleFn = Callable[[Grid], np.ndarray]
 WarmupFn = Callable[[Grid], int]

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from backtesting.model_systems import MODEL_SYSTEMS
 from backtesting.system_types import DataError, Grid, Param, System, SystemRun
+
+if TYPE_CHECKING:  # the lab's forms and API read the systems; only running one loads the engine and pandas
+    import pandas as pd
 
 __all__ = [
     "SYSTEMS",
@@ -272,7 +274,7 @@ def clean_parameters(system_name: str, raw: Mapping[str, Any] | None) -> dict[st
 def parameter_grid(cleaned: Mapping[str, list[Any]], system_name: str | None = None) -> Grid:
     """The cartesian product of cleaned values as equal-length arrays; with ``system_name`` only the
     parameter sets that satisfy the system's rules are kept (a sweep may include impossible pairs)."""
-    from backtesting.engine.strategies import param_grid
+    from backtesting.engine.grid import param_grid
 
     grid = param_grid(**{k: list(v) for k, v in cleaned.items()})
     if system_name is not None:

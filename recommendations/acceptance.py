@@ -33,13 +33,15 @@ import math
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from recommendations import personalisation as pers
+
+if TYPE_CHECKING:  # pandas is imported by the functions that build frames: the web process never does
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,8 @@ def feature_names(symbols: list[str] | tuple[str, ...]) -> list[str]:
 
 def feature_matrix(frame: pd.DataFrame, symbols: list[str] | tuple[str, ...]) -> pd.DataFrame:
     """The model's input columns (:func:`feature_names`) from a frame with :data:`INPUT_COLUMNS`."""
+    import pandas as pd
+
     out = pd.DataFrame(index=frame.index)
     for a in ACTIONS:
         out[f"action_{a}"] = (frame["action"] == a).astype(float)
@@ -264,6 +268,8 @@ def answers_frame(*, user_ids: list[int] | None = None) -> pd.DataFrame:
     ``size_pct`` (recommended value / the equity it was sized against), ``accepted``, ``has_trade``,
     ``recommended_shares``, ``actual_shares`` (NaN where nothing was traded), ``risk_tolerance``, ``experience``.
     """
+    import pandas as pd
+
     from recommendations.models import Recommendation, RecommendationStatus
 
     qs = Recommendation.objects.filter(
@@ -336,6 +342,7 @@ def sizing_equity(model_features: Any) -> float:
 
 
 def _library_versions() -> dict[str, str]:
+    import pandas as pd
     import sklearn
 
     return {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "pandas": pd.__version__}

@@ -45,13 +45,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from recommendations import sizing
+
+if TYPE_CHECKING:  # frames come from the nightly job; the web process reads stored profiles without pandas
+    import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -327,6 +329,8 @@ def build_profile(responses: pd.DataFrame) -> Profile:
     ``accepted`` is a bool; ``has_trade`` says whether accepting executed a trade (HOLDs do not);
     ``actual_shares`` is NaN where nothing was traded. Rows are put in time order here.
     """
+    import pandas as pd
+
     if responses.empty:
         return NEUTRAL
     df = responses.sort_values("timestamp", kind="mergesort")

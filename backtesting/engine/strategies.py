@@ -13,22 +13,15 @@ indicators are defined (warm-up).
 
 from __future__ import annotations
 
-import itertools
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from .core import only_on_change
+from .grid import param_grid as param_grid  # its home is .grid (no simulator); still importable from here
 
 Rebalance = Literal["none", "monthly", "quarterly"]
-
-
-def param_grid(**params: np.ndarray | list[float] | list[int]) -> dict[str, np.ndarray]:
-    """Cartesian product of parameter values, as equal-length 1-D arrays (one entry per parameter set)."""
-    names = list(params)
-    rows = list(itertools.product(*(np.asarray(params[n]).ravel() for n in names)))
-    return {n: np.array([row[i] for row in rows]) for i, n in enumerate(names)}
 
 
 def _params(*values: float | np.ndarray) -> list[np.ndarray]:

@@ -18,10 +18,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,6 +30,9 @@ from recommendations import bandit, sizing
 from recommendations import personalisation as pers
 from recommendations.acceptance import AcceptanceModel, acceptance_model_load, answers_frame, sizing_equity
 from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
+
+if TYPE_CHECKING:  # answers frames are built by acceptance.answers_frame, which imports pandas itself
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
