@@ -51,6 +51,8 @@ from market.providers.base import (
     clip_dates,
 )
 from market.providers.sanity import ImplausibleDataError, StaleDataError, StoredBar, check_refresh_bars
+from market.refresh_types import REFRESH_SESSIONS as REFRESH_SESSIONS  # re-exported: the task imports refresh_types
+from market.refresh_types import ProviderTemporarilyFailing as ProviderTemporarilyFailing
 from market.selectors import latest_prices_uncached
 from market.services import LoadSummary, _check_symbols, price_fetch_record, prices_upsert, provider_build
 from market.symbols import ALL_SYMBOLS
@@ -58,8 +60,6 @@ from quantai.errors import Conflict
 
 logger = logging.getLogger(__name__)
 
-#: How many recent sessions each refresh re-reads: covers a few missed runs and late corrections.
-REFRESH_SESSIONS = 10
 #: How long after a session's close a provider may take to publish its bar before it counts as stale.
 PUBLISH_GRACE = timedelta(hours=4)
 #: Credentials in URLs that ``requests`` quotes in its error messages (``...?apikey=SECRET&...``).
@@ -69,16 +69,6 @@ _SECRET_PARAM = re.compile(r"((?:api_?key|apikey|token|access_token|key)=)[^&\s'
 def scrub_secrets(text: str) -> str:
     """``text`` with URL credentials replaced: incident messages go to the database, logs and operators' mail."""
     return _SECRET_PARAM.sub(r"\1[redacted]", text)
-
-
-class ProviderTemporarilyFailing(Exception):
-    """Some symbols failed for a transient reason (timeout, HTTP 5xx, error page): the task retries."""
-
-    @classmethod
-    def for_failures(cls, source: str, failures: dict[str, str]) -> ProviderTemporarilyFailing:
-        listed = "; ".join(f"{symbol}: {message}" for symbol, message in sorted(failures.items()))
-        # One string argument: the result backend and pickling rebuild exceptions from their args.
-        return cls(f"{source} failed transiently for {len(failures)} symbol(s): {listed}")
 
 
 def classify_failure(exc: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""Celery tasks of the market app: thin wrappers over :mod:`market.refresh`."""
+"""Celery tasks of the market app: thin wrappers over :mod:`market.refresh`, imported when a task runs (the
+providers bring pandas, which a worker that only starts, or runs other tasks, should not load)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from celery import shared_task
 
-from market.refresh import REFRESH_SESSIONS, ProviderTemporarilyFailing, prices_refresh_run
+from market.refresh_types import REFRESH_SESSIONS, ProviderTemporarilyFailing
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ def refresh_prices(self: Any, sessions: int = REFRESH_SESSIONS, as_of: str | Non
     if any failure was transient (timeout, HTTP 5xx, error page) the task is retried with
     backoff, and operators are mailed about transient failures only on the last attempt.
     """
+    from market.refresh import prices_refresh_run
+
     now = datetime.fromisoformat(as_of) if as_of else None
     last_attempt = self.request.retries >= self.max_retries
     report = prices_refresh_run(sessions=sessions, now=now, alert_transient=last_attempt)
