@@ -1,5 +1,5 @@
-"""A web process that served the hot pages has loaded no ML library, no scipy and (once every app imports
-it lazily) no pandas.
+"""A web process that served the hot pages has loaded no ML library, no scipy and no pandas (numpy it does:
+the recommendations' sizing and the backtesting systems' parameter grids import it at module level).
 
 Runs :mod:`benchmarks.probes.web_imports` in subprocesses against a throwaway SQLite database: one
 process seeds an investor with closes, a ledger and its analytics snapshot (as the workers would), a fresh one
@@ -18,9 +18,6 @@ from benchmarks.sections.memory import web_imports_probe
 
 pytestmark = pytest.mark.slow
 
-#: Apps whose modules this part of the tree keeps free of top-level pandas/scipy imports.
-LAZY_APPS = ("accounts", "market", "portfolios", "quantai")
-
 
 @pytest.fixture(scope="module")
 def probe() -> dict[str, Any]:
@@ -37,15 +34,11 @@ def test_serving_the_hot_pages_loads_no_ml_library_and_no_scipy(probe):
     assert not loaded & {"torch", "sklearn", "xgboost", "stable_baselines3", "gymnasium", "scipy"}
 
 
-def test_portfolios_market_accounts_and_the_wiring_import_pandas_only_lazily(probe):
-    offenders = [m for m in probe["data_module_importers"] if m.split(".", 1)[0] in LAZY_APPS]
-    assert offenders == []
+def test_no_module_a_web_process_loads_imports_pandas_or_scipy_at_top_level(probe):
+    # Every app: the views, URLs, admin and what they import (the pages that compute import pandas themselves).
+    assert probe["data_module_importers"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recommendations (personalisation, acceptance, policy) and backtesting (views -> systems, selectors, "
-    "compute) still import pandas at module level; the views import them, so every web process loads pandas",
-)
 def test_serving_the_hot_pages_loads_no_pandas(probe):
+    assert "pandas" not in probe["forbidden_after_imports"], probe["data_module_importers"]
     assert "pandas" not in probe["forbidden_modules"], probe["data_module_importers"]
