@@ -23,6 +23,9 @@ import pytest
 
 from quantai.tests.browser import CHROMIUM
 
+#: Fixture modules shared across test directories: their fixtures are used by name, never imported.
+pytest_plugins = ["learning.tests.fixtures"]
+
 REQUIRE_LIVE = os.environ.get("REQUIRE_LIVE_SERVICES") == "1"
 #: Redis for live tests; they override the app's settings to point here, so they run in both passes.
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
@@ -157,6 +160,31 @@ def admin_client(client, admin_user):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def redis_url() -> str:
     return TEST_REDIS_URL
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", id="in-memory-layer"),
+        pytest.param("redis", id="redis-layer", marks=pytest.mark.redis),
+    ]
+)
+def channel_layer(request, settings, redis_url):  # type: ignore[no-untyped-def]
+    """The app's channel layer, on Redis (a key prefix of its own) or in memory: each test using it runs on both."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    if request.param == "redis":
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [redis_url], "prefix": f"quantai-test-{uuid.uuid4().hex}"},
+            }
+        }
+    else:
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    yield layer
+    async_to_sync(layer.flush)()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from accounts.audit import audit_record
 from accounts.data_deletion import PLACEHOLDER_PREFIX, account_delete
 from accounts.factories import DEFAULT_PASSWORD, ActiveUserFactory
 from accounts.models import AuditAction, AuditEvent, User
-from accounts.tests.test_data_fixtures import (
+from accounts.tests.personal_data_builders import (
     COMMENT,
     NOTE,
     SECRET_EMAIL,

@@ -15,7 +15,7 @@ from knox.models import AuthToken
 
 from accounts.data_export import personal_data_write
 from accounts.models import User
-from accounts.tests.test_data_fixtures import COMMENT, NOTE, SECRET_EMAIL, make_bystander, make_rich_user
+from accounts.tests.personal_data_builders import COMMENT, NOTE, SECRET_EMAIL, make_bystander, make_rich_user
 from backtesting.models import BacktestRun
 from portfolios.models import Trade
 from recommendations.models import Recommendation

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from accounts.factories import UserFactory
 from accounts.models import User
-from accounts.tests.test_data_fixtures import SECRET_NAME, make_bystander, make_rich_user
+from accounts.tests.personal_data_builders import SECRET_NAME, make_bystander, make_rich_user
 from portfolios.models import Trade
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
 from insights import learning_loop
-from learning.tests.learning_fixtures import analyst_user, operator_user
+from learning.tests.helpers import analyst_user, operator_user
 from portfolios.factories import funded_investor
 from recommendations.factories import RecommendationFactory
 from recommendations.models import AcceptanceModelVersion, RecommendationStatus

@@ -1,6 +1,8 @@
-"""Synthetic daily bars for the numerical-core tests (no files, no network, seeded)."""
+"""Synthetic data for the numerical-core tests (no files, no network, seeded): daily bars, a planted signal, tiny models."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,3 +49,34 @@ def synthetic_panel(n_days: int = 600, *, seed: int = 7, late_symbol_offset: int
             bars = bars.iloc[offset:]
         panel[sym] = bars
     return panel
+
+
+#: Model parameters small enough for a unit test (a fit takes well under a second).
+SMALL: dict[str, dict[str, Any]] = {
+    "rf": {"n_estimators": 25, "min_samples_leaf": 5, "max_depth": 4, "n_jobs": 1},
+    "xgb": {"n_estimators": 30, "min_child_weight": 1.0, "learning_rate": 0.3, "n_jobs": 1},
+    "lstm": {
+        "seq_len": 5,
+        "hidden_size": 8,
+        "max_epochs": 6,
+        "patience": 3,
+        "batch_size": 64,
+        "learning_rate": 0.01,
+        "val_gap": 2,
+        "n_threads": 1,
+    },
+}
+#: The ensemble's base models at those sizes, the LSTM trained for fewer epochs still.
+TINY_BASE: dict[str, dict[str, Any]] = {kind: dict(params) for kind, params in SMALL.items()}
+TINY_BASE["lstm"] = {**TINY_BASE["lstm"], "max_epochs": 3}
+
+
+def planted(n_days: int = 240, n_symbols: int = 4, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """Features indexed by (date, symbol) and a label driven by the sign of the first feature."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2020-01-01", periods=n_days)
+    symbols = [f"S{i}" for i in range(n_symbols)]
+    index = pd.MultiIndex.from_product([dates, symbols], names=["date", "symbol"])
+    X = pd.DataFrame(rng.normal(size=(len(index), 4)), index=index, columns=["signal", "noise_a", "noise_b", "noise_c"])
+    y = pd.Series((X["signal"] + 0.3 * rng.normal(size=len(X)) > 0).astype(int), index=index)
+    return X, y

@@ -11,7 +11,7 @@ from accounts.factories import UserFactory
 from accounts.testing import force_login_verified
 from learning import registry
 from learning.models import ModelStatus, ModelVersion, TrainingRun
-from learning.tests.learning_fixtures import analyst_user, demo_bars, learning_settings, trained  # noqa: F401
+from learning.tests.helpers import analyst_user
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/learning/modelversion/"
@@ -24,7 +24,7 @@ def admin_client_() -> Client:
     return client
 
 
-def test_versions_and_runs_are_listed_and_shown_read_only(admin_client_: Client, trained: TrainingRun) -> None:  # noqa: F811
+def test_versions_and_runs_are_listed_and_shown_read_only(admin_client_: Client, trained: TrainingRun) -> None:
     version = ModelVersion.objects.get(kind="ensemble")
     assert admin_client_.get(CHANGELIST).status_code == 200
     page = admin_client_.get(f"{CHANGELIST}{version.pk}/change/").content.decode()
@@ -35,7 +35,7 @@ def test_versions_and_runs_are_listed_and_shown_read_only(admin_client_: Client,
     assert admin_client_.get(f"{CHANGELIST}add/").status_code == 403
 
 
-def test_a_tampered_artifact_is_flagged_and_cannot_be_activated(admin_client_: Client, trained: TrainingRun) -> None:  # noqa: F811
+def test_a_tampered_artifact_is_flagged_and_cannot_be_activated(admin_client_: Client, trained: TrainingRun) -> None:
     old = ModelVersion.objects.get(kind="rf")
     admin_client_.post(CHANGELIST, {"action": "retire_versions", "_selected_action": [old.pk]})
     old.refresh_from_db()
@@ -50,7 +50,7 @@ def test_a_tampered_artifact_is_flagged_and_cannot_be_activated(admin_client_: C
     assert old.status == ModelStatus.RETIRED
 
 
-def test_an_operator_rolls_back_to_a_previous_version(admin_client_: Client, trained: TrainingRun) -> None:  # noqa: F811
+def test_an_operator_rolls_back_to_a_previous_version(admin_client_: Client, trained: TrainingRun) -> None:
     xgb = ModelVersion.objects.get(kind="xgb")
     admin_client_.post(CHANGELIST, {"action": "retire_versions", "_selected_action": [xgb.pk]})
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from accounts.factories import UserFactory
 from learning.models import RunStatus, TrainingRun
 from learning.services import runs
-from learning.tests.learning_fixtures import analyst_user, demo_bars, learning_settings, operator_user, trained  # noqa: F401
+from learning.tests.helpers import analyst_user, operator_user
 
 pytestmark = [pytest.mark.django_db]
 TRAIN, RUNS, PERFORMANCE = "/api/learning/train", "/api/learning/runs", "/api/learning/performance"
@@ -55,7 +55,7 @@ def test_analysts_read_performance_and_runs_but_cannot_train(no_enqueue: list[An
 
 
 def test_an_operator_queues_a_run_enqueued_only_after_commit(
-    learning_settings: Any,  # noqa: F811
+    learning_settings: Any,
     no_enqueue: list[Any],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
@@ -71,7 +71,7 @@ def test_an_operator_queues_a_run_enqueued_only_after_commit(
     assert len(callbacks) == 1 and no_enqueue == [(run.pk, run.task_id)]
 
 
-def test_a_second_request_while_a_run_is_queued_is_a_conflict(learning_settings: Any, no_enqueue: list[Any]) -> None:  # noqa: F811
+def test_a_second_request_while_a_run_is_queued_is_a_conflict(learning_settings: Any, no_enqueue: list[Any]) -> None:
     operator = client_for(operator_user())
     first = operator.post(TRAIN, {}, format="json")
 
@@ -81,7 +81,7 @@ def test_a_second_request_while_a_run_is_queued_is_a_conflict(learning_settings:
     assert TrainingRun.objects.count() == 1
 
 
-def test_unknown_kinds_and_fields_are_validation_errors(learning_settings: Any, no_enqueue: list[Any]) -> None:  # noqa: F811
+def test_unknown_kinds_and_fields_are_validation_errors(learning_settings: Any, no_enqueue: list[Any]) -> None:
     operator = client_for(operator_user())
 
     assert "kinds" in assert_error(operator.post(TRAIN, {"kinds": ["svm"]}, format="json"), 400, "validation_error")["fields"]
@@ -90,7 +90,7 @@ def test_unknown_kinds_and_fields_are_validation_errors(learning_settings: Any, 
     assert not TrainingRun.objects.exists()
 
 
-def test_training_requests_are_rate_limited_per_user(learning_settings: Any, no_enqueue: list[Any]) -> None:  # noqa: F811
+def test_training_requests_are_rate_limited_per_user(learning_settings: Any, no_enqueue: list[Any]) -> None:
     learning_settings.RATE_LIMITS = {**learning_settings.RATE_LIMITS, "training": "1/h"}
     operator = client_for(operator_user())
     assert operator.post(TRAIN, {}, format="json").status_code == 202
@@ -102,8 +102,8 @@ def test_training_requests_are_rate_limited_per_user(learning_settings: Any, no_
 
 
 def test_a_requested_run_trains_on_the_worker_and_performance_shows_it(
-    learning_settings: Any,  # noqa: F811
-    demo_bars: int,  # noqa: F811
+    learning_settings: Any,
+    demo_bars: int,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     operator = client_for(operator_user())

@@ -18,7 +18,7 @@ import pytest
 from learning import predictor, registry
 from learning.models import ModelStatus, ModelVersion, TrainingRun
 from learning.services.versions import model_version_activate
-from learning.tests.learning_fixtures import END, demo_bars, learning_settings, trained  # noqa: F401
+from learning.tests.helpers import END
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def _second_version(first: ModelVersion) -> ModelVersion:
 
 
 @pytest.fixture
-def two_versions(trained: TrainingRun) -> tuple[ModelVersion, ModelVersion]:  # noqa: F811
+def two_versions(trained: TrainingRun) -> tuple[ModelVersion, ModelVersion]:
     first = ModelVersion.objects.get(kind="ensemble", status=ModelStatus.ACTIVE)
     second = _second_version(first)
     first.refresh_from_db()

@@ -12,7 +12,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from learning.models import ModelVersion, RunStatus, TrainingRun
-from learning.tests.learning_fixtures import demo_bars, learning_settings  # noqa: F401
 from learning.tests.ml_synthetic import synthetic_panel
 
 METRIC_KEYS = {
@@ -103,7 +102,7 @@ def test_learning_report_needs_an_existing_directory(tmp_path: Path) -> None:
 
 
 @pytest.mark.django_db
-def test_train_models_trains_then_skips_unchanged_data(learning_settings: Any, demo_bars: int) -> None:  # noqa: F811
+def test_train_models_trains_then_skips_unchanged_data(learning_settings: Any, demo_bars: int) -> None:
     out = StringIO()
     call_command("train_models", "--models", "rf", "xgb", stdout=out)
 
@@ -124,7 +123,7 @@ def test_train_models_trains_then_skips_unchanged_data(learning_settings: Any, d
 
 
 @pytest.mark.django_db
-def test_train_models_reports_failures_and_bad_arguments(learning_settings: Any) -> None:  # noqa: F811
+def test_train_models_reports_failures_and_bad_arguments(learning_settings: Any) -> None:
     with pytest.raises(CommandError, match="no price bars"):
         call_command("train_models", stdout=StringIO())
     assert TrainingRun.objects.get().status == RunStatus.FAILED

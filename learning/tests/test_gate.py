@@ -14,7 +14,6 @@ from learning.ml.models import MODEL_CLASSES
 from learning.ml.pipeline import MIN_PROBABILITY_STD, edge_check, promotion_decision, skill_figures
 from learning.models import ModelStatus, ModelVersion, RunStatus
 from learning.services.training import models_train
-from learning.tests.learning_fixtures import demo_bars, edge_rule, learning_settings  # noqa: F401
 
 NO_EDGE = {"found": False, "reason": "its probabilities barely moved (spread 0.0000 < 0.005)"}
 EDGE = {"found": True, "reason": ""}
@@ -133,8 +132,8 @@ def constant_kind(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.django_db
 def test_a_constant_model_is_refused_as_the_first_version_and_the_run_says_no_edge_found(
-    edge_rule: Any,  # noqa: F811
-    demo_bars: int,  # noqa: F811
+    edge_rule: Any,
+    demo_bars: int,
     constant_kind: None,
 ) -> None:
     run = models_train(kinds=["constant"])
@@ -154,8 +153,8 @@ def test_a_constant_model_is_refused_as_the_first_version_and_the_run_says_no_ed
 
 @pytest.mark.django_db
 def test_a_constant_candidate_never_replaces_an_active_model(
-    learning_settings: Any,  # noqa: F811
-    demo_bars: int,  # noqa: F811
+    learning_settings: Any,
+    demo_bars: int,
     constant_kind: None,
 ) -> None:
     first = models_train()  # rf + xgb with the rule off: an active ensemble
@@ -177,13 +176,13 @@ NO_EDGE_MESSAGE = (
 
 @pytest.mark.django_db
 def test_the_learning_page_and_the_performance_api_say_no_edge_found_in_plain_words(
-    edge_rule: Any,  # noqa: F811
-    demo_bars: int,  # noqa: F811
+    edge_rule: Any,
+    demo_bars: int,
     constant_kind: None,
 ) -> None:
     from django.test import Client
 
-    from learning.tests.learning_fixtures import analyst_user
+    from learning.tests.helpers import analyst_user
 
     models_train(kinds=["constant"])
     client = Client()
@@ -199,8 +198,8 @@ def test_the_learning_page_and_the_performance_api_say_no_edge_found_in_plain_wo
 
 @pytest.mark.django_db
 def test_with_an_active_model_the_page_says_the_latest_found_no_edge_and_which_version_still_serves(
-    learning_settings: Any,  # noqa: F811
-    demo_bars: int,  # noqa: F811
+    learning_settings: Any,
+    demo_bars: int,
     constant_kind: None,
 ) -> None:
     from learning.selectors import performance_summary

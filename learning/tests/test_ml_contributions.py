@@ -11,7 +11,7 @@ import pytest
 from learning import predictor
 from learning.ml.ensemble import StackedEnsemble
 from learning.ml.models import make_model
-from learning.tests.test_ml_models import SMALL, planted
+from learning.tests.ml_synthetic import SMALL, planted
 
 
 @pytest.fixture(scope="module")

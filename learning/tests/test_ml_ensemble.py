@@ -13,10 +13,7 @@ from learning.ml.calibration import IsotonicCalibrator, PlattCalibrator, calibra
 from learning.ml.ensemble import StackedEnsemble, fit_stacker, label_ends_from_dates
 from learning.ml.models import ModelError, make_model
 from learning.ml.validation import walk_forward_folds
-from learning.tests.test_ml_models import SMALL, planted
-
-TINY_BASE: dict[str, dict[str, Any]] = {kind: dict(params) for kind, params in SMALL.items()}
-TINY_BASE["lstm"] = {**TINY_BASE["lstm"], "max_epochs": 3}
+from learning.tests.ml_synthetic import TINY_BASE, planted
 
 
 def _ensemble(**extra: Any) -> StackedEnsemble:

@@ -11,8 +11,7 @@ import pytest
 
 from learning.ml.evaluation import evaluate_split, evaluate_walk_forward, format_table, next_day_returns
 from learning.ml.metrics import classification_metrics, series_metrics, strategy_metrics
-from learning.tests.ml_synthetic import synthetic_panel
-from learning.tests.test_ml_ensemble import TINY_BASE
+from learning.tests.ml_synthetic import TINY_BASE, synthetic_panel
 
 MODEL_KEYS = {
     "accuracy",

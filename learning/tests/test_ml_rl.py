@@ -280,7 +280,7 @@ def test_with_shorts_the_flat_probability_counts_half(data: Any) -> None:
 
 def test_the_agent_can_join_the_stacked_ensemble(tmp_path: Path) -> None:
     from learning.ml.ensemble import StackedEnsemble
-    from learning.tests.test_ml_models import SMALL
+    from learning.tests.ml_synthetic import SMALL
 
     X, y = planted(n_days=1000, seed=5)
     dates = X.index.get_level_values("date")

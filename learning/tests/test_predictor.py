@@ -15,7 +15,7 @@ from learning import predictor, registry
 from learning.ml.features import FEATURE_NAMES
 from learning.models import ModelStatus, ModelVersion, TrainingRun
 from learning.services.versions import model_version_retire
-from learning.tests.learning_fixtures import END, demo_bars, learning_settings, trained  # noqa: F401
+from learning.tests.helpers import END
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def _active_ensemble() -> ModelVersion:
     return ModelVersion.objects.get(kind="ensemble", status=ModelStatus.ACTIVE)
 
 
-def test_each_stored_symbol_gets_a_calibrated_probability_contributions_and_a_price_target(trained: TrainingRun) -> None:  # noqa: F811
+def test_each_stored_symbol_gets_a_calibrated_probability_contributions_and_a_price_target(trained: TrainingRun) -> None:
     outcomes = predictor.predict_day()
 
     assert set(outcomes) == {"AAPL", "AMZN", "GOOGL", "META", "NVDA"}
@@ -50,7 +50,7 @@ def test_each_stored_symbol_gets_a_calibrated_probability_contributions_and_a_pr
         assert outcomes[symbol].prediction is None and "no bars" in outcomes[symbol].reason
 
 
-def test_predictions_are_identical_after_reloading_the_artifact(trained: TrainingRun) -> None:  # noqa: F811
+def test_predictions_are_identical_after_reloading_the_artifact(trained: TrainingRun) -> None:
     first = predictor.predict_symbol(symbol="AAPL")
     predictor.clear_cache()
     second = predictor.predict_symbol(symbol="AAPL")
@@ -59,7 +59,7 @@ def test_predictions_are_identical_after_reloading_the_artifact(trained: Trainin
 
 
 def test_the_model_is_loaded_once_per_process_until_another_version_is_active(
-    trained: TrainingRun,  # noqa: F811
+    trained: TrainingRun,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[int] = []
@@ -88,13 +88,13 @@ def test_the_model_is_loaded_once_per_process_until_another_version_is_active(
     assert calls == [old.pk, replacement.pk]
 
 
-def test_no_active_model_means_no_prediction(learning_settings: Any, demo_bars: int) -> None:  # noqa: F811
+def test_no_active_model_means_no_prediction(learning_settings: Any, demo_bars: int) -> None:
     outcome = predictor.predict_symbol(symbol="AAPL")
 
     assert outcome.prediction is None and "no active ensemble model" in outcome.reason
 
 
-def test_a_tampered_active_artifact_means_no_prediction(trained: TrainingRun) -> None:  # noqa: F811
+def test_a_tampered_active_artifact_means_no_prediction(trained: TrainingRun) -> None:
     version = _active_ensemble()
     path = registry.models_dir() / version.artifact_path
     path.write_bytes(path.read_bytes() + b"\0")
@@ -104,13 +104,13 @@ def test_a_tampered_active_artifact_means_no_prediction(trained: TrainingRun) ->
     assert outcome.prediction is None and "failed verification" in outcome.reason
 
 
-def test_a_missing_active_artifact_means_no_prediction(trained: TrainingRun) -> None:  # noqa: F811
+def test_a_missing_active_artifact_means_no_prediction(trained: TrainingRun) -> None:
     (registry.models_dir() / _active_ensemble().artifact_path).unlink()
 
     assert predictor.predict_symbol(symbol="NVDA").prediction is None
 
 
-def test_a_day_without_a_bar_or_an_unknown_symbol_gets_a_reason(trained: TrainingRun) -> None:  # noqa: F811
+def test_a_day_without_a_bar_or_an_unknown_symbol_gets_a_reason(trained: TrainingRun) -> None:
     weekend = predictor.predict_symbol(symbol="AAPL", day=date(2024, 6, 29))
     assert weekend.prediction is None and "no AAPL bar on 2024-06-29" in weekend.reason
 
@@ -134,7 +134,7 @@ def test_the_web_side_of_the_learning_app_imports_no_ml_library() -> None:
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
 
 
-def test_the_short_history_the_predictor_reads_gives_the_full_history_prediction(trained: TrainingRun) -> None:  # noqa: F811
+def test_the_short_history_the_predictor_reads_gives_the_full_history_prediction(trained: TrainingRun) -> None:
     import pandas as pd
 
     from learning.ml.data import panel_from_long
@@ -155,7 +155,7 @@ def test_the_short_history_the_predictor_reads_gives_the_full_history_prediction
     assert outcome.prediction.p_up == pytest.approx(float(full["ensemble"].iloc[0]), abs=1e-6)
 
 
-def test_each_prediction_carries_the_versions_out_of_fold_skill_and_the_combiners_weights(trained: TrainingRun) -> None:  # noqa: F811
+def test_each_prediction_carries_the_versions_out_of_fold_skill_and_the_combiners_weights(trained: TrainingRun) -> None:
     version = _active_ensemble()
     stored = version.metrics["skill"]
     assert set(stored["overall"]) == {"rows", "auc", "hit_rate", "brier_skill", "skill"}

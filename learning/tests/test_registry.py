@@ -12,8 +12,8 @@ from learning import registry
 from learning.factories import ModelVersionFactory, _demo_rows
 from learning.ml.models import MODEL_CLASSES, make_model
 from learning.models import ModelVersion
-from learning.tests.learning_fixtures import END, SYMBOLS, YEARS, learning_settings  # noqa: F401
-from learning.tests.test_ml_models import SMALL, planted
+from learning.tests.helpers import END, SYMBOLS, YEARS
+from learning.tests.ml_synthetic import SMALL, planted
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def _version_for(model: Any, kind: str, name: str = "t") -> ModelVersion:
 
 
 @pytest.mark.parametrize("kind", ["rf", "xgb", "lstm"])
-def test_a_stored_model_loads_back_and_predicts_identically(learning_settings: Any, kind: str) -> None:  # noqa: F811
+def test_a_stored_model_loads_back_and_predicts_identically(learning_settings: Any, kind: str) -> None:
     X, y = planted(n_days=160, n_symbols=3, seed=4)
     model = make_model(kind, **SMALL[kind]).fit(X, y)
     version = _version_for(model, kind)
@@ -43,7 +43,7 @@ def test_a_stored_model_loads_back_and_predicts_identically(learning_settings: A
     np.testing.assert_array_equal(loaded.predict_proba(X, context=None), model.predict_proba(X, context=None))
 
 
-def test_the_trained_ensemble_round_trips_through_the_registry(learning_settings: Any) -> None:  # noqa: F811
+def test_the_trained_ensemble_round_trips_through_the_registry(learning_settings: Any) -> None:
     import pandas as pd
 
     from learning.ml.data import panel_from_long
@@ -68,7 +68,7 @@ def test_the_trained_ensemble_round_trips_through_the_registry(learning_settings
 
 
 def test_a_tampered_artifact_is_refused_and_never_deserialised(
-    learning_settings: Any,  # noqa: F811
+    learning_settings: Any,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -89,7 +89,7 @@ def test_a_tampered_artifact_is_refused_and_never_deserialised(
     assert "sha256" in caplog.text and "refused" in caplog.text
 
 
-def test_a_missing_artifact_means_no_model(learning_settings: Any, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+def test_a_missing_artifact_means_no_model(learning_settings: Any, caplog: pytest.LogCaptureFixture) -> None:
     X, y = planted(n_days=80, n_symbols=2, seed=1)
     version = _version_for(make_model("xgb", **SMALL["xgb"]).fit(X, y), "xgb")
     (registry.models_dir() / version.artifact_path).unlink()
@@ -100,7 +100,7 @@ def test_a_missing_artifact_means_no_model(learning_settings: Any, caplog: pytes
     assert registry.artifact_problem(version) is not None
 
 
-def test_a_path_outside_the_models_directory_is_never_read(learning_settings: Any, tmp_path: Any) -> None:  # noqa: F811
+def test_a_path_outside_the_models_directory_is_never_read(learning_settings: Any, tmp_path: Any) -> None:
     outside = tmp_path / "evil.json"
     outside.write_text("{}")
     version = ModelVersionFactory(kind="xgb", artifact_path="../evil.json", artifact_sha256=registry.file_sha256(outside))
@@ -109,7 +109,7 @@ def test_a_path_outside_the_models_directory_is_never_read(learning_settings: An
     assert registry.artifact_load(version) is None
 
 
-def test_an_artifact_name_is_never_overwritten(learning_settings: Any) -> None:  # noqa: F811
+def test_an_artifact_name_is_never_overwritten(learning_settings: Any) -> None:
     X, y = planted(n_days=80, n_symbols=2, seed=1)
     model = make_model("xgb", **SMALL["xgb"]).fit(X, y)
     registry.artifact_store(model, kind="xgb", name="same")

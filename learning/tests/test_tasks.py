@@ -8,12 +8,11 @@ import pytest
 
 from learning.models import ModelVersion, RunStatus, RunTrigger, TrainingRun
 from learning.tasks import SOFT_TIME_LIMIT, TIME_LIMIT, train_models
-from learning.tests.learning_fixtures import demo_bars, learning_settings  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_task_runs_a_queued_run_and_running_it_again_changes_nothing(learning_settings: Any, demo_bars: int) -> None:  # noqa: F811
+def test_the_task_runs_a_queued_run_and_running_it_again_changes_nothing(learning_settings: Any, demo_bars: int) -> None:
     run = TrainingRun.objects.create(trigger=RunTrigger.USER, task_id="abc")
 
     first = train_models.apply(kwargs={"run_id": run.pk}, task_id="abc").get()
@@ -24,7 +23,7 @@ def test_the_task_runs_a_queued_run_and_running_it_again_changes_nothing(learnin
     assert ModelVersion.objects.count() == versions == 3
 
 
-def test_the_scheduled_task_creates_its_own_run(learning_settings: Any, demo_bars: int) -> None:  # noqa: F811
+def test_the_scheduled_task_creates_its_own_run(learning_settings: Any, demo_bars: int) -> None:
     result = train_models.apply().get()
 
     run = TrainingRun.objects.get(pk=result["run_id"])
@@ -36,8 +35,8 @@ def test_a_deleted_run_is_nothing_to_do(db: Any) -> None:
 
 
 def test_a_run_left_running_by_a_lost_worker_restarts_when_its_task_is_redelivered(
-    learning_settings: Any,  # noqa: F811
-    demo_bars: int,  # noqa: F811
+    learning_settings: Any,
+    demo_bars: int,
 ) -> None:
     from django.utils import timezone
 
@@ -58,7 +57,7 @@ def test_the_task_is_routed_to_the_ml_queue_with_long_time_limits() -> None:
     assert train_models.time_limit == TIME_LIMIT > SOFT_TIME_LIMIT
 
 
-def test_a_failing_run_is_recorded_and_reported_without_raising(learning_settings: Any) -> None:  # noqa: F811
+def test_a_failing_run_is_recorded_and_reported_without_raising(learning_settings: Any) -> None:
     run = TrainingRun.objects.create(trigger=RunTrigger.USER)
 
     result = train_models.apply(kwargs={"run_id": run.pk}).get()

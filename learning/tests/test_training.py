@@ -12,14 +12,7 @@ from learning import registry
 from learning.models import ModelStatus, ModelVersion, RunStatus, RunTrigger, TrainingRun
 from learning.services import runs
 from learning.services.training import models_train
-from learning.tests.learning_fixtures import (  # noqa: F401
-    END,
-    KINDS,
-    demo_bars,
-    learning_settings,
-    operator_user,
-    trained,
-)
+from learning.tests.helpers import END, KINDS, operator_user
 from market.models import PriceBar
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +23,7 @@ def _active(kind: str) -> ModelVersion:
     return ModelVersion.objects.get(kind=kind, status=ModelStatus.ACTIVE)
 
 
-def test_a_first_run_registers_every_model_active_with_verified_artifacts_and_out_of_sample_metrics(trained: TrainingRun) -> None:  # noqa: F811
+def test_a_first_run_registers_every_model_active_with_verified_artifacts_and_out_of_sample_metrics(trained: TrainingRun) -> None:
     trained.refresh_from_db()
     assert trained.status == RunStatus.SUCCEEDED and trained.progress == 100
     assert trained.duration_seconds is not None and trained.finished_at >= trained.started_at
@@ -55,7 +48,7 @@ def test_a_first_run_registers_every_model_active_with_verified_artifacts_and_ou
     assert trained.result["versions"]["ensemble"]["promoted"] is True
 
 
-def test_unchanged_bars_and_settings_skip_retraining(trained: TrainingRun) -> None:  # noqa: F811
+def test_unchanged_bars_and_settings_skip_retraining(trained: TrainingRun) -> None:
     second = models_train()
 
     assert second.status == RunStatus.SKIPPED
@@ -64,7 +57,7 @@ def test_unchanged_bars_and_settings_skip_retraining(trained: TrainingRun) -> No
     assert ModelVersion.objects.count() == len(KINDS) + 1
 
 
-def test_a_changed_setting_is_new_data_and_retrains(trained: TrainingRun, learning_settings: Any) -> None:  # noqa: F811
+def test_a_changed_setting_is_new_data_and_retrains(trained: TrainingRun, learning_settings: Any) -> None:
     learning_settings.LEARNING_COST_BP = 5.0
 
     second = models_train()
@@ -72,7 +65,7 @@ def test_a_changed_setting_is_new_data_and_retrains(trained: TrainingRun, learni
     assert second.status == RunStatus.SUCCEEDED and second.data_hash != trained.data_hash
 
 
-def test_a_new_bar_retrains_and_the_same_recipe_is_promoted(learning_settings: Any, demo_bars: int) -> None:  # noqa: F811
+def test_a_new_bar_retrains_and_the_same_recipe_is_promoted(learning_settings: Any, demo_bars: int) -> None:
     first = models_train(until=END - timedelta(days=7))
     second = models_train()
 
@@ -85,7 +78,7 @@ def test_a_new_bar_retrains_and_the_same_recipe_is_promoted(learning_settings: A
     assert retired.status == ModelStatus.RETIRED and retired.retired_at is not None and retired.active_slot is None
 
 
-def test_a_worse_candidate_is_not_promoted_and_the_reason_is_kept(trained: TrainingRun, learning_settings: Any) -> None:  # noqa: F811
+def test_a_worse_candidate_is_not_promoted_and_the_reason_is_kept(trained: TrainingRun, learning_settings: Any) -> None:
     learning_settings.LEARNING_MODEL_PARAMS = {**learning_settings.LEARNING_MODEL_PARAMS, "xgb": OVERFIT_XGB}
 
     second = models_train()
@@ -100,7 +93,7 @@ def test_a_worse_candidate_is_not_promoted_and_the_reason_is_kept(trained: Train
     assert candidate.metrics["promotion"]["basis"] == "stored metrics on the same fold"
 
 
-def test_the_gate_refits_the_active_recipe_when_the_fold_has_changed(learning_settings: Any, demo_bars: int) -> None:  # noqa: F811
+def test_the_gate_refits_the_active_recipe_when_the_fold_has_changed(learning_settings: Any, demo_bars: int) -> None:
     models_train(until=END - timedelta(days=7))
     learning_settings.LEARNING_MODEL_PARAMS = {**learning_settings.LEARNING_MODEL_PARAMS, "xgb": OVERFIT_XGB}
 
@@ -113,7 +106,7 @@ def test_the_gate_refits_the_active_recipe_when_the_fold_has_changed(learning_se
     assert promotion["active_metrics"]["log_loss"] < candidate.metrics["gate"]["log_loss"]
 
 
-def test_an_active_version_with_a_broken_artifact_is_replaced_even_when_the_data_is_unchanged(trained: TrainingRun) -> None:  # noqa: F811
+def test_an_active_version_with_a_broken_artifact_is_replaced_even_when_the_data_is_unchanged(trained: TrainingRun) -> None:
     broken = _active("rf")
     (registry.models_dir() / broken.artifact_path).write_bytes(b"not the model")
 
@@ -126,8 +119,8 @@ def test_an_active_version_with_a_broken_artifact_is_replaced_even_when_the_data
 
 
 def test_progress_reaches_the_caller_and_every_operator_but_not_investors(
-    learning_settings: Any,  # noqa: F811
-    demo_bars: int,  # noqa: F811
+    learning_settings: Any,
+    demo_bars: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from accounts.factories import UserFactory
@@ -148,7 +141,7 @@ def test_progress_reaches_the_caller_and_every_operator_but_not_investors(
     assert not [uid for uid, _, _ in sent if uid == investor.pk]
 
 
-def test_no_bars_fails_the_run_with_a_clear_error(learning_settings: Any, db: Any) -> None:  # noqa: F811
+def test_no_bars_fails_the_run_with_a_clear_error(learning_settings: Any, db: Any) -> None:
     with pytest.raises(ValueError, match="no price bars"):
         models_train()
 
@@ -156,7 +149,7 @@ def test_no_bars_fails_the_run_with_a_clear_error(learning_settings: Any, db: An
     assert run.status == RunStatus.FAILED and "no price bars" in run.error and run.finished_at is not None
 
 
-def test_too_little_history_fails_the_run(learning_settings: Any, db: Any) -> None:  # noqa: F811
+def test_too_little_history_fails_the_run(learning_settings: Any, db: Any) -> None:
     from learning.factories import demo_bars_load
 
     demo_bars_load(end=END, years=2, symbols=("AAPL", "AMZN", "SPY"))
@@ -166,7 +159,7 @@ def test_too_little_history_fails_the_run(learning_settings: Any, db: Any) -> No
     assert run.status == RunStatus.FAILED and "load_prices" in run.error
 
 
-def test_a_run_does_not_start_while_another_one_is_running(learning_settings: Any, db: Any) -> None:  # noqa: F811
+def test_a_run_does_not_start_while_another_one_is_running(learning_settings: Any, db: Any) -> None:
     busy = TrainingRun.objects.create(status=RunStatus.RUNNING, started_at=timezone.now(), trigger=RunTrigger.SCHEDULE)
 
     run = models_train()
@@ -176,7 +169,7 @@ def test_a_run_does_not_start_while_another_one_is_running(learning_settings: An
     assert busy.status == RunStatus.RUNNING
 
 
-def test_a_run_whose_worker_was_lost_no_longer_blocks(learning_settings: Any, demo_bars: int) -> None:  # noqa: F811
+def test_a_run_whose_worker_was_lost_no_longer_blocks(learning_settings: Any, demo_bars: int) -> None:
     lost = TrainingRun.objects.create(
         status=RunStatus.RUNNING, started_at=timezone.now() - timedelta(hours=5), trigger=RunTrigger.SCHEDULE
     )
@@ -188,14 +181,14 @@ def test_a_run_whose_worker_was_lost_no_longer_blocks(learning_settings: Any, de
     assert run.status == RunStatus.SUCCEEDED
 
 
-def test_starting_an_already_handled_run_changes_nothing(trained: TrainingRun) -> None:  # noqa: F811
+def test_starting_an_already_handled_run_changes_nothing(trained: TrainingRun) -> None:
     again, started = runs.training_run_start(run_id=trained.pk)
 
     assert not started and again.status == RunStatus.SUCCEEDED
     assert ModelVersion.objects.count() == len(KINDS) + 1
 
 
-def test_unknown_model_kinds_are_refused_before_a_run_exists(learning_settings: Any, db: Any) -> None:  # noqa: F811
+def test_unknown_model_kinds_are_refused_before_a_run_exists(learning_settings: Any, db: Any) -> None:
     from quantai.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as info:
@@ -204,7 +197,7 @@ def test_unknown_model_kinds_are_refused_before_a_run_exists(learning_settings: 
     assert not TrainingRun.objects.exists()
 
 
-def test_until_limits_the_training_data(learning_settings: Any, demo_bars: int) -> None:  # noqa: F811
+def test_until_limits_the_training_data(learning_settings: Any, demo_bars: int) -> None:
     until = date(2024, 5, 31)
     run = models_train(until=until)
 

@@ -12,7 +12,7 @@ from django.test import Client
 from accounts.factories import UserFactory
 from learning.models import RunStatus, TrainingRun
 from learning.services import runs
-from learning.tests.learning_fixtures import analyst_user, demo_bars, learning_settings, operator_user, trained  # noqa: F401
+from learning.tests.helpers import analyst_user, operator_user
 
 pytestmark = [pytest.mark.django_db]
 PAGE, TRAIN = "/learning/", "/learning/train"
@@ -31,7 +31,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_investors_refused() -> None:
     assert client_for(UserFactory()).post(TRAIN).status_code == 403
 
 
-def test_an_analyst_sees_versions_folds_against_baselines_and_chart_data_without_a_train_button(trained: TrainingRun) -> None:  # noqa: F811
+def test_an_analyst_sees_versions_folds_against_baselines_and_chart_data_without_a_train_button(trained: TrainingRun) -> None:
     response = client_for(analyst_user()).get(PAGE)
 
     assert response.status_code == 200
@@ -53,7 +53,7 @@ def test_the_page_says_so_when_no_model_is_active() -> None:
     assert "No model is active yet" in html and "Train now" in html
 
 
-def test_an_operator_starts_a_run_from_the_page(learning_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_an_operator_starts_a_run_from_the_page(learning_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runs, "_enqueue", lambda run_id, task_id: None)
     operator = operator_user()
     client = client_for(operator)
@@ -70,6 +70,6 @@ def test_an_operator_starts_a_run_from_the_page(learning_settings: Any, monkeypa
     assert "already queued" in again.content.decode() and TrainingRun.objects.count() == 1
 
 
-def test_an_analyst_cannot_start_a_run(learning_settings: Any) -> None:  # noqa: F811
+def test_an_analyst_cannot_start_a_run(learning_settings: Any) -> None:
     assert client_for(analyst_user()).post(TRAIN).status_code == 403
     assert not TrainingRun.objects.exists()

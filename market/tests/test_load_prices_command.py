@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from market.models import PriceBar
-from market.tests.test_providers_csv import GOOD_ROWS, write_csv
+from market.tests.helpers import GOOD_ROWS, write_csv
 
 pytestmark = pytest.mark.django_db
 

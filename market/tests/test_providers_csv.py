@@ -1,26 +1,12 @@
 """The CSV directory provider: the real files parse, and every kind of bad row is named precisely."""
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from market.providers import NoDataError, PriceDataError, PriceProvider, ProviderConfigError, get_provider
 from market.providers.base import PRICE_COLUMNS
-
-HEADER = "date,open,high,low,close,adj_close,volume"
-GOOD_ROWS = [
-    "2024-01-02,10.0,11.0,9.5,10.5,10.5,1000",
-    "2024-01-03,10.5,11.5,10.0,11.0,11.0,2000",
-    "2024-01-04,11.0,11.2,10.1,10.2,10.2,1500",
-    "2024-01-05,10.2,10.9,10.0,10.8,10.8,1200",
-]
-
-
-def write_csv(directory: Path, symbol: str, rows: list[str], header: str = HEADER) -> Path:
-    path = directory / f"{symbol}.csv"
-    path.write_text("\n".join([header, *rows]) + "\n")
-    return path
+from market.tests.helpers import GOOD_ROWS, HEADER, write_csv
 
 
 def with_row(index: int, row: str) -> list[str]:

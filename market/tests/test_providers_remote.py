@@ -4,9 +4,7 @@ yfinance is exercised through a replaced ``_download``; the HTTP APIs replay JSO
 documented formats from ``market/tests/data`` through ``responses``.
 """
 
-import json
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,13 +27,7 @@ from market.providers.alphavantage import BASE_URL as AV_URL
 from market.providers.alphavantage import parse_alphavantage_daily
 from market.providers.base import PRICE_COLUMNS, SPLIT_DATES_ATTR
 from market.providers.finazon import BASE_URL as FINAZON_URL
-
-DATA = Path(__file__).parent / "data"
-
-
-def load_json(name: str):
-    return json.loads((DATA / name).read_text())
-
+from market.tests.helpers import load_json
 
 # --- yfinance -----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from market.models import IncidentKind, PriceBar, ProviderIncident
 from market.providers import get_provider
 from market.providers.alphavantage import BASE_URL as AV_URL
 from market.refresh import prices_refresh
-from market.tests.test_providers_remote import load_json
+from market.tests.helpers import load_json
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from market.providers import PriceDataError, get_provider
 from market.selectors import LATEST_PRICES_CACHE_KEY, latest_prices
 from market.services import LoadSummary, prices_load, prices_upsert, quantise_price
 from market.symbols import ALL_SYMBOLS
-from market.tests.test_providers_csv import GOOD_ROWS, write_csv
+from market.tests.helpers import GOOD_ROWS, write_csv
 from quantai.errors import Conflict, ValidationFailed
 
 pytestmark = pytest.mark.django_db

@@ -160,7 +160,7 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, every: 
 
 
 def tiny_learning_settings(models_dir: Path) -> dict[str, Any]:
-    """The small, fast training settings of the learning tests (``learning_fixtures``), for a worker's settings."""
+    """The small, fast training settings of the learning tests (``learning.tests.fixtures``), for a worker's settings."""
     from learning.factories import TINY_MODEL_PARAMS
 
     return {
@@ -171,7 +171,7 @@ def tiny_learning_settings(models_dir: Path) -> dict[str, Any]:
         "LEARNING_EVAL_FOLDS": 1,
         "LEARNING_MIN_FOLD_DAYS": 60,
         "LEARNING_HORIZON_DAYS": 5,
-        # The demo market has no edge; these tests need active models (as learning_fixtures does).
+        # The demo market has no edge; these tests need active models (as learning.tests.fixtures does).
         "LEARNING_MIN_PROBABILITY_STD": 0.0,
         "LEARNING_MIN_AUC": 0.0,
     }

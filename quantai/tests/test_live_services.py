@@ -9,12 +9,10 @@ both the Redis channel layer and the in-memory one, so the plain SQLite pass cov
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
-import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,26 +21,17 @@ from uuid import uuid4
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from asgiref.testing import ApplicationCommunicator
 from celery import Celery
-from channels.layers import get_channel_layer
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DataError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django.test import Client
 
 from market.models import PriceBar
 from quantai.consumers import CLOSE_UNAUTHENTICATED
 from quantai.notifier import notify_user
+from quantai.tests.live import PASSWORD, QUIET, LiveSocket, signed_in_cookie, wait_until_worker_answers
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "correct-horse-battery-staple-42"
-ALLOWED_ORIGIN = b"http://127.0.0.1"
-#: The Host header a browser on ALLOWED_ORIGIN sends: the origin check compares scheme, host and port.
-ALLOWED_HOST = b"127.0.0.1"
-#: Gossip and mingle only slow the start of a worker that talks to nobody but this test.
-QUIET = ("--loglevel", "INFO", "--without-gossip", "--without-mingle")
 
 
 # --- MariaDB -------------------------------------------------------------------------------------
@@ -176,17 +165,6 @@ def test_emoji_round_trip_through_mariadb_utf8mb4():
 # --- a real Celery worker through Redis -------------------------------------------------------------
 
 
-def _wait_until_worker_answers(client: Celery, nodename: str, worker: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            pytest.fail(f"the worker exited with {worker.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        replies = client.control.ping(destination=[nodename], timeout=1.0)
-        if any(nodename in reply for reply in replies):
-            return
-    pytest.fail(f"the worker did not answer a ping within 90 s:\n{log.read_text(errors='replace')[-3000:]}")
-
-
 @pytest.mark.redis
 @pytest.mark.celery_worker
 def test_a_real_worker_process_runs_a_task_sent_through_redis(redis_url, tmp_path):
@@ -216,7 +194,7 @@ def test_a_real_worker_process_runs_a_task_sent_through_redis(redis_url, tmp_pat
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_until_worker_answers(client, nodename, worker, log)
+            wait_until_worker_answers(client, nodename, worker, log)
             result = client.send_task("quantai.ping", args=[value], queue=queue)
             reply = result.get(timeout=30)
             result.forget()
@@ -235,93 +213,9 @@ def test_a_real_worker_process_runs_a_task_sent_through_redis(redis_url, tmp_pat
 # --- live updates over the channel layer -------------------------------------------------------------
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", id="in-memory-layer"),
-        pytest.param("redis", id="redis-layer", marks=pytest.mark.redis),
-    ]
-)
-def channel_layer(request, settings, redis_url):
-    """The app's channel layer, on Redis (a key prefix of its own) or in memory."""
-    if request.param == "redis":
-        settings.CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [redis_url], "prefix": f"quantai-test-{uuid4().hex}"},
-            }
-        }
-    else:
-        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    layer = get_channel_layer()
-    yield layer
-    async_to_sync(layer.flush)()
-
-
-def _signed_in_cookie(username: str) -> tuple[Any, bytes]:
-    """A user and the session cookie their browser holds after signing in (one browser each)."""
-    user = get_user_model().objects.create_user(username=username, password=PASSWORD)
-    browser = Client()
-    # force_login: the sign-in form and its lockout policy are tested with accounts; here only the
-    # session the browser ends up with matters.
-    browser.force_login(user)
-    cookie = browser.cookies[settings.SESSION_COOKIE_NAME]
-    return user, f"{settings.SESSION_COOKIE_NAME}={cookie.value}".encode()
-
-
-class LiveSocket(ApplicationCommunicator):
-    """One browser's websocket to ``/ws/live/``, driven in-process through the real ASGI application.
-
-    The subset of channels' ``WebsocketCommunicator`` these tests need: importing
-    ``channels.testing`` pulls in daphne, which this project does not install.
-    """
-
-    def __init__(
-        self, cookie: bytes | None = None, origin: bytes = ALLOWED_ORIGIN, host: bytes = ALLOWED_HOST, scheme: str = "ws"
-    ) -> None:
-        from quantai.asgi import application
-
-        headers = [(b"host", host), (b"origin", origin)] + ([(b"cookie", cookie)] if cookie is not None else [])
-        scope = {
-            "type": "websocket",
-            "scheme": scheme,
-            "path": "/ws/live/",
-            "query_string": b"",
-            "headers": headers,
-            "subprotocols": [],
-        }
-        super().__init__(application, scope)
-
-    async def connect(self, timeout: float = 5) -> tuple[bool, int | None]:
-        """(True, None) when accepted, (False, close code) when refused."""
-        await self.send_input({"type": "websocket.connect"})
-        response = await self.receive_output(timeout)
-        if response["type"] == "websocket.close":
-            return False, response.get("code", 1000)
-        assert response["type"] == "websocket.accept", response
-        return True, None
-
-    async def receive_json_from(self, timeout: float = 5) -> Any:
-        response = await self.receive_output(timeout)
-        assert response["type"] == "websocket.send" and "text" in response, response
-        return json.loads(response["text"])
-
-    async def send_frame(self, text: str | None = None, data: bytes | None = None) -> None:
-        """A frame from the browser: text, or binary ``data``."""
-        await self.send_input({"type": "websocket.receive", **({"text": text} if text is not None else {"bytes": data})})
-
-    async def closed_with(self, timeout: float = 5) -> int | None:
-        """The close code the server sends next (``None`` when it sends something else)."""
-        response = await self.receive_output(timeout)
-        return response.get("code", 1000) if response["type"] == "websocket.close" else None
-
-    async def disconnect(self, timeout: float = 5) -> None:
-        await self.send_input({"type": "websocket.disconnect", "code": 1000})
-        await self.wait(timeout)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_price_update_reaches_the_signed_in_users_open_browser(channel_layer):
-    user, cookie = _signed_in_cookie("live-alice")
+    user, cookie = signed_in_cookie("live-alice")
     payload = {"symbol": "NVDA", "date": "2024-06-03", "close": "1150.0000"}
 
     async def scenario() -> Any:
@@ -344,8 +238,8 @@ def test_a_price_refresh_pushes_the_new_close_to_every_signed_in_browser(channel
     from market.refresh import prices_refresh
     from market.tests.fakes import FaultyProvider
 
-    _, alice = _signed_in_cookie("live-price-alice")
-    _, bob = _signed_in_cookie("live-price-bob")
+    _, alice = signed_in_cookie("live-price-alice")
+    _, bob = signed_in_cookie("live-price-bob")
     now = datetime(2024, 6, 14, 21, 0, tzinfo=UTC)
     day = date(2024, 6, 14)
 
@@ -381,7 +275,7 @@ def test_an_anonymous_websocket_is_closed_as_unauthenticated(channel_layer):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_websocket_from_a_foreign_origin_is_rejected_even_when_signed_in(channel_layer):
-    _, cookie = _signed_in_cookie("live-origin")
+    _, cookie = signed_in_cookie("live-origin")
 
     async def scenario() -> tuple[tuple[bool, Any], tuple[bool, Any]]:
         foreign = await LiveSocket(cookie, origin=b"https://evil.example").connect(timeout=5)
@@ -398,8 +292,8 @@ def test_a_websocket_from_a_foreign_origin_is_rejected_even_when_signed_in(chann
 
 @pytest.mark.django_db(transaction=True)
 def test_a_user_never_receives_another_users_messages(channel_layer):
-    alice, alice_cookie = _signed_in_cookie("live-alice")
-    bob, bob_cookie = _signed_in_cookie("live-bob")
+    alice, alice_cookie = signed_in_cookie("live-alice")
+    bob, bob_cookie = signed_in_cookie("live-bob")
     for_bob = {"job": "backtest", "job_id": "b-1", "done": 3, "total": 10, "status": "running"}
     for_alice = {"recommendation_id": 7, "symbol": "AAPL", "action": "BUY"}
 

@@ -17,7 +17,7 @@ from django.test import Client
 
 from quantai.notifier import notify_user
 from quantai.origins import origin_allowed
-from quantai.tests.test_live_services import LiveSocket, _signed_in_cookie, channel_layer  # noqa: F401
+from quantai.tests.live import LiveSocket, signed_in_cookie
 
 JOB = {"job": "backtest", "job_id": "b-1", "done": 1, "total": 10, "status": "running"}
 
@@ -86,8 +86,8 @@ def test_trusted_origins_are_compared_with_their_port(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_signed_in_socket_from_another_port_on_the_same_host_is_refused(channel_layer):  # noqa: F811
-    _, cookie = _signed_in_cookie("live-port")
+def test_a_signed_in_socket_from_another_port_on_the_same_host_is_refused(channel_layer):
+    _, cookie = signed_in_cookie("live-port")
 
     async def scenario() -> tuple[tuple[bool, Any], tuple[bool, Any]]:
         other_port = await LiveSocket(cookie, origin=b"http://localhost:9999", host=b"localhost:8000").connect()
@@ -106,8 +106,8 @@ def test_a_signed_in_socket_from_another_port_on_the_same_host_is_refused(channe
 
 
 @pytest.mark.django_db(transaction=True)
-def test_frames_that_are_not_json_are_ignored_and_the_socket_stays_open(channel_layer):  # noqa: F811
-    user, cookie = _signed_in_cookie("live-frames")
+def test_frames_that_are_not_json_are_ignored_and_the_socket_stays_open(channel_layer):
+    user, cookie = signed_in_cookie("live-frames")
 
     async def scenario() -> tuple[bool, Any]:
         browser = LiveSocket(cookie)
@@ -162,7 +162,7 @@ async def _push(user: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_signing_out_closes_the_sessions_socket_and_its_private_messages_stop(channel_layer):  # noqa: F811
+def test_signing_out_closes_the_sessions_socket_and_its_private_messages_stop(channel_layer):
     user = _user("live-signout")
     browser, cookie = _browser(user)
 
@@ -187,7 +187,7 @@ def test_signing_out_closes_the_sessions_socket_and_its_private_messages_stop(ch
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("how", ["revoke_others", "password_change"])
-def test_ending_the_other_sessions_closes_their_sockets_and_only_theirs(channel_layer, how):  # noqa: F811
+def test_ending_the_other_sessions_closes_their_sockets_and_only_theirs(channel_layer, how):
     user = _user(f"live-{how}")
     _, old_cookie = _browser(user)
     current, current_cookie = _browser(user)
@@ -217,7 +217,7 @@ def test_ending_the_other_sessions_closes_their_sockets_and_only_theirs(channel_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sign_out_everywhere_else_leaves_the_current_sessions_socket_open(channel_layer):  # noqa: F811
+def test_sign_out_everywhere_else_leaves_the_current_sessions_socket_open(channel_layer):
     user = _user("live-keeps-current")
     _, old_cookie = _browser(user)
     current, current_cookie = _browser(user)
@@ -240,7 +240,7 @@ def test_sign_out_everywhere_else_leaves_the_current_sessions_socket_open(channe
 
 
 @pytest.mark.django_db(transaction=True)
-def test_deleting_the_account_closes_its_sockets(channel_layer):  # noqa: F811
+def test_deleting_the_account_closes_its_sockets(channel_layer):
     from accounts.data_deletion import account_delete
 
     user = _user("live-deleted")
@@ -259,7 +259,7 @@ def test_deleting_the_account_closes_its_sockets(channel_layer):  # noqa: F811
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("timeout", ["SESSION_IDLE_TIMEOUT", "SESSION_ABSOLUTE_TIMEOUT"])
-def test_a_session_timing_out_closes_its_socket_without_any_request(channel_layer, settings, timeout):  # noqa: F811
+def test_a_session_timing_out_closes_its_socket_without_any_request(channel_layer, settings, timeout):
     user = _user(f"live-{timeout.lower()}")
     _, cookie = _browser(user)
     setattr(settings, timeout, 2)
@@ -279,7 +279,7 @@ def test_a_session_timing_out_closes_its_socket_without_any_request(channel_laye
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_session_already_past_its_idle_timeout_cannot_open_a_socket(channel_layer, settings):  # noqa: F811
+def test_a_session_already_past_its_idle_timeout_cannot_open_a_socket(channel_layer, settings):
     user = _user("live-stale")
     _, cookie = _browser(user)
     settings.SESSION_IDLE_TIMEOUT = 0
@@ -291,7 +291,7 @@ def test_a_session_already_past_its_idle_timeout_cannot_open_a_socket(channel_la
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_private_message_is_not_forwarded_once_the_session_is_no_longer_valid(channel_layer):  # noqa: F811
+def test_a_private_message_is_not_forwarded_once_the_session_is_no_longer_valid(channel_layer):
     # A password set where no session is ended (as the admin's password form does): no session.end is
     # sent, so it is the consumer's own check before forwarding that keeps the message back.
     user = _user("live-backstop")

@@ -96,7 +96,7 @@ def test_a_real_worker_leaves_a_heartbeat_in_the_shared_cache(redis_url, tmp_pat
     import redis
     from celery import Celery
 
-    from quantai.tests.test_live_services import QUIET, _wait_until_worker_answers
+    from quantai.tests.live import QUIET, wait_until_worker_answers
 
     run = uuid4().hex[:12]
     queue = f"heartbeat-test-{run}"
@@ -121,7 +121,7 @@ def test_a_real_worker_leaves_a_heartbeat_in_the_shared_cache(redis_url, tmp_pat
             command, cwd=Path(__file__).resolve().parents[2], env=env, stdout=log_file, stderr=subprocess.STDOUT
         )
         try:
-            _wait_until_worker_answers(client, nodename, worker, log)
+            wait_until_worker_answers(client, nodename, worker, log)
             result = client.send_task("quantai.ping", args=["beat"], queue=queue)
             result.get(timeout=30)
             result.forget()

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.test import Client
 
 from portfolios.factories import funded_investor
-from quantai.tests.test_live_services import LiveSocket, channel_layer  # noqa: F401  (a fixture, used by name)
+from quantai.tests.live import LiveSocket
 from recommendations.factories import signal_batch
 from recommendations.models import Recommendation
 from recommendations.services import recommendations_generate
@@ -29,7 +29,7 @@ def _browser_cookie(user: Any) -> bytes:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_generated_recommendation_reaches_its_owners_socket_and_no_one_elses(channel_layer, signal_day):  # noqa: F811
+def test_a_generated_recommendation_reaches_its_owners_socket_and_no_one_elses(channel_layer, signal_day):
     make_market(signal_day)
     alice = funded_investor("10000.00", username="push-alice")
     bob = funded_investor("10000.00", username="push-bob")
@@ -76,7 +76,7 @@ def test_a_generated_recommendation_reaches_its_owners_socket_and_no_one_elses(c
 
 
 @pytest.mark.django_db(transaction=True)
-def test_nothing_is_pushed_when_generation_creates_nothing_new(channel_layer, signal_day):  # noqa: F811
+def test_nothing_is_pushed_when_generation_creates_nothing_new(channel_layer, signal_day):
     make_market(signal_day)
     alice = funded_investor("10000.00", username="push-again")
     batch = signal_batch(signal_day, {"META": 0.7})

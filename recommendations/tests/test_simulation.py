@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from learning.models import ModelVersion, TrainingRun
-from learning.tests.learning_fixtures import END, demo_bars, learning_settings  # noqa: F401  (fixtures)
+from learning.tests.helpers import END
 from market import calendar
 from market.models import PriceBar
 from market.symbols import TRADABLE
@@ -216,7 +216,7 @@ def test_a_database_with_real_users_is_refused():
 # --- no look-ahead with the real models ---------------------------------------------------------------------------
 
 
-def test_prices_after_day_t_do_not_change_day_t_recommendations_or_answers(learning_settings, demo_bars):  # noqa: F811
+def test_prices_after_day_t_do_not_change_day_t_recommendations_or_answers(learning_settings, demo_bars):
     t = calendar.add_trading_days(END, -12)
     config = _config(users=3, days=2, start=t, control=False, retrain_every=1)
 
@@ -257,7 +257,7 @@ def test_the_command_refuses_a_bad_persona_file(tmp_path):
         )
 
 
-def test_the_command_writes_the_json_report_in_place(learning_settings, demo_bars, tmp_path, capsys):  # noqa: F811
+def test_the_command_writes_the_json_report_in_place(learning_settings, demo_bars, tmp_path, capsys):
     t = calendar.add_trading_days(END, -12)
     out = tmp_path / "report.json"
 

@@ -1,7 +1,4 @@
-"""Builders shared by the data-export and account-deletion tests: a user with something in every app.
-
-(Named ``test_*`` so it sits with the tests it serves; it defines no tests itself.)
-"""
+"""Builders shared by the data-export, data-pages and account-deletion tests: a user with something in every app."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Fixtures shared by the Django-side learning tests (import the ones a module uses).
+"""Fixtures of the Django-side learning tests: small training settings, the demo market, a trained run.
+
+A pytest plugin that the root ``conftest.py`` registers (``pytest_plugins``), so every test directory uses
+these fixtures by name without importing them (the recommendations simulation needs them too). The
+constants and user helpers live in :mod:`learning.tests.helpers`.
 
 Small on purpose: three stocks and SPY from the seeded demo market to mid-2024, tiny models,
 four years, one walk-forward fold, no LSTM. A training run takes a second or two.
@@ -8,24 +12,23 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from learning import predictor
-from learning.factories import TINY_MODEL_PARAMS, demo_bars_load
-from learning.models import TrainingRun
+from learning.tests.helpers import END, KINDS, SYMBOLS, YEARS
 
-END = date(2024, 6, 28)
-SYMBOLS = ("AAPL", "AMZN", "NVDA", "SPY")
-YEARS = 4
-KINDS = ["rf", "xgb"]
+if TYPE_CHECKING:
+    from learning.models import TrainingRun
 
 
 @pytest.fixture
 def learning_settings(settings: Any, tmp_path: Any) -> Iterator[Any]:
+    # Imported here: this plugin loads with the root conftest, before Django's apps are ready.
+    from learning import predictor
+    from learning.factories import TINY_MODEL_PARAMS
+
     settings.MODELS_DIR = tmp_path / "models"
     settings.LEARNING_MODEL_PARAMS = {k: dict(v) for k, v in TINY_MODEL_PARAMS.items()}
     settings.LEARNING_MODELS = list(KINDS)
@@ -53,6 +56,8 @@ def edge_rule(learning_settings: Any) -> Any:
 
 @pytest.fixture
 def demo_bars(db: Any) -> int:
+    from learning.factories import demo_bars_load
+
     return demo_bars_load(end=END, years=YEARS, symbols=SYMBOLS)
 
 
@@ -71,7 +76,7 @@ def trained(learning_settings: Any, demo_bars: int, tmp_path_factory: pytest.Tem
     deterministic (same bars, settings and seed), so the copy is what a new run would have produced, and
     test_training.py checks the training itself on fresh runs.
     """
-    from learning.models import ModelVersion
+    from learning.models import ModelVersion, TrainingRun
     from learning.services.training import models_train
 
     models_dir = Path(learning_settings.MODELS_DIR)
@@ -86,20 +91,3 @@ def trained(learning_settings: Any, demo_bars: int, tmp_path_factory: pytest.Tem
     run = TrainingRun.objects.create(**_TRAINED["run"])
     ModelVersion.objects.bulk_create([ModelVersion(**{**fields, "training_run_id": run.pk}) for fields in _TRAINED["versions"]])
     return run
-
-
-def analyst_user(**extra: Any) -> Any:
-    from django.contrib.auth.models import Group
-
-    from accounts.factories import UserFactory
-    from accounts.roles import Role
-
-    user = UserFactory(**extra)
-    user.groups.add(Group.objects.get_or_create(name=Role.ANALYST.value)[0])
-    return user
-
-
-def operator_user(**extra: Any) -> Any:
-    from accounts.factories import UserFactory
-
-    return UserFactory(is_staff=True, **extra)
