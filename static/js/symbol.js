@@ -19,7 +19,7 @@
       layout: themed.layout,
       grid: themed.grid,
       rightPriceScale: { borderVisible: false },
-      timeScale: { borderVisible: false }
+      timeScale: { borderVisible: false, rightOffset: 6 } // room for the last day's call marker
     });
     var line = chart.addSeries(lc.LineSeries, { color: colour("chart-1", "#1f6feb"), lineWidth: 2, title: data.symbol });
     var all = data.series.map(function (p) { return { time: p.time, value: Number(p.value) }; });
