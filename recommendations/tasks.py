@@ -1,4 +1,5 @@
-"""Celery tasks of the recommendations app: thin wrappers over :mod:`recommendations.services`.
+"""Celery tasks of the recommendations app: thin wrappers over :mod:`recommendations.services`, imported when a
+task runs (generation brings numpy and the policy; the default worker imports this module at start).
 
 Both receive ISO dates (JSON only) or nothing ("the latest day with prices"), and are safe to run twice.
 Their scheduled (argument-less) invocations run once per day however many beat processes send them
@@ -16,10 +17,23 @@ from celery import shared_task
 from quantai.fault_points import pause_point
 from quantai.tasks_lock import once_per_period
 from recommendations.selectors import latest_price_date
-from recommendations.services import recommendations_evaluate, recommendations_generate
 
 #: The daily jobs' claim lasts just over half a day: far longer than two beats' clock skew, shorter than a day.
 DAILY = 12 * 3600
+
+
+def recommendations_generate(**kwargs: Any) -> Any:
+    """:func:`recommendations.services.recommendations_generate`, imported when a task generates."""
+    from recommendations.services import recommendations_generate as generate
+
+    return generate(**kwargs)
+
+
+def recommendations_evaluate(**kwargs: Any) -> Any:
+    """:func:`recommendations.services.recommendations_evaluate`, imported when a task evaluates."""
+    from recommendations.services import recommendations_evaluate as evaluate
+
+    return evaluate(**kwargs)
 
 
 @shared_task(name="recommendations.tasks.generate_recommendations")
