@@ -28,7 +28,7 @@ from accounts.mail import absolute_url, mail_user
 from accounts.models import AuditAction, User
 from accounts.staff import credentials_end
 from accounts.tokens import password_reset_link_seconds, password_reset_tokens, uid_decode, uid_encode
-from quantai.errors import ValidationFailed
+from quantai.errors import RuleViolation
 
 CHECK_YOUR_EMAIL = (
     "Check your e-mail. If an account uses that address, we sent it a link to choose a new password. "
@@ -99,16 +99,18 @@ def password_reset_confirm(*, uidb64: str, token: str, new_password: str, reques
     """Set the new password from a valid link and end every session and API token of the user."""
     user = password_reset_user(uidb64=uidb64, token=token)
     if user is None:
-        raise ValidationFailed(INVALID_LINK, code="invalid_link")
+        raise RuleViolation(INVALID_LINK, code="invalid_link")
     try:
         validate_password(new_password, user)
     except DjangoValidationError as exc:
-        raise ValidationFailed("Some fields are invalid.", fields={"new_password": list(exc.messages)}) from None
+        raise RuleViolation(
+            "Some fields are invalid.", fields={"new_password": list(exc.messages)}, code="password_policy"
+        ) from None
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         # Re-checked under the lock: two uses of one link racing, only one sets a password.
         if locked.password != user.password or not password_reset_tokens.check_token(locked, token):
-            raise ValidationFailed(INVALID_LINK, code="invalid_link")
+            raise RuleViolation(INVALID_LINK, code="invalid_link")
         locked.set_password(new_password)
         locked.save(update_fields=["password"])
         ended = credentials_end(user=locked)

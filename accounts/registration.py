@@ -32,7 +32,7 @@ from accounts.models import AuditAction, User
 from accounts.roles import Role
 from accounts.services import _normalize_username
 from accounts.tokens import registration_tokens, uid_decode, uid_encode
-from quantai.errors import ValidationFailed
+from quantai.errors import RuleViolation
 
 CHECK_YOUR_EMAIL = (
     "Check your e-mail. We sent a message to the address you gave: it has the link that activates your "
@@ -57,8 +57,10 @@ def _send_confirmation(request: Any, user: User) -> None:
 def registration_request(*, username: str, email: str, password: str, request: Any = None) -> None:
     """Check the shape of a registration and act on it as the module docstring says.
 
-    Raises :class:`ValidationFailed` only for what the input itself gets wrong (a malformed name or
-    address, a password a validator refuses); never for a name or address in use.
+    Raises :class:`RuleViolation` (a :class:`ValidationFailed`; 422 in the API, whose schema already
+    checked the shapes) only for what the input itself gets wrong (a name or address the user model
+    refuses, a password a validator refuses: code ``password_policy`` when only the password is refused);
+    never for a name or address in use.
     """
     username = _normalize_username(username)
     email = User.objects.normalize_email(email.strip()).lower()
@@ -75,7 +77,8 @@ def registration_request(*, username: str, email: str, password: str, request: A
     except DjangoValidationError as exc:
         errors["password"] = list(exc.messages)
     if errors:
-        raise ValidationFailed("Some fields are invalid.", fields=errors)
+        code = "password_policy" if set(errors) == {"password"} else RuleViolation.code
+        raise RuleViolation("Some fields are invalid.", fields=errors, code=code)
 
     existing = User.objects.filter(email__iexact=email).order_by("pk").first()
     if existing is not None:
@@ -140,7 +143,7 @@ def registration_confirm(*, uidb64: str, token: str, request: Any = None) -> Use
         if user is not None:
             user = User.objects.select_for_update().filter(pk=user.pk, registration_pending=True).first()
         if user is None:
-            raise ValidationFailed(INVALID_LINK, code="invalid_link")
+            raise RuleViolation(INVALID_LINK, code="invalid_link")
         user.is_active = True
         user.registration_pending = False
         user.save(update_fields=["is_active", "registration_pending"])

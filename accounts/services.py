@@ -39,7 +39,7 @@ from accounts.sessions import session_store, session_user_id, sessions_end
 from accounts.signals import LOGIN_METHOD_ATTR
 from accounts.staff import staff_refusal_record
 from accounts.two_step import otp_required_error, two_step_enabled
-from quantai.errors import ApplicationError, Conflict, ValidationFailed
+from quantai.errors import ApplicationError, Conflict, RuleViolation, ValidationFailed
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 STARTING_CASH_MIN = Decimal("0.01")
@@ -293,13 +293,17 @@ def _current_session_key(request: Any, user: User) -> str | None:
 def password_change(*, user: User, old_password: str, new_password: str, request: Any = None) -> dict[str, int]:
     """Change the password, keep the current session, end every other session and every API token."""
     if not user.check_password(old_password):
-        raise ValidationFailed("Some fields are invalid.", fields={"old_password": ["Your current password is not correct."]})
+        message = "Your current password is not correct."
+        raise RuleViolation("Some fields are invalid.", fields={"old_password": [message]}, code="wrong_password")
     if new_password == old_password:
-        raise ValidationFailed("Some fields are invalid.", fields={"new_password": ["Choose a password you are not using now."]})
+        message = "Choose a password you are not using now."
+        raise RuleViolation("Some fields are invalid.", fields={"new_password": [message]}, code="password_policy")
     try:
         validate_password(new_password, user)
     except DjangoValidationError as exc:
-        raise ValidationFailed("Some fields are invalid.", fields={"new_password": list(exc.messages)}) from None
+        raise RuleViolation(
+            "Some fields are invalid.", fields={"new_password": list(exc.messages)}, code="password_policy"
+        ) from None
 
     keep = _current_session_key(request, user)
     with transaction.atomic():

@@ -1,7 +1,8 @@
 """Writes of the backtesting lab: validating and queueing a run, and running it.
 
 - :func:`backtest_spec_clean` turns raw input (API, form, command) into a :class:`BacktestSpec`, or raises
-  :class:`ValidationFailed` with one message per field (``system``, ``parameters.<name>``, ``end``, ...).
+  :class:`ValidationFailed` with one message per field (``system``, ``parameters.<name>``, ``end``, ...): a
+  :class:`RuleViolation` (422 in the API) when every value is well formed and a rule refuses the request.
 - :func:`backtest_create` stores a queued run and enqueues ``backtesting.tasks.run_backtest`` once the
   row is committed (``enqueue=False`` for a command that runs it in the foreground).
 - :func:`backtest_run` runs a queued run: short writes for its state and progress (pushed live to the
@@ -28,7 +29,7 @@ from backtesting.models import BacktestRun, Execution, RunStatus
 from backtesting.spec import MIN_SESSIONS, MIN_SPLIT_SESSIONS, MIN_SPLIT_SIDE, BacktestOutcome, BacktestSpec
 from backtesting.system_types import DataError
 from backtesting.systems import SYSTEMS, ParameterError, clean_parameters, parameter_grid, resolve_system
-from quantai.errors import ValidationFailed
+from quantai.errors import RuleViolation, ValidationFailed
 from quantai.health import require_task_queue
 from quantai.notifier import notify_user
 
@@ -61,11 +62,14 @@ def _as_date(value: date | str | None, field: str, errors: dict[str, list[str]])
         return None
 
 
-def _as_bps(value: Decimal | float | str | None, default: str, field: str, errors: dict[str, list[str]]) -> Decimal:
+def _as_bps(
+    value: Decimal | float | str | None, default: str, field: str, errors: dict[str, list[str]], malformed: set[str]
+) -> Decimal:
     try:
         bps = Decimal(str(value if value is not None else default))
     except InvalidOperation:
         errors[field] = ["Must be a number of basis points."]
+        malformed.add(field)
         return Decimal(default)
     if not bps.is_finite() or bps < 0 or bps > MAX_COST_BPS:
         errors[field] = [f"Must be between 0 and {MAX_COST_BPS} basis points."]
@@ -133,14 +137,21 @@ def backtest_spec_clean(
 
     With ``check_data`` the stored prices must support the period (:func:`_history_problem`: a session in
     it, SPY, enough history for a model system's first model); a command reading CSV files passes False.
+
+    A value that is malformed as such (an unknown system, a date that is no date) makes it a plain
+    :class:`ValidationFailed`; when all are well formed and only rules refuse them (a parameter the system
+    does not take or bounds, the end before the start, a period without prices) it is a :class:`RuleViolation`.
     """
     errors: dict[str, list[str]] = {}
+    malformed: set[str] = set()
     parameters: dict[str, list[Any]] = {}
     system = resolve_system(system)
     if system not in SYSTEMS:
         errors["system"] = [f"Unknown system {system!r}; choose one of {', '.join(SYSTEMS)}."]
+        malformed.add("system")
     elif params is not None and not isinstance(params, Mapping):
         errors["parameters"] = ["Parameters must be an object of name: value."]
+        malformed.add("parameters")
     else:
         try:
             parameters = clean_parameters(system, params)
@@ -149,23 +160,27 @@ def backtest_spec_clean(
     start_d = _as_date(start, "start", errors)
     end_d = _as_date(end, "end", errors)
     split_d = _as_date(split, "split_date", errors)
+    malformed.update(field for field in ("start", "end", "split_date") if field in errors)
     if start_d and end_d and end_d < start_d:
         errors["end"] = ["The end is before the start."]
     if split_d and ((start_d and split_d <= start_d) or (end_d and split_d >= end_d)):
         errors["split_date"] = ["The split date must lie inside the period (after the start, before the end)."]
-    commission = _as_bps(commission_bps, "1", "commission_bps", errors)
-    slippage = _as_bps(slippage_bps, "2", "slippage_bps", errors)
+    commission = _as_bps(commission_bps, "1", "commission_bps", errors, malformed)
+    slippage = _as_bps(slippage_bps, "2", "slippage_bps", errors, malformed)
     if execution not in Execution.values:
         errors["execution"] = [f"Choose one of {', '.join(Execution.values)}."]
+        malformed.add("execution")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         errors["seed"] = [f"Must be a whole number from 0 to {MAX_SEED}."]
+        malformed.add("seed")
     if check_data and not any(k in errors for k in ("start", "end", "system")):
         coverage = selectors.price_coverage(start=start_d, end=end_d)
         problem = _history_problem(system, parameters, start_d, end_d, split_d, coverage)
         if problem:
             errors["period"] = [problem]
     if errors:
-        raise ValidationFailed("Some fields are invalid.", fields=errors)
+        refusal = ValidationFailed if malformed else RuleViolation
+        raise refusal("Some fields are invalid.", fields=errors)
     return BacktestSpec(
         system=system,
         parameters=parameters,
@@ -337,11 +352,11 @@ def backtest_run(*, run_id: int, progress: Progress | None = None) -> BacktestRu
 def backtest_evaluate(*, spec: BacktestSpec, progress: Progress | None = None, bars: Any = None) -> BacktestOutcome:
     """Compute a spec without storing a run (the command's dry mode): stored prices unless ``bars`` are given.
 
-    Raises :class:`ValidationFailed` when the data cannot support it.
+    Raises :class:`RuleViolation` when the data cannot support it.
     """
     if bars is None:
         bars = selectors.backtest_bars(end=spec.end)
     try:
         return backtest_compute(spec=spec, bars=bars, progress=progress)
     except DataError as exc:
-        raise ValidationFailed(str(exc), fields={"period": [str(exc)]}) from None
+        raise RuleViolation(str(exc), fields={"period": [str(exc)]}) from None

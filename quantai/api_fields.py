@@ -24,6 +24,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.http import QueryDict
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from rest_framework import serializers
@@ -34,14 +35,51 @@ DECIMAL_MESSAGE = 'Enter a number with the digits 0-9 and an optional decimal po
 FLOAT_MESSAGE = 'Send the number as a decimal string (for example "1.5") or a whole number, never a JSON float.'
 UNKNOWN_FIELD_MESSAGE = "Unknown field."
 BLANK_MESSAGE = "Give a value or leave the field out."
+#: Zero written any way the strict pattern allows ("0", "00.000"): excluded where the minimum is one step.
+ZERO_PATTERN = r"^-?0+(?:\.0+)?$"
 
 
-def decimal_pattern(*, max_digits: int, decimal_places: int, signed: bool = True) -> str:
-    """The regular expression (anchored, ECMA and Python alike) a strict decimal string must match."""
+def decimal_pattern(*, max_digits: int, decimal_places: int, signed: bool = True, maximum: Decimal | None = None) -> str:
+    """The regular expression (anchored, ECMA and Python alike) a strict decimal string must match.
+
+    With ``maximum`` (unsigned only) the expression also says the value is at most that: a schema cannot
+    put a numeric bound on a string, so a limit below what the digits allow is spelled out digit by digit.
+    """
     whole = max(max_digits - decimal_places, 1)
     sign = "-?" if signed else ""
     places = rf"(?:\.[0-9]{{1,{decimal_places}}})?" if decimal_places > 0 else ""
+    largest = Decimal(10) ** whole - Decimal(1).scaleb(-decimal_places)
+    if maximum is not None and not signed and Decimal(maximum) < largest:
+        return f"^(?:{'|'.join(_at_most(Decimal(maximum), whole=whole, places=decimal_places))})$"
     return rf"^{sign}[0-9]{{1,{whole}}}{places}$"
+
+
+def _below(digit: str) -> str:
+    return "0" if digit == "1" else f"[0-{int(digit) - 1}]"
+
+
+def _at_most(limit: Decimal, *, whole: int, places: int) -> list[str]:
+    """Alternatives matching the unsigned decimal strings (``whole`` digits at most before the point, ``places``
+    after) whose value is at most ``limit``: shorter whole parts, then smaller digits at each position."""
+    digits, _, fraction = f"{limit.quantize(Decimal(1).scaleb(-places)):f}".partition(".")
+    digits = digits.lstrip("0") or "0"
+    fraction = fraction.ljust(places, "0")[:places]
+    pad = f"0{{0,{whole - len(digits)}}}" if whole > len(digits) else ""
+    any_places = rf"(?:\.[0-9]{{1,{places}}})?" if places else ""
+    found = [rf"{pad}[0-9]{{1,{len(digits) - 1}}}{any_places}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - i - 1
+            found.append(f"{pad}{digits[:i]}{_below(digit)}" + (f"[0-9]{{{rest}}}" if rest else "") + any_places)
+    # The whole part equals the limit's: the decimals may not exceed its decimals.
+    smaller = [
+        fraction[:j] + _below(d) + (f"[0-9]{{0,{places - j - 1}}}" if places - j > 1 else "")
+        for j, d in enumerate(fraction)
+        if d != "0"
+    ] + [fraction[:k] for k in range(1, places + 1)]
+    tail = rf"(?:\.(?:{'|'.join(smaller)}))?" if places else ""
+    found.append(f"{pad}{digits}{tail}")
+    return found
 
 
 def validate_ascii_decimal(value: Any) -> None:
@@ -75,7 +113,13 @@ class StrictDecimalField(serializers.DecimalField):
 
     @property
     def pattern(self) -> str:
-        return decimal_pattern(max_digits=self.digits, decimal_places=self.places, signed=self.signed)
+        maximum = None if self.max_value is None else Decimal(self.max_value)
+        return decimal_pattern(max_digits=self.digits, decimal_places=self.places, signed=self.signed, maximum=maximum)
+
+    @property
+    def excludes_zero(self) -> bool:
+        """A minimum of one step (``0.01`` with two places) is "more than zero", which a schema can say."""
+        return self.min_value is not None and Decimal(self.min_value) == Decimal(1).scaleb(-self.places)
 
     def integer_bounds(self) -> tuple[int, int]:
         """The JSON integers this field accepts: within its bounds and its whole digits."""
@@ -184,12 +228,39 @@ class StrictDecimalFieldSchema(OpenApiSerializerFieldExtension):
         if direction != "request":
             return auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
         low, high = field.integer_bounds()
-        return {
-            "oneOf": [
-                {"type": "string", "format": "decimal", "pattern": field.pattern},
-                {"type": "integer", "minimum": low, "maximum": high},
-            ]
-        }
+        string: dict[str, Any] = {"type": "string", "format": "decimal", "pattern": field.pattern}
+        if field.excludes_zero:
+            string["not"] = {"pattern": ZERO_PATTERN}
+        return {"oneOf": [string, {"type": "integer", "minimum": low, "maximum": high}]}
+
+
+#: Formats whose values are structured enough that a NUL or blank text cannot match them anyway.
+_STRUCTURED_FORMATS = frozenset({"date", "date-time", "time", "uuid", "uri", "email", "ipv4", "ipv6", "binary", "byte"})
+#: Any text without NUL (DRF refuses NUL in every CharField) ...
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+#: ... and, where blanks are refused after trimming, with something besides whitespace.
+NOT_BLANK_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
+class CharFieldSchema(OpenApiSerializerFieldExtension):
+    """Request text says what every DRF ``CharField`` refuses: NUL characters, and whitespace only where
+    blanks are refused (the field trims before it checks). A field with its own pattern keeps it."""
+
+    target_class = serializers.CharField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        field: serializers.CharField = self.target
+        schema = auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
+        if direction != "request" or not isinstance(schema, dict) or schema.get("type") != "string":
+            return schema
+        if "pattern" in schema or "enum" in schema or schema.get("format") in _STRUCTURED_FORMATS:
+            return schema
+        if any(isinstance(validator, RegexValidator) for validator in field.validators):
+            return schema  # drf-spectacular publishes the field's own expression after this
+        blank_refused = field.trim_whitespace and not field.allow_blank
+        schema["pattern"] = NOT_BLANK_PATTERN if blank_refused else NO_NUL_PATTERN
+        return schema
 
 
 __all__ = [

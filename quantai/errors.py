@@ -4,6 +4,18 @@ Services raise :class:`ApplicationError` subclasses; the DRF exception handler t
 DRF's own exceptions and Django's ``Http404``/``PermissionDenied``/``ValidationError`` into::
 
     {"error": {"code": "validation_error", "message": "...", "fields": {"field": ["..."]}}}
+
+The status says whose move it is. 400 ``validation_error``: the input is malformed, and the API schema
+says so too (a request the schema accepts never gets it). Input that is well formed but refused:
+
+- 409 (:class:`StateConflict`, :class:`Conflict`): the account's current state refuses it (not enough
+  cash or shares, an answered recommendation, an idempotency key already used for another request);
+  the same request can succeed once the state changes;
+- 422 (:class:`RuleViolation`): a rule refuses it whatever the state (a password the policy refuses,
+  a backtest period without prices, exit levels in the wrong order).
+
+Their ``code`` is ``conflict``/``rule_violation`` or, where a program can act on it, more specific
+(``insufficient_cash``, ``password_policy``, ...). Sign-in keeps 400 ``invalid_credentials``.
 """
 
 from __future__ import annotations
@@ -37,7 +49,27 @@ class ApplicationError(Exception):
 
 
 class ValidationFailed(ApplicationError):
+    """Input refused, with messages per field (``fields``). As such: 400, malformed input."""
+
     code = "validation_error"
+
+
+class RuleViolation(ValidationFailed):
+    """Well-formed input that a rule refuses (422). A :class:`ValidationFailed`, so forms show it by its field."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = "rule_violation"
+
+
+class StateConflict(ValidationFailed):
+    """Well-formed input the current state refuses (409): not enough cash or shares, a closed position.
+
+    Unlike :class:`Conflict` (a request that contradicts an earlier one: a reused idempotency key, an
+    onboarding step out of order) it names the field to change, so forms show it by that field.
+    """
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
 
 
 class NotFound(ApplicationError):

@@ -4,6 +4,8 @@
   ``accounts.throttling.UserApiThrottle``) applies to all of them, and the anonymous ones carry per-IP
   limits of their own. The answer has the common error shape and a ``Retry-After`` header.
 - ``user_id`` path parameters are ``me`` or a user's id (ASCII digits); anything else answers 404.
+- A request body whose every ``anyOf`` branch requires a field (feedback: a score or a comment) is itself
+  required: drf-spectacular looks only at the top-level ``required`` list.
 """
 
 from __future__ import annotations
@@ -49,9 +51,30 @@ def _rate_limited_response(existing: dict[str, Any] | None) -> dict[str, Any]:
     return response
 
 
+def _demands_fields(schema: dict[str, Any], components: dict[str, Any]) -> bool:
+    """Whether every object this schema accepts has at least one property (so an absent body is refused)."""
+    if "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    if schema.get("required"):
+        return True
+    branches: list[dict[str, Any]] = schema.get("anyOf") or schema.get("oneOf") or []
+    return bool(branches) and all(_demands_fields(branch, components) for branch in branches)
+
+
+def _require_demanding_bodies(operation: dict[str, Any], components: dict[str, Any]) -> None:
+    body = operation.get("requestBody")
+    if not isinstance(body, dict) or body.get("required"):
+        return
+    schemas = [media.get("schema", {}) for media in body.get("content", {}).values()]
+    if schemas and all(_demands_fields(schema, components) for schema in schemas):
+        body["required"] = True
+
+
 def document_common_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """``POSTPROCESSING_HOOKS`` entry: 429 with Retry-After on every operation; ``user_id`` is ``me`` or digits."""
+    """``POSTPROCESSING_HOOKS`` entry: 429 with Retry-After on every operation; ``user_id`` is ``me`` or digits;
+    bodies that must name a field are required."""
     result.setdefault("components", {}).setdefault("schemas", {}).setdefault(ERROR_COMPONENT, ERROR_SCHEMA)
+    components = result["components"]["schemas"]
     for path_item in result.get("paths", {}).values():
         for method in HTTP_METHODS:
             operation = path_item.get(method)
@@ -59,6 +82,7 @@ def document_common_responses(result: dict[str, Any], generator: Any, request: A
                 continue
             responses = operation.setdefault("responses", {})
             responses["429"] = _rate_limited_response(responses.get("429"))
+            _require_demanding_bodies(operation, components)
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path" and parameter.get("name") == "user_id":
                     parameter["schema"] = {"type": "string", "pattern": USER_ID_PATTERN}

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from accounts.models import User, UserSession
@@ -17,6 +16,7 @@ from accounts.roles import role_of
 from accounts.selectors import onboarding_next_step
 from accounts.services import STARTING_CASH_MAX, STARTING_CASH_MIN
 from accounts.two_step import CODE_MAX_LENGTH
+from quantai.api_fields import StrictDecimalField
 
 USERNAME_MAX = 150
 EMAIL_MAX = 254
@@ -61,18 +61,16 @@ class StrictSerializer(serializers.Serializer):
 
 
 class RegisterSerializer(StrictSerializer):
-    username = StrictCharField(max_length=USERNAME_MAX)
+    """The shapes (the schema says them: a username of letters, digits and @.+-_); the password policy and the
+    rules on the name as stored are the service's, answered 422 (``accounts.registration``)."""
+
+    username = StrictCharField(
+        max_length=USERNAME_MAX,
+        # Django's username characters, with the schema's "$" (a final newline is stripped like spaces).
+        validators=[RegexValidator(r"^[\w.@+-]+$", "Letters, digits and @ . + - _ only.")],
+    )
     email = StrictEmailField(max_length=EMAIL_MAX)
     password = PasswordField()
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Every configured validator, with the would-be user so "too similar to your username" works.
-        candidate = User(username=attrs["username"], email=attrs["email"])
-        try:
-            validate_password(attrs["password"], candidate)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"password": list(exc.messages)}) from None
-        return attrs
 
 
 class LinkTokenSerializer(StrictSerializer):
@@ -124,9 +122,8 @@ QuestionnaireSerializer = serializers.SerializerMetaclass(
 
 
 class StartingCashSerializer(StrictSerializer):
-    starting_cash = serializers.DecimalField(
-        max_digits=15, decimal_places=2, min_value=STARTING_CASH_MIN, max_value=STARTING_CASH_MAX
-    )
+    # Eleven digits: the schema's pattern then spells out the maximum (100000000.00) exactly.
+    starting_cash = StrictDecimalField(max_digits=11, decimal_places=2, min_value=STARTING_CASH_MIN, max_value=STARTING_CASH_MAX)
 
 
 class NextStepSerializer(serializers.Serializer):

@@ -78,10 +78,20 @@ _ERROR = inline_serializer(
     },
 )
 _ERRORS = {
-    400: OpenApiResponse(_ERROR, description="Invalid input; per-field messages in error.fields."),
+    400: OpenApiResponse(_ERROR, description="Malformed input (`validation_error`); per-field messages in error.fields."),
     401: OpenApiResponse(_ERROR, description="Not signed in (sign-in: 'otp_required' or 'otp_invalid')."),
     429: OpenApiResponse(_ERROR, description="Rate limited or locked out; see the Retry-After header."),
 }
+_SIGN_IN_ERRORS = {
+    **_ERRORS,
+    400: OpenApiResponse(
+        _ERROR,
+        description="Malformed input (`validation_error`), or a username and password that do not match an active "
+        "account (`invalid_credentials`, the same answer whichever part is wrong).",
+    ),
+}
+_INVALID_LINK = "`invalid_link`: the link is invalid, already used or expired"
+_POLICY_REFUSAL = "`password_policy`: a password validator refuses the password (per-field messages)"
 
 
 def _profile(user: User, request: Request) -> dict[str, Any]:
@@ -108,7 +118,13 @@ class RegisterView(_AnonymousJsonView):
     @extend_schema(
         tags=[TAG],
         request=RegisterSerializer,
-        responses={202: _DETAIL, **_ERRORS},
+        responses={
+            202: _DETAIL,
+            **_ERRORS,
+            422: OpenApiResponse(
+                _ERROR, description=f"{_POLICY_REFUSAL}; `rule_violation`: the user model refuses the name or address."
+            ),
+        },
         summary="Ask for an investor account",
         description="Username, e-mail and a password that passes every validator (length 12+, not common, "
         "not numeric, not like the username/e-mail). The answer is the same 202 whether or not the username "
@@ -127,10 +143,15 @@ class RegisterConfirmView(_AnonymousJsonView):
     @extend_schema(
         tags=[TAG],
         request=LinkTokenSerializer,
-        responses={200: UserProfileSerializer, 400: _ERRORS[400], 429: _ERRORS[429]},
+        responses={
+            200: UserProfileSerializer,
+            400: _ERRORS[400],
+            422: OpenApiResponse(_ERROR, description=_INVALID_LINK + "."),
+            429: _ERRORS[429],
+        },
         summary="Activate an account from its confirmation e-mail",
         description="uid and token are the last two parts of the link in the mail. Single-use; invalid, used "
-        "or expired links answer 400 'invalid_link'. Does not sign in.",
+        "or expired links answer 422 'invalid_link'. Does not sign in.",
     )
     def post(self, request: Request) -> Response:
         serializer = LinkTokenSerializer(data=request.data)
@@ -165,7 +186,7 @@ class LoginView(_AnonymousJsonView):
     @extend_schema(
         tags=[TAG],
         request=LoginSerializer,
-        responses={200: UserProfileSerializer, **_ERRORS},
+        responses={200: UserProfileSerializer, **_SIGN_IN_ERRORS},
         summary="Sign in with a session cookie",
         description="Starts a session (new session id and CSRF token). After 5 failures for one username from one "
         "IP, sign-in is refused with 429 'locked_out' until the cool-off ends. An account with two-step sign-in on "
@@ -186,7 +207,11 @@ class TokenView(_AnonymousJsonView):
     @extend_schema(
         tags=[TAG],
         request=LoginSerializer,
-        responses={200: TokenSerializer, 409: OpenApiResponse(_ERROR, description="Too many active tokens."), **_ERRORS},
+        responses={
+            200: TokenSerializer,
+            409: OpenApiResponse(_ERROR, description="Too many active tokens (`token_limit`)."),
+            **_SIGN_IN_ERRORS,
+        },
         summary="Get an expiring API token",
         description="Returns a token to send as 'Authorization: Token <token>'. It expires (10 h by default) and only "
         "its SHA-512 digest is stored. Same lockout, rate limit and two-step 'otp' rule as session sign-in.",
@@ -305,7 +330,14 @@ class PasswordChangeView(APIView):
     @extend_schema(
         tags=[TAG],
         request=PasswordChangeSerializer,
-        responses={200: RevokeResultSerializer, **_ERRORS},
+        responses={
+            200: RevokeResultSerializer,
+            **_ERRORS,
+            422: OpenApiResponse(
+                _ERROR,
+                description=f"`wrong_password`: the current password is not correct; {_POLICY_REFUSAL} (or is the current one).",
+            ),
+        },
         summary="Change your password",
         description="Needs the current password. Every other session and every API token of the user is ended "
         "(the token making the request too, when the request uses one); a browser session making the request "
@@ -365,10 +397,15 @@ class PasswordResetConfirmView(_AnonymousJsonView):
     @extend_schema(
         tags=[TAG],
         request=PasswordResetConfirmSerializer,
-        responses={200: RevokeResultSerializer, 400: _ERRORS[400], 429: _ERRORS[429]},
+        responses={
+            200: RevokeResultSerializer,
+            400: _ERRORS[400],
+            422: OpenApiResponse(_ERROR, description=f"{_INVALID_LINK}; {_POLICY_REFUSAL}."),
+            429: _ERRORS[429],
+        },
         summary="Set a new password from a reset link",
         description="Every password validator applies. Ends every browser session and API token of the account "
-        "(counts returned). An invalid, used or expired link answers 400 'invalid_link'. Does not sign in.",
+        "(counts returned). An invalid, used or expired link answers 422 'invalid_link'. Does not sign in.",
     )
     def post(self, request: Request) -> Response:
         serializer = PasswordResetConfirmSerializer(data=request.data)

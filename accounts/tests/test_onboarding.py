@@ -96,7 +96,7 @@ def test_cash_cannot_change_once_active(api, active_user):
 
 @pytest.mark.parametrize(
     "value",
-    ["0", "-1", "0.001", "100000000.01", "1e400", "NaN", "Infinity", "abc", True, None, [], {"a": 1}, ""],
+    ["0", "-1", "0.001", "100000000.01", "1e400", "NaN", "Infinity", "abc", True, None, [], {"a": 1}, "", 99.5],
 )
 def test_invalid_starting_cash_is_a_field_error(api, user, value):
     user.onboarding_stage = OnboardingStage.PROFILED
@@ -109,7 +109,7 @@ def test_invalid_starting_cash_is_a_field_error(api, user, value):
     assert user.starting_cash is None and user.onboarding_stage == OnboardingStage.PROFILED
 
 
-@pytest.mark.parametrize("value", ["0.01", "100000000", 1500, 99.5])
+@pytest.mark.parametrize("value", ["0.01", "100000000", "100000000.00", 1500, "99.5"])
 def test_valid_starting_cash_bounds(api, user, value):
     user.onboarding_stage = OnboardingStage.PROFILED
     user.save()

@@ -72,7 +72,7 @@ def test_a_reset_ends_every_session_and_token_and_the_link_works_once(api, alice
     assert other.get("/api/auth/me").status_code in (401, 403)
     assert api_login(api, "alice", NEW).status_code == 200
     again = _confirm(api, uid, token, password=NEW + " again")
-    assert again.status_code == 400 and again.json()["error"]["code"] == "invalid_link"
+    assert again.status_code == 422 and again.json()["error"]["code"] == "invalid_link"
     alice.refresh_from_db()
     assert alice.check_password(NEW)
     event = AuditEvent.objects.get(action=AuditAction.PASSWORD_RESET)
@@ -87,7 +87,7 @@ def test_an_expired_link_is_refused(api, alice, monkeypatch, settings):
     uid, token = link_parts(mailed_link("alice@example.com"))
     later = datetime.now() + timedelta(seconds=3601)
     monkeypatch.setattr(password_reset_tokens, "_now", lambda: later)
-    assert _confirm(api, uid, token).status_code == 400
+    assert _confirm(api, uid, token).status_code == 422
     alice.refresh_from_db()
     assert alice.check_password(DEFAULT_PASSWORD)
 
@@ -95,14 +95,14 @@ def test_an_expired_link_is_refused(api, alice, monkeypatch, settings):
 def test_a_registration_link_is_not_a_reset_link(api, alice):
     from accounts.tokens import registration_tokens, uid_encode
 
-    assert _confirm(api, uid_encode(alice), registration_tokens.make_token(alice)).status_code == 400
+    assert _confirm(api, uid_encode(alice), registration_tokens.make_token(alice)).status_code == 422
 
 
 def test_the_new_password_meets_every_validator(api, alice):
     _ask(api, "alice@example.com")
     uid, token = link_parts(mailed_link("alice@example.com"))
     response = _confirm(api, uid, token, password="short")
-    assert response.status_code == 400
+    assert response.status_code == 422 and response.json()["error"]["code"] == "password_policy"
     assert "new_password" in response.json()["error"]["fields"]
     # The link still works after a refused password.
     assert _confirm(api, uid, token).status_code == 200

@@ -30,7 +30,7 @@ def _token(user, password):
 def test_wrong_old_password_is_rejected_and_nothing_changes(user, password):
     client = _signed_in(user, password)
     response = client.post("/api/auth/password", {"old_password": "not my password", "new_password": NEW}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422 and response.json()["error"]["code"] == "wrong_password"
     assert "old_password" in response.json()["error"]["fields"]
     user.refresh_from_db()
     assert user.check_password(password)
@@ -40,7 +40,7 @@ def test_wrong_old_password_is_rejected_and_nothing_changes(user, password):
 def test_new_password_runs_the_validators_with_the_user(user, password):
     client = _signed_in(user, password)
     response = client.post("/api/auth/password", {"old_password": password, "new_password": user.username + "1"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422 and response.json()["error"]["code"] == "password_policy"
     assert "new_password" in response.json()["error"]["fields"]
 
 

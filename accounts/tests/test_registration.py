@@ -84,7 +84,7 @@ def test_the_link_activates_once(api, client):
     assert response.status_code == 200 and response.json()["username"] == "fresh"
     assert api_login(api, "fresh", PASSWORD).status_code == 200
     again = api.post("/api/auth/register/confirm", {"uid": uid, "token": token}, format="json")
-    assert again.status_code == 400 and again.json()["error"]["code"] == "invalid_link"
+    assert again.status_code == 422 and again.json()["error"]["code"] == "invalid_link"
     assert client.get(mailed_link("fresh@example.com")).status_code == 400
     assert AuditEvent.objects.filter(action=AuditAction.REGISTRATION_CONFIRMED).count() == 1
 
@@ -99,7 +99,7 @@ def test_an_expired_link_is_refused(api, settings, monkeypatch):
     later = datetime.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT + 60)
     monkeypatch.setattr(registration_tokens, "_now", lambda: later)
     response = api.post("/api/auth/register/confirm", {"uid": uid, "token": token}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert not User.objects.get(username="fresh").is_active
 
 
@@ -108,25 +108,27 @@ def test_a_link_cannot_reactivate_an_account_an_operator_deactivated(api):
     uid, token = link_parts(mailed_link("fresh@example.com"))
     api.post("/api/auth/register/confirm", {"uid": uid, "token": token}, format="json")
     User.objects.filter(username="fresh").update(is_active=False)
-    assert api.post("/api/auth/register/confirm", {"uid": uid, "token": token}, format="json").status_code == 400
+    assert api.post("/api/auth/register/confirm", {"uid": uid, "token": token}, format="json").status_code == 422
     assert not User.objects.get(username="fresh").is_active
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "status"),
     [
-        {"uid": "MQ", "token": "nope"},
-        {"uid": "!!!", "token": "x"},
-        {"uid": "w7I", "token": "x"},  # base64 of "²": a digit to isdigit(), not to int()
-        {"uid": 1, "token": "x"},
-        {"uid": "MQ", "token": "x", "extra": 1},
-        {"uid": "MQ"},
+        # Well formed, but no link of ours: 422 invalid_link. Malformed: 400.
+        ({"uid": "MQ", "token": "nope"}, 422),
+        ({"uid": "!!!", "token": "x"}, 422),
+        ({"uid": "w7I", "token": "x"}, 422),  # base64 of "²": a digit to isdigit(), not to int()
+        ({"uid": 1, "token": "x"}, 400),
+        ({"uid": "MQ", "token": "x", "extra": 1}, 400),
+        ({"uid": "MQ"}, 400),
     ],
 )
-def test_hostile_confirmations_are_400_in_the_common_shape(api, body):
+def test_hostile_confirmations_are_refused_in_the_common_shape(api, body, status):
     response = api.post("/api/auth/register/confirm", body, format="json")
-    assert response.status_code == 400
+    assert response.status_code == status
     assert set(response.json()["error"]) == {"code", "message", "fields"}
+    assert response.json()["error"]["code"] == ("invalid_link" if status == 422 else "validation_error")
 
 
 def test_registering_again_with_a_pending_address_resends_its_link(api):

@@ -28,8 +28,13 @@ class BacktestCreateSerializer(StrictSerializer):
     split_date = serializers.DateField(
         required=False, allow_null=True, default=None, help_text="First out-of-sample day (default: after 70 % of the days)."
     )
-    commission_bps = StrictDecimalField(max_digits=7, decimal_places=2, required=False, default=None, allow_null=True)
-    slippage_bps = StrictDecimalField(max_digits=7, decimal_places=2, required=False, default=None, allow_null=True)
+    # 0-500 basis points (backtesting.services.MAX_COST_BPS): the schema's pattern spells the bound out.
+    commission_bps = StrictDecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=500, required=False, default=None, allow_null=True
+    )
+    slippage_bps = StrictDecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=500, required=False, default=None, allow_null=True
+    )
     execution = serializers.ChoiceField(choices=Execution.choices, required=False, default=Execution.NEXT_OPEN)
     seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
 

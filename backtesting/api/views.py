@@ -29,6 +29,7 @@ from backtesting.api.serializers import (
     SystemSchemaSerializer,
 )
 from backtesting.systems import SYSTEMS
+from quantai.parsers import BoundedJSONParser
 
 TAG = "backtests"
 
@@ -47,6 +48,8 @@ RUN_ID = OpenApiParameter("run_id", OpenApiTypes.INT, OpenApiParameter.PATH, des
 
 class BacktestListView(generics.ListAPIView):
     serializer_class = BacktestRunSerializer
+    # JSON only: the schema's typed body (parameters, decimals, nulls) has no form encoding.
+    parser_classes = [BoundedJSONParser]
     # Paged by the project default (quantai.pagination: 50 a page, at most 500, malformed values refused).
 
     def get_queryset(self) -> Any:
@@ -71,12 +74,15 @@ class BacktestListView(generics.ListAPIView):
         request=BacktestCreateSerializer,
         responses={
             202: BacktestCreatedSerializer,
-            400: OpenApiResponse(
-                _ERROR,
-                description="Invalid input; per-field messages in error.fields "
-                "(`system`, `parameters.<name>`, `start`, `end`, `split_date`, `period`, ...).",
-            ),
+            400: OpenApiResponse(_ERROR, description="Malformed input (`validation_error`); per-field messages in error.fields."),
             **_UNAUTHENTICATED,
+            422: OpenApiResponse(
+                _ERROR,
+                description="Well formed, but a rule refuses it (`rule_violation`), per field in error.fields: "
+                "`parameters.<name>` (a parameter the system does not take, or out of its bounds; see "
+                "GET /api/backtests/systems), `end` before `start`, `split_date` outside the period, or `period`: "
+                "the stored prices cannot support it (no session, no SPY, too little history), saying what is needed.",
+            ),
             429: OpenApiResponse(_ERROR, description="Too many backtests started; see the Retry-After header."),
         },
         summary="Start a backtest",

@@ -45,18 +45,33 @@ def test_starting_a_backtest_answers_202_and_the_run_can_be_followed_to_its_resu
     assert "results" not in listed["results"][0]
 
 
-def test_invalid_input_answers_400_in_the_common_error_shape(api, market):
+def test_rules_refusing_well_formed_input_answer_422_in_the_common_error_shape(api, market):
     response = api.post(
         RUNS,
         {"system": "trend_ma", "parameters": {"fast": 90, "slow": 30}, "start": "2021-05-01", "end": "2021-01-01"},
         content_type="application/json",
     )
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "rule_violation"
+    assert {"parameters.fast", "end"} <= set(error["fields"])
+    assert not BacktestRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"system": "astrology"}, "system"),
+        ({"system": "trend_ma", "start": "May 2021"}, "start"),
+        ({"system": "trend_ma", "commission_bps": "500.01"}, "commission_bps"),
+        ({"system": "trend_ma", "parameters": {"fast": 90}, "colour": "red"}, "colour"),
+    ],
+)
+def test_malformed_input_answers_400_validation_error(api, market, body, field):
+    response = api.post(RUNS, body, content_type="application/json")
     assert response.status_code == 400
     error = error_of(response)
-    assert error["code"] == "validation_error"
-    assert {"parameters.fast", "end"} <= set(error["fields"])
-    unknown = api.post(RUNS, {"system": "astrology"}, content_type="application/json")
-    assert unknown.status_code == 400 and "system" in error_of(unknown)["fields"]
+    assert error["code"] == "validation_error" and field in error["fields"]
     assert not BacktestRun.objects.exists()
 
 
@@ -145,17 +160,17 @@ def test_invalid_paging_is_refused_not_silently_replaced(api):
     assert api.get(RUNS, {"limit": 5, "offset": 0}).status_code == 200
 
 
-def test_too_little_history_answers_400_saying_what_is_needed_and_what_there_is(api, market):
+def test_too_little_history_answers_422_saying_what_is_needed_and_what_there_is(api, market):
     response = api.post(
         RUNS, {"system": "engine", "parameters": {"min_train_days": 800}, "start": "2021-06-01"}, content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     error = error_of(response)
-    assert error["code"] == "validation_error"
+    assert error["code"] == "rule_violation"
     (message,) = error["fields"]["period"]
     assert message.startswith("The first model needs 800 sessions of history before it; there are 757 (")
     nothing = api.post(RUNS, {"system": "trend_ma", "start": "2024-01-02"}, content_type="application/json")
-    assert nothing.status_code == 400
+    assert nothing.status_code == 422
     (message,) = error_of(nothing)["fields"]["period"]
     assert "There are no prices of the stocks between 2024-01-02 and the latest prices" in message
     assert "the stored prices run from 2019-01-02 to 2021-12-31" in message

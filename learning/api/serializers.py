@@ -6,12 +6,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from learning.models import TrainingRun
+from learning.services.config import KIND_ORDER
 from quantai.api_fields import StrictSerializer
 
 
 class TrainRequestSerializer(StrictSerializer):
     kinds = serializers.ListField(
-        child=serializers.CharField(max_length=16),
+        child=serializers.ChoiceField(choices=KIND_ORDER),
         required=False,
         allow_empty=True,
         max_length=8,

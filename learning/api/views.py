@@ -21,6 +21,7 @@ from accounts.ratelimits import rate_limit
 from learning import selectors
 from learning.api.serializers import TrainAcceptedSerializer, TrainingRunSerializer, TrainRequestSerializer
 from learning.services import training_run_request
+from quantai.parsers import BoundedJSONParser
 
 TAG = "learning"
 
@@ -43,16 +44,18 @@ READ_ERRORS = {
 @method_decorator(rate_limit("training", key="user"), name="post")
 class TrainView(APIView):
     permission_classes = [IsOperator]
+    parser_classes = [BoundedJSONParser]  # JSON only: a list of kinds has no form encoding in the schema
 
     @extend_schema(
         tags=[TAG],
         request=TrainRequestSerializer,
         responses={
             202: TrainAcceptedSerializer,
-            400: OpenApiResponse(_ERROR, description="Unknown model kind or invalid date; details in error.fields."),
+            400: OpenApiResponse(_ERROR, description="Malformed input (`validation_error`): an unknown kind, an invalid date."),
             401: READ_ERRORS[401],
             403: OpenApiResponse(_ERROR, description="Operators and administrators only."),
             409: OpenApiResponse(_ERROR, description="A training run is already queued or running (code training_in_progress)."),
+            422: OpenApiResponse(_ERROR, description="A kind this installation cannot train (`kind_unavailable`)."),
             429: OpenApiResponse(_ERROR, description="Too many training requests (RATE_LIMITS['training']); see Retry-After."),
         },
         summary="Start a training run",

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 
-from quantai.errors import ValidationFailed
+from quantai.errors import RuleViolation
 
 #: Display and training order of the base models.
 KIND_ORDER: tuple[str, ...] = ("rf", "xgb", "lstm", "rl")
@@ -65,7 +65,11 @@ def default_kinds() -> list[str]:
 
 
 def clean_kinds(kinds: Iterable[str] | None) -> list[str]:
-    """``kinds`` de-duplicated and checked (``None`` or empty: the default); raises :class:`ValidationFailed`."""
+    """``kinds`` de-duplicated and checked (``None`` or empty: the default).
+
+    A kind this installation cannot train (unknown, or its library is not installed) is a :class:`RuleViolation`
+    (code ``kind_unavailable``).
+    """
     if not kinds:
         return default_kinds()
     chosen = list(dict.fromkeys(str(k) for k in kinds))
@@ -73,7 +77,7 @@ def clean_kinds(kinds: Iterable[str] | None) -> list[str]:
     unknown = [k for k in chosen if k not in known]
     if unknown:
         message = f"unknown model kind{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; choose from {', '.join(known)}"
-        raise ValidationFailed(message, fields={"kinds": [message]})
+        raise RuleViolation(message, fields={"kinds": [message]}, code="kind_unavailable")
     return chosen
 
 

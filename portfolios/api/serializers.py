@@ -106,9 +106,14 @@ class PortfolioSerializer(serializers.Serializer):
         return "average cost (fees of opening trades included in the average; fees of closing trades reduce realized P&L)"
 
 
+#: The key travels in one place, the header, so the schema can say it is required.
+IDEMPOTENCY_KEY_IN_HEADER = "Send the idempotency key as the Idempotency-Key header."
+
+
 class TradeRequestSerializer(StrictSerializer):
     forbidden_messages = {
         "recommendation_id": "Accept the recommendation through the recommendations API instead.",
+        "idempotency_key": IDEMPOTENCY_KEY_IN_HEADER,
     }
 
     symbol = serializers.ChoiceField(choices=list(TRADABLE))
@@ -125,9 +130,6 @@ class TradeRequestSerializer(StrictSerializer):
     fees = StrictDecimalField(max_digits=10, decimal_places=2, min_value=0, max_value=MAX_PRICE, required=False)
     executed_at = serializers.DateTimeField(required=False, help_text="Defaults to now; never before your last entry.")
     source = serializers.ChoiceField(choices=API_SOURCES, required=False, default=TradeSource.MANUAL)  # type: ignore[assignment]
-    idempotency_key = serializers.CharField(
-        max_length=100, required=False, help_text="Or send the Idempotency-Key header; one of the two is required."
-    )
 
 
 class TradeResultSerializer(serializers.Serializer):
@@ -143,18 +145,17 @@ class PositionUpdateSerializer(StrictSerializer):
         for name in ("shares", "avg_purchase_price", "symbol", "position_type", "realized_pnl", "market_value")
     }
 
-    stop_loss = StrictDecimalField(max_digits=10, decimal_places=2, allow_null=True, required=False)
-    take_profit = StrictDecimalField(max_digits=10, decimal_places=2, allow_null=True, required=False)
+    stop_loss = StrictDecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"), allow_null=True, required=False)
+    take_profit = StrictDecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"), allow_null=True, required=False)
     notes = serializers.CharField(max_length=2000, allow_blank=True, required=False, trim_whitespace=False)
     auto_exit = serializers.BooleanField(required=False)
 
 
 class CashRequestSerializer(StrictSerializer):
+    forbidden_messages = {"idempotency_key": IDEMPOTENCY_KEY_IN_HEADER}
+
     action = serializers.ChoiceField(choices=["deposit", "withdraw"])
     amount = StrictDecimalField(max_digits=15, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_MONEY)
-    idempotency_key = serializers.CharField(
-        max_length=100, required=False, help_text="Or send the Idempotency-Key header; one of the two is required."
-    )
 
 
 class CashResultSerializer(serializers.Serializer):

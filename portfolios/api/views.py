@@ -7,6 +7,7 @@ Each view validates input with a serializer, calls one service or selector, and 
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +35,8 @@ from portfolios.api.serializers import (
 )
 from portfolios.ledger import q2
 from portfolios.models import CashAccount, Position, Trade, TradeSide, TradeSource
-from quantai.errors import NotFound, ValidationFailed
+from quantai.errors import NotFound, RuleViolation, ValidationFailed
+from quantai.parsers import BoundedJSONParser
 
 TAG = "portfolio"
 
@@ -52,18 +54,36 @@ READ_ERRORS = {
     404: OpenApiResponse(_ERROR, description="No such portfolio for you (another investor's id answers 404 too)."),
 }
 _WRITE_ERRORS = {
-    400: OpenApiResponse(_ERROR, description="Invalid input or a rule refused it; per-field messages in error.fields."),
+    400: OpenApiResponse(_ERROR, description="Malformed input (`validation_error`); per-field messages in error.fields."),
     **READ_ERRORS,
-    409: OpenApiResponse(_ERROR, description="The idempotency key was already used for a different request."),
+    409: OpenApiResponse(_ERROR, description="The idempotency key was already used for a different request (`conflict`)."),
+}
+#: What the ledger answers to a well-formed entry it refuses (trades and cash).
+_LEDGER_REFUSALS = {
+    409: OpenApiResponse(
+        _ERROR,
+        description="Your account refuses it as it stands, the field to change named in error.fields: "
+        "`insufficient_cash` (no margin), `insufficient_shares`, `opposite_position` (long and short at once), "
+        "`too_large` (a position or balance past its limit), `ledger_order` (before your last entry); or "
+        "`conflict`: the idempotency key was already used for a different request.",
+    ),
+    422: OpenApiResponse(
+        _ERROR,
+        description="A rule refuses it: `short_not_allowed` (Aggressive profile and the feature only), `fees_too_high`, "
+        "`future_date`, `no_price` (no close known for the symbol: give `price`).",
+    ),
 }
 USER_ID = OpenApiParameter("user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="A user id, or `me`.")
 POSITION_ID = OpenApiParameter("position_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+#: Visible ASCII, spaces inside only: what survives every HTTP stack unchanged (a UUID is a good key).
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~](?:[ -~]{0,98}[!-~])?$"
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN, "maxLength": 100},
     OpenApiParameter.HEADER,
-    description="Makes the request safe to retry: the same key returns the first result and applies nothing again. "
-    "Required here or as the `idempotency_key` field.",
+    required=True,
+    description="Makes the request safe to retry: the same key returns the first result and applies nothing again "
+    "(the same key with a different request answers 409 `conflict`). 1-100 visible ASCII characters.",
 )
 
 
@@ -75,14 +95,13 @@ def portfolio_owner(request: Request, user_id: str, *, write: bool = False) -> U
     return owner
 
 
-def _idempotency_key(request: Request, body_key: str | None) -> str:
-    header_key = request.headers.get("Idempotency-Key")
-    if header_key and body_key and header_key != body_key:
-        message = "The Idempotency-Key header and the idempotency_key field differ; send one."
-        raise ValidationFailed(message, fields={"idempotency_key": [message]})
-    key = header_key or body_key
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key")
     if not key:
-        message = "An idempotency key is required (header Idempotency-Key or field idempotency_key)."
+        message = "An idempotency key is required: send the Idempotency-Key header."
+        raise ValidationFailed(message, fields={"idempotency_key": [message]})
+    if re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key) is None:
+        message = "The Idempotency-Key header must be 1-100 visible ASCII characters (spaces only inside)."
         raise ValidationFailed(message, fields={"idempotency_key": [message]})
     return key
 
@@ -106,11 +125,14 @@ class PortfolioView(APIView):
 
 
 class PositionsView(APIView):
+    # JSON only: the schema's typed body (decimals, nulls, booleans) has no form encoding.
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         tags=[TAG],
         parameters=[USER_ID, IDEMPOTENCY_KEY],
         request=TradeRequestSerializer,
-        responses={201: TradeResultSerializer, 200: TradeResultSerializer, **_WRITE_ERRORS},
+        responses={201: TradeResultSerializer, 200: TradeResultSerializer, **_WRITE_ERRORS, **_LEDGER_REFUSALS},
         summary="Record a trade (BUY, SELL, SHORT, COVER)",
         description="Applies the trade to the position and cash in one transaction. No margin: a buy needs the cash. "
         "Shorting needs an Aggressive profile and the short-selling feature. Answers 201 for a new trade, 200 "
@@ -121,13 +143,13 @@ class PositionsView(APIView):
         serializer = TradeRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        key = _idempotency_key(request, data.get("idempotency_key"))
+        key = _idempotency_key(request)
         price = data.get("price")
         if price is None:
             quote = selectors.latest_closes([data["symbol"]]).get(data["symbol"])
             if quote is None:
                 message = f"No price is known for {data['symbol']} yet; give one."
-                raise ValidationFailed(message, fields={"price": [message]})
+                raise RuleViolation(message, fields={"price": [message]}, code="no_price")
             price = q2(quote.close)  # a trade price has cents; the bar has four decimals
         trade = services.trade_execute(
             user=owner,
@@ -150,11 +172,21 @@ class PositionsView(APIView):
 
 
 class PositionDetailView(APIView):
+    # JSON only: the schema's typed body (decimals, nulls, booleans) has no form encoding.
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         tags=[TAG],
         parameters=[USER_ID, POSITION_ID],
         request=PositionUpdateSerializer,
-        responses={200: PositionSerializer, **_WRITE_ERRORS},
+        responses={
+            200: PositionSerializer,
+            **_WRITE_ERRORS,
+            409: OpenApiResponse(_ERROR, description="The position is closed (`position_closed`): no exit levels."),
+            422: OpenApiResponse(
+                _ERROR, description="`exit_levels`: a long's stop loss must be below its take profit, a short's above."
+            ),
+        },
         summary="Set a position's stop loss, take profit, notes or automatic exit",
         description="Fields left out keep their value; null clears a level. Share counts change only through trades.",
     )
@@ -197,11 +229,14 @@ class TradesView(generics.ListAPIView):
 
 
 class CashView(APIView):
+    # JSON only: the schema's typed body (decimals, nulls, booleans) has no form encoding.
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         tags=[TAG],
         parameters=[USER_ID, IDEMPOTENCY_KEY],
         request=CashRequestSerializer,
-        responses={201: CashResultSerializer, 200: CashResultSerializer, **_WRITE_ERRORS},
+        responses={201: CashResultSerializer, 200: CashResultSerializer, **_WRITE_ERRORS, 409: _LEDGER_REFUSALS[409]},
         summary="Deposit or withdraw cash",
         description="A ledger entry like a trade. A withdrawal cannot exceed the cash balance.",
     )
@@ -210,7 +245,7 @@ class CashView(APIView):
         serializer = CashRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        key = _idempotency_key(request, data.get("idempotency_key"))
+        key = _idempotency_key(request)
         write = services.cash_deposit if data["action"] == "deposit" else services.cash_withdraw
         entry: Trade = write(user=owner, amount=data["amount"], idempotency_key=key)
         body = {"entry": TradeSerializer(entry).data, "cash": str(_cash_balance(owner)), "replayed": entry.replayed}

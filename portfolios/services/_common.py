@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import RiskTolerance, User
 from portfolios.models import CashAccount, Position
-from quantai.errors import ValidationFailed
+from quantai.errors import RuleViolation, ValidationFailed
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_IDEMPOTENCY_KEY = 100
@@ -66,7 +66,8 @@ def parse_executed_at(value: datetime | None) -> datetime | None:
     if timezone.is_naive(value):
         raise fail("executed_at", "Give a timezone (for example 2025-01-31T15:30:00Z).")
     if value > now + FUTURE_TOLERANCE:
-        raise fail("executed_at", "A trade cannot be recorded in the future.")
+        message = "A trade cannot be recorded in the future."
+        raise RuleViolation(message, fields={"executed_at": [message]}, code="future_date")
     return value
 
 

@@ -17,7 +17,7 @@ from portfolios.services._common import (
     fail,
     parse_decimal,
 )
-from quantai.errors import NotFound
+from quantai.errors import NotFound, RuleViolation, StateConflict
 
 _UNSET: Any = object()
 
@@ -34,7 +34,8 @@ def position_update(
     """Change a position's stop loss, take profit, notes or automatic-exit flag (share counts change only through trades).
 
     Arguments left out keep their value; ``None`` clears a level. For a long the stop loss must be
-    below the take profit, for a short above it. Raises ``NotFound`` for another user's position.
+    below the take profit, for a short above it (else ``RuleViolation``); levels on a closed position are a
+    ``StateConflict``. Raises ``NotFound`` for another user's position.
     """
     changes: dict[str, Any] = {}
     if stop_loss is not _UNSET:
@@ -63,10 +64,11 @@ def position_update(
         for name, value in changes.items():
             setattr(position, name, value)
         if not position.is_open and any(changes.get(level) is not None for level in ("stop_loss", "take_profit")):
-            raise fail("non_field_errors", "This position is closed; open it again before setting exit levels.")
+            message = "This position is closed; open it again before setting exit levels."
+            raise StateConflict(message, fields={"non_field_errors": [message]}, code="position_closed")
         problem = exit_levels_problem(position.position_type, position.stop_loss, position.take_profit)
         if problem:
-            raise fail("stop_loss", problem)
+            raise RuleViolation(problem, fields={"stop_loss": [problem]}, code="exit_levels")
         if changes:
             position.save(update_fields=list(changes))
     return position

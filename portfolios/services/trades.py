@@ -43,7 +43,7 @@ from portfolios.services._common import (
     user_totals_refresh,
 )
 from portfolios.services.snapshots import portfolio_snapshot_schedule
-from quantai.errors import Conflict
+from quantai.errors import Conflict, RuleViolation, StateConflict, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +144,20 @@ def _cash_entry(*, user: User, side: Side, amount: Any, idempotency_key: str, so
     )
 
 
+#: The ledger's refusals that depend on the account (409: the same entry may pass later); the others are rules (422).
+_STATE_REFUSALS = frozenset({"insufficient_cash", "insufficient_shares", "opposite_position", "too_large"})
+
+
+def _refusal(exc: LedgerRuleError) -> ValidationFailed:
+    """The API error for a ledger refusal: its field and message, and the ledger's code."""
+    fields = {exc.field: [exc.message]}
+    if exc.code in _STATE_REFUSALS:
+        return StateConflict(exc.message, fields=fields, code=exc.code)
+    if exc.code == "invalid":
+        return ValidationFailed(exc.message, fields=fields)
+    return RuleViolation(exc.message, fields=fields, code=exc.code)
+
+
 def _is_deadlock(exc: OperationalError) -> bool:
     return bool(exc.args) and exc.args[0] == _MYSQL_DEADLOCK
 
@@ -218,7 +232,8 @@ def _ledger_write_locked(
         # (and a clock a little behind another machine's cannot put an entry before the last one).
         executed_at = timezone.now() if last_at is None else max(timezone.now(), last_at)
     elif last_at is not None and executed_at < last_at:
-        raise fail("executed_at", f"Entries are recorded in time order; the last one is at {last_at.isoformat()}.")
+        message = f"Entries are recorded in time order; the last one is at {last_at.isoformat()}."
+        raise StateConflict(message, fields={"executed_at": [message]}, code="ledger_order")
     entry = LedgerEntry(
         side=entry.side,
         symbol=entry.symbol,
@@ -239,7 +254,7 @@ def _ledger_write_locked(
     try:
         new_state, effect = entry_apply(state, entry, allow_short=allow_short)
     except LedgerRuleError as exc:
-        raise fail(exc.field, exc.message) from None
+        raise _refusal(exc) from None
 
     trade = Trade.objects.create(
         user=user,

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from portfolios.factories import InvestorFactory, buy, funded_investor, price_bar
 from portfolios.models import CashAccount, Position, Trade
+from portfolios.services import trade_execute
 
 pytestmark = [pytest.mark.django_db]
 D = Decimal
@@ -96,8 +97,8 @@ def test_staff_may_read_but_not_trade_in_another_portfolio(alice):
     client.force_authenticate(staff)
     assert client.get(f"{BASE}/{alice.pk}").json()["username"] == "alice"
     assert client.get(f"{BASE}/{alice.pk}/trades").status_code == 200
-    body = {"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "1.00", "idempotency_key": "k"}
-    assert_error(client.post(f"{BASE}/{alice.pk}/positions", body, format="json"), 404)
+    body = {"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "1.00"}
+    assert_error(client.post(f"{BASE}/{alice.pk}/positions", body, format="json", HTTP_IDEMPOTENCY_KEY="k"), 404)
 
 
 # --- GET portfolio -------------------------------------------------------------------------------
@@ -150,9 +151,9 @@ def test_posting_a_trade_records_it_and_answers_201(api, alice):
 
 
 def test_repeating_the_idempotency_key_answers_200_and_applies_nothing(api):
-    payload = {"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "100.00", "idempotency_key": "order-9"}
-    first = api.post(f"{BASE}/me/positions", payload, format="json")
-    again = api.post(f"{BASE}/me/positions", payload, format="json")
+    payload = {"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "100.00"}
+    first = api.post(f"{BASE}/me/positions", payload, format="json", HTTP_IDEMPOTENCY_KEY="order-9")
+    again = api.post(f"{BASE}/me/positions", payload, format="json", HTTP_IDEMPOTENCY_KEY="order-9")
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["replayed"] is True
     assert again.json()["trade"]["id"] == first.json()["trade"]["id"]
@@ -160,18 +161,16 @@ def test_repeating_the_idempotency_key_answers_200_and_applies_nothing(api):
 
 
 def test_the_same_key_for_a_different_trade_is_a_conflict(api):
-    api.post(
-        f"{BASE}/me/positions", {"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "100.00"}, HTTP_IDEMPOTENCY_KEY="k"
-    )
-    response = api.post(
-        f"{BASE}/me/positions", {"symbol": "AAPL", "side": "BUY", "shares": "2", "price": "100.00"}, HTTP_IDEMPOTENCY_KEY="k"
-    )
+    first = {"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "100.00"}
+    api.post(f"{BASE}/me/positions", first, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    response = api.post(f"{BASE}/me/positions", {**first, "shares": "2"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert assert_error(response, 409, "idempotency_key")["code"] == "conflict"
 
 
 def test_the_price_defaults_to_the_latest_close(api):
     price_bar("AAPL", date(2025, 3, 3), "123.4567")
-    response = api.post(f"{BASE}/me/positions", {"symbol": "AAPL", "side": "BUY", "shares": "1"}, HTTP_IDEMPOTENCY_KEY="k")
+    body = {"symbol": "AAPL", "side": "BUY", "shares": "1"}
+    response = api.post(f"{BASE}/me/positions", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert response.status_code == 201
     assert response.json()["trade"]["price"] == "123.46"
 
@@ -180,9 +179,15 @@ def test_the_price_defaults_to_the_latest_close(api):
     ("payload", "headers", "field"),
     [
         ({"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "1.00"}, {}, "idempotency_key"),
+        ({"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "1.00"}, {"HTTP_IDEMPOTENCY_KEY": " "}, "idempotency_key"),
+        (
+            {"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "1.00"},
+            {"HTTP_IDEMPOTENCY_KEY": "k" * 101},
+            "idempotency_key",
+        ),
         (
             {"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "1.00", "idempotency_key": "a"},
-            {"HTTP_IDEMPOTENCY_KEY": "b"},
+            {"HTTP_IDEMPOTENCY_KEY": "a"},
             "idempotency_key",
         ),
         ({"symbol": "SPY", "side": "BUY", "shares": "1", "price": "1.00"}, {"HTTP_IDEMPOTENCY_KEY": "k"}, "symbol"),
@@ -194,26 +199,39 @@ def test_the_price_defaults_to_the_latest_close(api):
         ({"symbol": "AAPL", "side": "BUY", "shares": "lots", "price": "1.00"}, {"HTTP_IDEMPOTENCY_KEY": "k"}, "shares"),
         ({"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "0"}, {"HTTP_IDEMPOTENCY_KEY": "k"}, "price"),
         ({"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "NaN"}, {"HTTP_IDEMPOTENCY_KEY": "k"}, "price"),
-        ({"symbol": "AAPL", "side": "BUY", "shares": "1"}, {"HTTP_IDEMPOTENCY_KEY": "k"}, "price"),  # no bars yet
         ({"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "1", "qty": "1"}, {"HTTP_IDEMPOTENCY_KEY": "k"}, "qty"),
         (
             {"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "1", "recommendation_id": 3},
             {"HTTP_IDEMPOTENCY_KEY": "k"},
             "recommendation_id",
         ),
-        ({"symbol": "AAPL", "side": "BUY", "shares": "1000", "price": "100.00"}, {"HTTP_IDEMPOTENCY_KEY": "k"}, "shares"),
-        ({"symbol": "AAPL", "side": "SELL", "shares": "1", "price": "100.00"}, {"HTTP_IDEMPOTENCY_KEY": "k"}, "shares"),
-        ({"symbol": "AAPL", "side": "SHORT", "shares": "1", "price": "100.00"}, {"HTTP_IDEMPOTENCY_KEY": "k"}, "side"),
-        (
-            {"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "1.00", "executed_at": "2999-01-01T00:00:00Z"},
-            {"HTTP_IDEMPOTENCY_KEY": "k"},
-            "executed_at",
-        ),
     ],
 )
-def test_bad_trades_get_field_errors_and_write_nothing(api, payload, headers, field):
+def test_malformed_trades_are_400_validation_errors_and_write_nothing(api, payload, headers, field):
     before = counts()
-    assert_error(api.post(f"{BASE}/me/positions", payload, format="json", **headers), 400, field)
+    assert assert_error(api.post(f"{BASE}/me/positions", payload, format="json", **headers), 400, field)["code"] == (
+        "validation_error"
+    )
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code", "field"),
+    [
+        ({"shares": "1000", "price": "100.00"}, 409, "insufficient_cash", "shares"),
+        ({"side": "SELL", "shares": "1", "price": "100.00"}, 409, "insufficient_shares", "shares"),
+        ({"side": "SHORT", "shares": "1", "price": "100.00"}, 422, "short_not_allowed", "side"),
+        ({"shares": "1"}, 422, "no_price", "price"),  # no bars yet
+        ({"shares": "1", "price": "1.00", "executed_at": "2999-01-01T00:00:00Z"}, 422, "future_date", "executed_at"),
+        ({"shares": "1", "price": "1.00", "executed_at": "2001-01-01T00:00:00Z"}, 409, "ledger_order", "executed_at"),
+    ],
+)
+def test_well_formed_trades_the_account_or_a_rule_refuses_have_their_own_status_and_code(api, payload, status, code, field):
+    # 409: the account as it stands refuses it (it may pass later); 422: a rule does. Never 400: the input is well formed.
+    before = counts()
+    body = {"symbol": "AAPL", "side": "BUY", **payload}
+    error = assert_error(api.post(f"{BASE}/me/positions", body, format="json", HTTP_IDEMPOTENCY_KEY="k"), status, field)
+    assert error["code"] == code
     assert counts() == before
 
 
@@ -263,8 +281,8 @@ def test_a_position_takes_stop_loss_take_profit_notes_and_auto_exit(api, positio
         ({"shares": "100"}, "shares"),
         ({"avg_purchase_price": "1.00"}, "avg_purchase_price"),
         ({"stop_loss": "-1.00"}, "stop_loss"),
+        ({"stop_loss": "0"}, "stop_loss"),
         ({"stop_loss": "abc"}, "stop_loss"),
-        ({"stop_loss": "150.00", "take_profit": "120.00"}, "stop_loss"),
         ({"notes": "x" * 2001}, "notes"),
         ({"auto_exit": "maybe"}, "auto_exit"),
     ],
@@ -275,6 +293,26 @@ def test_bad_position_updates_are_refused_and_change_nothing(api, position, payl
         assert "only through trades" in error["fields"]["shares"][0]
     position.refresh_from_db()
     assert (position.shares, position.stop_loss, position.notes) == (2, None, "")
+
+
+def test_exit_levels_in_the_wrong_order_are_a_rule_violation(api, position):
+    payload = {"stop_loss": "150.00", "take_profit": "120.00"}
+    error = assert_error(api.put(f"{BASE}/me/positions/{position.pk}", payload, format="json"), 422, "stop_loss")
+    assert error["code"] == "exit_levels"
+    position.refresh_from_db()
+    assert (position.stop_loss, position.take_profit) == (None, None)
+
+
+def test_levels_on_a_closed_position_are_a_conflict(api, alice, position):
+    trade_execute(user=alice, symbol="AAPL", side="SELL", shares=2, price="100.00", source="manual", idempotency_key="close-it")
+    error = assert_error(api.put(f"{BASE}/me/positions/{position.pk}", {"stop_loss": "90.00"}, format="json"), 409)
+    assert error["code"] == "position_closed"
+
+
+def test_positions_take_json_bodies_only(api, position):
+    # A form cannot carry null or a typed decimal: the schema offers JSON alone, and so does the server.
+    response = api.put(f"{BASE}/me/positions/{position.pk}", {"notes": "x"})  # multipart
+    assert assert_error(response, 415)["code"] == "unsupported_media_type"
 
 
 @pytest.mark.parametrize("position_id", ["999999", "abc"])
@@ -342,16 +380,15 @@ def test_cash_deposits_and_withdrawals(api, alice):
     assert deposit.status_code == 201, deposit.content
     assert deposit.json()["cash"] == "10250.50"
     assert deposit.json()["entry"]["side"] == "DEPOSIT"
-    withdraw = api.post(f"{BASE}/me/cash", {"action": "withdraw", "amount": "50.50", "idempotency_key": "w"}, format="json")
+    withdraw = api.post(f"{BASE}/me/cash", {"action": "withdraw", "amount": "50.50"}, format="json", HTTP_IDEMPOTENCY_KEY="w")
     assert withdraw.json()["cash"] == "10200.00"
-    replay = api.post(f"{BASE}/me/cash", {"action": "withdraw", "amount": "50.50", "idempotency_key": "w"}, format="json")
+    replay = api.post(f"{BASE}/me/cash", {"action": "withdraw", "amount": "50.50"}, format="json", HTTP_IDEMPOTENCY_KEY="w")
     assert replay.status_code == 200 and replay.json()["cash"] == "10200.00"
 
 
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        ({"action": "withdraw", "amount": "10200.01"}, "amount"),
         ({"action": "deposit", "amount": "-5"}, "amount"),
         ({"action": "deposit", "amount": "0.001"}, "amount"),
         ({"action": "steal", "amount": "5"}, "action"),
@@ -362,6 +399,13 @@ def test_bad_cash_requests_are_refused_and_write_nothing(api, payload, field):
     api.post(f"{BASE}/me/cash", {"action": "deposit", "amount": "200.00"}, format="json", HTTP_IDEMPOTENCY_KEY="first")
     before = counts()
     assert_error(api.post(f"{BASE}/me/cash", payload, format="json", HTTP_IDEMPOTENCY_KEY="k"), 400, field)
+    assert counts() == before
+
+
+def test_withdrawing_more_than_the_cash_is_a_conflict_not_a_validation_error(api):
+    before = counts()
+    response = api.post(f"{BASE}/me/cash", {"action": "withdraw", "amount": "10000.01"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert assert_error(response, 409, "amount")["code"] == "insufficient_cash"
     assert counts() == before
 
 

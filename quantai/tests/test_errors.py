@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers
 
-from quantai.errors import Conflict, ValidationFailed, api_exception_handler
+from quantai.errors import Conflict, RuleViolation, StateConflict, ValidationFailed, api_exception_handler
 
 
 def _handle(exc):
@@ -33,6 +33,24 @@ def test_conflict_is_409():
     status, body = _handle(Conflict("Already answered."))
     assert status == 409
     assert body["error"]["code"] == "conflict"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (RuleViolation("Too short.", fields={"password": ["Too short."]}), 422, "rule_violation"),
+        (RuleViolation("Too short.", fields={"password": ["Too short."]}, code="password_policy"), 422, "password_policy"),
+        (StateConflict("Not enough cash.", fields={"shares": ["Not enough cash."]}), 409, "conflict"),
+        (StateConflict("Not enough cash.", fields={"shares": ["x"]}, code="insufficient_cash"), 409, "insufficient_cash"),
+    ],
+)
+def test_refusals_of_well_formed_input_have_their_own_status_and_code_in_the_same_shape(error, status, code):
+    # Forms catch them as ValidationFailed (field messages), the API tells them apart from malformed input (400).
+    assert isinstance(error, ValidationFailed) and not isinstance(error, Conflict)
+    got_status, body = _handle(error)
+    assert got_status == status
+    _assert_shape(body)
+    assert body["error"]["code"] == code and body["error"]["fields"] == error.fields
 
 
 def test_serializer_errors_become_field_lists():

@@ -83,7 +83,8 @@ class Traffic:
                 try:
                     response = client.post(
                         "/api/portfolio/me/positions",
-                        json={"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "100.00", "idempotency_key": key},
+                        json={"symbol": "AAPL", "side": "BUY", "shares": "1", "price": "100.00"},
+                        headers={"Idempotency-Key": key},
                     )
                     body: Any = response.json() if "json" in response.headers.get("content-type", "") else response.text
                     answer = (started, key, response.status_code, body)

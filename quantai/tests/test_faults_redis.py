@@ -148,8 +148,8 @@ def test_while_redis_is_down_a_trade_is_recorded_and_sign_in_still_locks_out_gue
     token = api_token(redis_down.server, username="grace", password=PASSWORD)  # rate limits fail open
     trade = httpx.post(
         f"{redis_down.server.url}/api/portfolio/me/positions",
-        json={"symbol": "AAPL", "side": "BUY", "shares": "2", "idempotency_key": "redis-down-buy"},
-        headers={"Authorization": f"Token {token}"},
+        json={"symbol": "AAPL", "side": "BUY", "shares": "2"},
+        headers={"Authorization": f"Token {token}", "Idempotency-Key": "redis-down-buy"},
         timeout=10,
     )
     wrong = [

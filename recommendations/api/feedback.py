@@ -23,6 +23,7 @@ from accounts.models import User
 from accounts.ratelimits import rate_limit
 from quantai.api_fields import StrictSerializer
 from quantai.errors import NotFound
+from quantai.parsers import BoundedJSONParser
 from recommendations import services
 from recommendations.api.serializers import RecommendationSerializer
 from recommendations.api.views import _ERROR, _READ_ERRORS, RECOMMENDATION_ID, TAG, USER_ID, recommendation_owner
@@ -56,6 +57,7 @@ _FEEDBACK_RESPONSES = {
     400: OpenApiResponse(_ERROR, description="Score outside 1-5, comment over 1000 characters, or neither given."),
     401: _READ_ERRORS[401],
     404: OpenApiResponse(_ERROR, description="No such recommendation of yours (another investor's id answers 404 too)."),
+    422: OpenApiResponse(_ERROR, description="Feedback is turned off on this site (`feedback_disabled`)."),
     429: OpenApiResponse(_ERROR, description="Too many requests; see Retry-After."),
 }
 _FEEDBACK_DESCRIPTION = (
@@ -74,6 +76,9 @@ def _rate(owner: User, recommendation_id: int, data: dict) -> Response:
 
 @method_decorator(rate_limit("recommendation_respond", key="user"), name="post")
 class RecommendationFeedbackView(APIView):
+    # JSON only: the schema's typed body (decimals, nulls, booleans) has no form encoding.
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         tags=[TAG],
         parameters=[USER_ID, RECOMMENDATION_ID],
@@ -93,6 +98,9 @@ class RecommendationFeedbackView(APIView):
 
 @method_decorator(rate_limit("recommendation_respond", key="user"), name="post")
 class LearningFeedbackView(APIView):
+    # JSON only: the schema's typed body (decimals, nulls, booleans) has no form encoding.
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         tags=["learning"],
         request=LearningFeedbackRequestSerializer,

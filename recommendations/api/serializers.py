@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
@@ -80,7 +81,12 @@ class RecommendationFilterSerializer(StrictSerializer):
 class RespondRequestSerializer(StrictSerializer):
     accept = serializers.BooleanField(help_text="true executes the trade (paper), false rejects")
     shares = StrictDecimalField(
-        max_digits=10, decimal_places=4, required=False, allow_null=True, min_value=0, help_text="Accept a different size"
+        max_digits=10,
+        decimal_places=4,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.0001"),
+        help_text="Accept a different size (only with accept: true, and not for a HOLD)",
     )
     feedback_score = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)

@@ -22,6 +22,7 @@ from accounts.ratelimits import rate_limit
 from accounts.selectors import user_in_scope
 from market.symbols import TRADABLE
 from quantai.errors import NotFound
+from quantai.parsers import BoundedJSONParser
 from recommendations import selectors, services
 from recommendations.api.serializers import (
     RecommendationFilterSerializer,
@@ -98,15 +99,29 @@ class RecommendationListView(generics.ListAPIView):
 
 @method_decorator(rate_limit("recommendation_respond", key="user"), name="post")
 class RecommendationRespondView(APIView):
+    # JSON only: the schema's typed body (decimals, nulls, booleans) has no form encoding.
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         tags=[TAG],
         parameters=[USER_ID, RECOMMENDATION_ID],
         request=RespondRequestSerializer,
         responses={
             200: RespondResultSerializer,
-            400: OpenApiResponse(_ERROR, description="Invalid input, or the ledger refused the trade (per-field messages)."),
+            400: OpenApiResponse(_ERROR, description="Malformed input (`validation_error`); per-field messages."),
             **_READ_ERRORS,
-            409: OpenApiResponse(_ERROR, description="Already answered the other way, or expired (`recommendation_expired`)."),
+            409: OpenApiResponse(
+                _ERROR,
+                description="Already answered the other way (`already_responded`), expired (`recommendation_expired`), "
+                "or your account refuses the trade as it stands (`insufficient_cash`, `insufficient_shares`, "
+                "`opposite_position`, `too_large`), the field named in error.fields.",
+            ),
+            422: OpenApiResponse(
+                _ERROR,
+                description="A rule refuses it: `shares_without_accept` (shares only when accepting), `hold_has_no_trade` "
+                "(a HOLD takes no shares), `feedback_disabled` (feedback is turned off), or the ledger's "
+                "`short_not_allowed` / `fees_too_high`.",
+            ),
             429: OpenApiResponse(_ERROR, description="Too many answers; see Retry-After."),
         },
         summary="Accept (executes the paper trade) or reject a recommendation",

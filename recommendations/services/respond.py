@@ -13,7 +13,7 @@ from accounts.models import User
 from market import calendar
 from portfolios.models import Trade, TradeSource
 from portfolios.services import trade_execute
-from quantai.errors import Conflict, NotFound, ValidationFailed
+from quantai.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from quantai.flags import Flag, flag_enabled
 from recommendations.models import Recommendation, RecommendationStatus
 
@@ -45,6 +45,11 @@ def _fail(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, fields={field: [message]})
 
 
+def feedback_disabled(field: str) -> RuleViolation:
+    message = "Feedback is turned off on this site."
+    return RuleViolation(message, fields={field: [message]}, code="feedback_disabled")
+
+
 def _parse_shares(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
@@ -68,7 +73,7 @@ def _check_feedback(score: Any, comment: str | None) -> None:
     if score is None and not comment:
         return
     if not flag_enabled(Flag.USER_FEEDBACK):
-        raise _fail("feedback_score" if score is not None else "comment", "Feedback is turned off on this site.")
+        raise feedback_disabled("feedback_score" if score is not None else "comment")
     if score is not None and (isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5):
         raise _fail("feedback_score", "Give a whole number from 1 to 5.")
     if comment is not None and len(comment) > MAX_COMMENT:
@@ -107,7 +112,8 @@ def recommendation_respond(
     accept = bool(accept)
     wanted_shares = _parse_shares(shares)
     if wanted_shares is not None and not accept:
-        raise _fail("shares", "Shares only apply when accepting.")
+        message = "Shares only apply when accepting."
+        raise RuleViolation(message, fields={"shares": [message]}, code="shares_without_accept")
     _check_feedback(feedback_score, comment)
 
     with transaction.atomic():
@@ -147,7 +153,8 @@ def recommendation_respond(
                 rec.actual_shares_traded = trade.shares
                 rec.actual_price = trade.price
             elif wanted_shares is not None:
-                raise _fail("shares", "A HOLD has no trade to size.")
+                message = "A HOLD has no trade to size."
+                raise RuleViolation(message, fields={"shares": [message]}, code="hold_has_no_trade")
             rec.status = RecommendationStatus.ACCEPTED
         else:
             rec.status = RecommendationStatus.REJECTED

@@ -93,12 +93,29 @@ def test_answering_an_expired_recommendation_is_a_409(client, alice):
     assert response.status_code == 409 and response.json()["error"]["code"] == "recommendation_expired"
 
 
-def test_a_refused_trade_answers_400_with_the_ledger_field(client, alice):
+def test_a_trade_the_account_cannot_afford_answers_409_with_the_ledger_field_and_code(client, alice):
     rec = RecommendationFactory(user=alice, recommended_shares=Decimal("50"))
 
     response = client.post(f"/api/recommendations/me/{rec.pk}/respond", {"accept": True}, content_type="application/json")
 
-    assert response.status_code == 400 and response.json()["error"]["fields"]
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "insufficient_cash" and "shares" in response.json()["error"]["fields"]
+    rec.refresh_from_db()
+    assert rec.status == "pending"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [({"accept": False, "shares": "1"}, "shares_without_accept"), ({"accept": True, "shares": "1"}, "hold_has_no_trade")],
+)
+def test_well_formed_answers_a_rule_refuses_are_422(client, alice, body, code):
+    hold = {"recommendation_type": "HOLD", "trade_side": ""} if code == "hold_has_no_trade" else {}
+    rec = RecommendationFactory(user=alice, **hold)
+
+    response = client.post(f"/api/recommendations/me/{rec.pk}/respond", body, content_type="application/json")
+
+    assert response.status_code == 422 and response.json()["error"]["code"] == code
+    assert "shares" in response.json()["error"]["fields"]
 
 
 def test_answers_are_rate_limited(client, alice, settings):
