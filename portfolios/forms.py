@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date
 from typing import Any, cast
 
 from django import forms
+from django.utils import timezone
 
 from accounts.services import STARTING_CASH_MAX, STARTING_CASH_MIN
 from market.symbols import TRADABLE
@@ -15,6 +17,11 @@ from quantai.api_fields import StrictDecimalFormField
 SYMBOLS = [(s, s) for s in TRADABLE]
 BASIC_SIDES = [(TradeSide.BUY.value, "Buy"), (TradeSide.SELL.value, "Sell")]
 SHORT_SIDES = [(TradeSide.SHORT.value, "Sell short"), (TradeSide.COVER.value, "Buy to cover")]
+IMPORT_FORMATS = [
+    ("auto", "Detect from the columns"),
+    ("quantai", "QuantAI CSV"),
+    ("ibkr_flex", "Interactive Brokers Flex Query (Trades)"),
+]
 
 
 def new_idempotency_key() -> str:
@@ -74,6 +81,15 @@ class TradeForm(IdempotentForm):
         help_text="Leave empty to use the latest adjusted close.",
         step="0.01",
     )
+    fees = _decimal("Fees (USD)", places=2, required=False, step="0.01", help_text="Commission and charges; empty is 0.")
+    trade_date = forms.DateField(
+        required=False,
+        label="Trade date",
+        help_text="Leave empty for now. A past date is recorded at that day's close, never before your last entry.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+    )
+    confirm_price = forms.BooleanField(required=False, label="The date and price are right: record it anyway")
 
     def __init__(self, *args: Any, allow_short: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,6 +97,29 @@ class TradeForm(IdempotentForm):
             side = self.fields["side"]
             assert isinstance(side, forms.ChoiceField)
             side.choices = BASIC_SIDES + SHORT_SIDES
+        today = timezone.now().astimezone(UTC).date()
+        self.fields["trade_date"].widget.attrs["max"] = today.isoformat()
+
+    def clean_trade_date(self) -> date | None:
+        day: date | None = self.cleaned_data.get("trade_date")
+        if day is not None and day > timezone.now().astimezone(UTC).date():
+            raise forms.ValidationError("A trade cannot be dated in the future.")
+        return day
+
+
+class ImportUploadForm(forms.Form):
+    """Step 1 of an import: the file (read into the preview; nothing is written)."""
+
+    file = forms.FileField(label="CSV file", help_text="UTF-8 CSV, at most 400 KB and 1,000 rows.")
+    format = forms.ChoiceField(choices=IMPORT_FORMATS, initial="auto", label="Format")
+
+
+class ImportConfirmForm(forms.Form):
+    """Step 2: the previewed file's text and hash come back; the service checks every row again."""
+
+    content = forms.CharField(widget=forms.HiddenInput, strip=False)
+    sha256 = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    format = forms.ChoiceField(choices=IMPORT_FORMATS, widget=forms.HiddenInput)
 
 
 class CashForm(IdempotentForm):

@@ -84,6 +84,7 @@ class Trade(models.Model):
     # The recommendations app comes later; a plain id keeps portfolios free of a dependency on it.
     recommendation_id = models.BigIntegerField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=100)
+    note = models.CharField(max_length=200, blank=True, default="", help_text="The imported file's note, if any")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TradeQuerySet.as_manager()

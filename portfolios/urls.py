@@ -16,5 +16,6 @@ urlpatterns = [
     path("positions/<id:position_id>/", views.position_edit_view, name="position_edit"),
     path("trades/", views.trades_view, name="trades"),
     path("trades.csv", views.trades_csv_view, name="trades_csv"),
+    path("import/", views.import_view, name="import"),
     path("setup/", views.setup_view, name="setup"),
 ]

@@ -6,9 +6,11 @@ investor's id answers 404. Views shape input and output; the rules live in ``por
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +30,8 @@ from portfolios.forms import (
     CashForm,
     HoldingFormSet,
     IdempotentForm,
+    ImportConfirmForm,
+    ImportUploadForm,
     PositionForm,
     SetupCashForm,
     TradeFilterForm,
@@ -37,6 +41,7 @@ from portfolios.forms import (
 from portfolios.ledger import q2
 from portfolios.models import Position, TradeSource
 from portfolios.selectors.rebalancing import rebalancing_panel
+from portfolios.selectors.trade_checks import close_on, market_facts, trade_date_problem, trade_warnings
 from portfolios.services.onboarding import Holding, onboarding_entries, portfolio_setup
 from quantai.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from quantai.flags import Flag, flag_enabled
@@ -54,7 +59,20 @@ SORTABLE = {
     "realized": lambda p: p.realized_pnl,
     "opened": lambda p: p.purchase_date or timezone.now().date(),
 }
-CSV_COLUMNS = ["id", "executed_at", "side", "symbol", "shares", "price", "fees", "cash_delta", "realized_pnl", "source"]
+#: The history export; it is also a QuantAI import file (portfolios.importing reads these columns).
+CSV_COLUMNS = [
+    "id",
+    "executed_at",
+    "side",
+    "symbol",
+    "shares",
+    "price",
+    "fees",
+    "cash_delta",
+    "realized_pnl",
+    "source",
+    "note",
+]
 
 
 def _user(request: HttpRequest) -> User:
@@ -176,6 +194,29 @@ def _latest_price(symbol: str) -> Decimal | None:
     return q2(quote.close) if quote else None
 
 
+def _checked_price(symbol: str, day: date | None, price: Decimal | None) -> tuple[Decimal, list[str]]:
+    """The trade's price (given, that day's close, or the latest close) and what looks wrong with the date and price.
+
+    Raises ``ValidationFailed`` for a date before the symbol's first bar or when no price is known.
+    """
+    on = day or timezone.now().astimezone(UTC).date()
+    facts = market_facts([(symbol, on)])
+    if day is not None:
+        problem = trade_date_problem(facts, symbol=symbol, day=day)
+        if problem:
+            raise ValidationFailed(problem, fields={"trade_date": [problem]})
+    if price is None:
+        price = close_on(symbol, day) if day is not None else _latest_price(symbol)
+        if price is None:
+            message = (
+                f"No close is stored for {symbol} on {day:%d %b %Y}; enter the price."
+                if day
+                else (f"No price is known for {symbol} yet; enter one.")
+            )
+            raise ValidationFailed(message, fields={"price": [message]})
+    return price, trade_warnings(facts, symbol=symbol, day=on, price=price, check_session=day is not None)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def trade_view(request: HttpRequest) -> HttpResponse:
@@ -183,19 +224,22 @@ def trade_view(request: HttpRequest) -> HttpResponse:
     allow_short = services.short_selling_allowed(user)
     initial = {"symbol": request.GET.get("symbol", ""), "side": request.GET.get("side", "BUY")}
     form = TradeForm(request.POST or None, allow_short=allow_short, initial=initial)
+    warnings: list[str] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        price = data["price"] if data["price"] is not None else _latest_price(data["symbol"])
+        day: date | None = data["trade_date"]
         try:
-            if price is None:
-                message = f"No price is known for {data['symbol']} yet; enter one."
-                raise ValidationFailed(message, fields={"price": [message]})
+            price, warnings = _checked_price(data["symbol"], day, data["price"])
+            if warnings and not data["confirm_price"]:
+                raise ValidationFailed(" ".join(warnings))  # shown with the confirmation box; nothing recorded
             trade = services.trade_execute(
                 user=user,
                 symbol=data["symbol"],
                 side=data["side"],
                 shares=data["shares"],
                 price=price,
+                fees=data["fees"] if data["fees"] is not None else Decimal("0"),
+                executed_on=day,
                 source=TradeSource.MANUAL,
                 idempotency_key=data["idempotency_key"],
             )
@@ -206,7 +250,11 @@ def trade_view(request: HttpRequest) -> HttpResponse:
         else:
             verb = "was already recorded" if trade.replayed else "recorded"
             shares = f"{trade.shares.normalize():f}"
-            messages.success(request, f"{trade.get_side_display()} {shares} {trade.symbol} at {trade.price} USD {verb}.")
+            fees = f" plus {trade.fees} fees" if trade.fees else ""
+            when = f" on {trade.executed_at.astimezone(UTC).date():%d %b %Y}" if day else ""
+            messages.success(
+                request, f"{trade.get_side_display()} {shares} {trade.symbol} at {trade.price} USD{fees}{when} {verb}."
+            )
             return redirect("portfolios:dashboard")
     prices = {s: str(q.close) for s, q in selectors.latest_closes().items()}
     context = {
@@ -214,6 +262,7 @@ def trade_view(request: HttpRequest) -> HttpResponse:
         "prices": prices,
         "cash": selectors.portfolio_summary(user=user).totals,
         "allow_short": allow_short,
+        "needs_confirmation": bool(warnings) or bool(form.is_bound and form.data.get("confirm_price")),
     }
     return render(request, "portfolios/trade.html", context)
 
@@ -308,6 +357,7 @@ def trades_csv_view(request: HttpRequest) -> StreamingHttpResponse | HttpRespons
                     t.cash_delta,
                     t.realized_pnl,
                     t.source,
+                    t.note,
                 ]
             )
 
@@ -385,3 +435,79 @@ def _setup_errors(exc: ApplicationError, cash_form: SetupCashForm, rows: list[An
                 cash_form.add_error("starting_cash", message)
             else:
                 cash_form.add_error(None, message)
+
+
+# --- Import transactions from a CSV file --------------------------------------------------------
+
+
+def _import_context(user: User, **extra: Any) -> dict[str, Any]:
+    from portfolios.importing import MAX_BYTES, MAX_ROWS
+
+    last = selectors.trades_for_user(user=user).first()
+    return {"max_bytes": MAX_BYTES, "max_rows": MAX_ROWS, "last_entry": last, **extra}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_view(request: HttpRequest) -> HttpResponse:
+    """Import transactions: upload -> preview (per-row errors, nothing written) -> confirm -> all rows or none."""
+    from portfolios.importing import MAX_BYTES
+    from portfolios.services.imports import ImportRefused, transactions_import, transactions_import_preview
+
+    user = _user(request)
+    upload = ImportUploadForm()
+    if request.method == "GET":
+        return render(request, "portfolios/import.html", _import_context(user, upload=upload))
+
+    if request.POST.get("step") == "confirm":
+        confirm = ImportConfirmForm(request.POST)
+        content = _confirmed_content(confirm, MAX_BYTES)
+        if content is None:
+            messages.error(request, "The previewed file did not come back intact; upload it again.")
+            return redirect("portfolios:import")
+        fmt = None if confirm.cleaned_data["format"] == "auto" else confirm.cleaned_data["format"]
+        try:
+            result = transactions_import(user=user, content=content, fmt=fmt, expected_sha256=confirm.cleaned_data["sha256"])
+        except ImportRefused as exc:
+            context = _import_context(user, upload=upload, preview=exc.preview, refused=exc.message)
+            return render(request, "portfolios/import.html", context, status=400)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("portfolios:import")
+        if result.replayed:
+            messages.info(request, f"Nothing to import: all {result.preview.duplicates} transactions were already imported.")
+        else:
+            skipped = f" ({result.preview.duplicates} already imported, skipped)" if result.preview.duplicates else ""
+            messages.success(request, f"Imported {len(result.created)} transactions{skipped}.")
+        return redirect("portfolios:trades")
+
+    upload = ImportUploadForm(request.POST, request.FILES)
+    preview = None
+    if upload.is_valid():
+        file = upload.cleaned_data["file"]
+        if file.size > MAX_BYTES:
+            upload.add_error("file", f"The file is {file.size:,} bytes; the limit is {MAX_BYTES:,} bytes.")
+        else:
+            content = file.read()
+            fmt = upload.cleaned_data["format"]
+            try:
+                preview = transactions_import_preview(user=user, content=content, fmt=None if fmt == "auto" else fmt)
+            except ApplicationError as exc:
+                apply_service_errors(upload, exc)
+            else:
+                confirm = ImportConfirmForm(
+                    initial={"content": base64.b64encode(content).decode("ascii"), "sha256": preview.sha256, "format": fmt}
+                )
+                context = _import_context(user, upload=ImportUploadForm(), preview=preview, confirm=confirm)
+                return render(request, "portfolios/import.html", context)
+    return render(request, "portfolios/import.html", _import_context(user, upload=upload, preview=preview), status=400)
+
+
+def _confirmed_content(form: ImportConfirmForm, max_bytes: int) -> bytes | None:
+    """The previewed file's bytes (base64 in the page, so the browser cannot rewrite its line ends)."""
+    if not form.is_valid() or len(form.cleaned_data["content"]) > (max_bytes * 4) // 3 + 4:
+        return None
+    try:
+        return base64.b64decode(form.cleaned_data["content"], validate=True)
+    except (binascii.Error, ValueError):
+        return None

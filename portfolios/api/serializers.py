@@ -72,6 +72,7 @@ class TradeSerializer(serializers.ModelSerializer):
             "source",
             "recommendation_id",
             "idempotency_key",
+            "note",
             "created_at",
         ]
         read_only_fields = fields
@@ -129,7 +130,18 @@ class TradeRequestSerializer(StrictSerializer):
     )
     fees = StrictDecimalField(max_digits=10, decimal_places=2, min_value=0, max_value=MAX_PRICE, required=False)
     executed_at = serializers.DateTimeField(required=False, help_text="Defaults to now; never before your last entry.")
+    trade_date = serializers.DateField(
+        required=False,
+        help_text="Or the trading date alone (recorded at that day's close, 21:00 UTC; now for today): not in the "
+        "future, not before the symbol's first stored bar, never before your last entry. Without a price, that "
+        "day's close.",
+    )
     source = serializers.ChoiceField(choices=API_SOURCES, required=False, default=TradeSource.MANUAL)  # type: ignore[assignment]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "trade_date" in attrs and "executed_at" in attrs:
+            raise serializers.ValidationError({"trade_date": ["Give trade_date or executed_at, not both."]})
+        return attrs
 
 
 class TradeResultSerializer(serializers.Serializer):
@@ -137,6 +149,11 @@ class TradeResultSerializer(serializers.Serializer):
     position = PositionSerializer()
     cash = serializers.DecimalField(**MONEY)
     replayed = serializers.BooleanField(help_text="True when this idempotency key had already been applied")
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What looks wrong but was recorded: a price more than 10 % outside the day's low-high range, "
+        "a date without an NYSE session",
+    )
 
 
 class PositionUpdateSerializer(StrictSerializer):

@@ -7,7 +7,7 @@ else does not match and answers 404.
 
 from django.urls import path
 
-from portfolios.api import alerts, views
+from portfolios.api import alerts, imports, views
 from portfolios.api.rebalancing import RebalancingView
 
 app_name = "portfolio-api"
@@ -18,6 +18,7 @@ urlpatterns = [
     path("<user_ref:user_id>/positions/<id:position_id>", views.PositionDetailView.as_view(), name="position"),
     path("<user_ref:user_id>/trades", views.TradesView.as_view(), name="trades"),
     path("<user_ref:user_id>/cash", views.CashView.as_view(), name="cash"),
+    path("<user_ref:user_id>/import", imports.ImportView.as_view(), name="import"),
     path("<user_ref:user_id>/rebalancing", RebalancingView.as_view(), name="rebalancing"),
     path("<user_ref:user_id>/alerts", alerts.AlertsView.as_view(), name="alerts"),
     path("<user_ref:user_id>/alerts/<id:alert_id>/act", alerts.AlertActView.as_view(), name="alert-act"),

@@ -8,9 +8,11 @@ Each view validates input with a serializer, calls one service or selector, and 
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -35,6 +37,7 @@ from portfolios.api.serializers import (
 )
 from portfolios.ledger import q2
 from portfolios.models import CashAccount, Position, Trade, TradeSide, TradeSource
+from portfolios.selectors.trade_checks import close_on, market_facts, trade_date_problem, trade_warnings
 from quantai.errors import NotFound, RuleViolation, ValidationFailed
 from quantai.parsers import BoundedJSONParser
 
@@ -135,8 +138,11 @@ class PositionsView(APIView):
         responses={201: TradeResultSerializer, 200: TradeResultSerializer, **_WRITE_ERRORS, **_LEDGER_REFUSALS},
         summary="Record a trade (BUY, SELL, SHORT, COVER)",
         description="Applies the trade to the position and cash in one transaction. No margin: a buy needs the cash. "
-        "Shorting needs an Aggressive profile and the short-selling feature. Answers 201 for a new trade, 200 "
-        "with `replayed: true` for a repeated idempotency key.",
+        "Shorting needs an Aggressive profile and the short-selling feature. Fees (USD) come out of cash: an opening "
+        "trade's join its cost basis, a closing trade's reduce its realized P&L. `trade_date` back-dates it (not "
+        "before the symbol's first bar: 422 `before_first_bar`); a price more than 10 % outside that day's low-high "
+        "range is recorded with a warning. Answers 201 for a new trade, 200 with `replayed: true` for a repeated "
+        "idempotency key.",
     )
     def post(self, request: Request, user_id: str) -> Response:
         owner = portfolio_owner(request, user_id, write=True)
@@ -144,29 +150,45 @@ class PositionsView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         key = _idempotency_key(request)
+        symbol, trade_date, executed_at = data["symbol"], data.get("trade_date"), data.get("executed_at")
+        day = trade_date or (executed_at.astimezone(UTC).date() if executed_at else None)
+        facts = market_facts([(symbol, day or timezone.now().astimezone(UTC).date())])
+        if day is not None:
+            problem = trade_date_problem(facts, symbol=symbol, day=day)
+            if problem:
+                field = "trade_date" if trade_date else "executed_at"
+                raise RuleViolation(problem, fields={field: [problem]}, code="before_first_bar")
         price = data.get("price")
+        if price is None and day is not None:
+            price = close_on(symbol, day)
+            if price is None:
+                message = f"No close is stored for {symbol} on {day.isoformat()}; give the price."
+                raise RuleViolation(message, fields={"price": [message]}, code="no_price")
         if price is None:
-            quote = selectors.latest_closes([data["symbol"]]).get(data["symbol"])
+            quote = selectors.latest_closes([symbol]).get(symbol)
             if quote is None:
-                message = f"No price is known for {data['symbol']} yet; give one."
+                message = f"No price is known for {symbol} yet; give one."
                 raise RuleViolation(message, fields={"price": [message]}, code="no_price")
             price = q2(quote.close)  # a trade price has cents; the bar has four decimals
         trade = services.trade_execute(
             user=owner,
-            symbol=data["symbol"],
+            symbol=symbol,
             side=data["side"],
             shares=data["shares"],
             price=price,
             fees=data.get("fees", Decimal("0")),
-            executed_at=data.get("executed_at"),
+            executed_at=executed_at,
+            executed_on=trade_date,
             source=data["source"],
             idempotency_key=key,
         )
+        on = day or timezone.now().astimezone(UTC).date()
         body = {
             "trade": TradeSerializer(trade).data,
             "position": PositionSerializer(Position.objects.get(user=owner, symbol=trade.symbol)).data,
             "cash": str(_cash_balance(owner)),
             "replayed": trade.replayed,
+            "warnings": trade_warnings(facts, symbol=symbol, day=on, price=trade.price, check_session=day is not None),
         }
         return Response(body, status=status.HTTP_200_OK if trade.replayed else status.HTTP_201_CREATED)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -69,6 +69,30 @@ def parse_executed_at(value: datetime | None) -> datetime | None:
         message = "A trade cannot be recorded in the future."
         raise RuleViolation(message, fields={"executed_at": [message]}, code="future_date")
     return value
+
+
+#: A trade given only its date is recorded at that day's close: 21:00 UTC is after the NYSE close all year.
+CLOSE_TIME_UTC = time(21, 0)
+
+
+def parse_executed_on(value: date | None) -> date | None:
+    """Validate a caller's trade date (``trade_date``); ``None`` means "now"."""
+    if value is None:
+        return None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise fail("trade_date", "Enter a date.")
+    if value > timezone.now().astimezone(UTC).date():
+        message = "A trade cannot be dated in the future."
+        raise RuleViolation(message, fields={"trade_date": [message]}, code="future_date")
+    return value
+
+
+def executed_at_for_day(day: date, *, now: datetime, last_at: datetime | None) -> datetime:
+    """When an entry dated ``day`` is recorded: the day's close (now, for today), kept after a later entry of that day."""
+    at = min(datetime.combine(day, CLOSE_TIME_UTC, tzinfo=UTC), now)
+    if last_at is not None and at < last_at and last_at.astimezone(UTC).date() == day:
+        at = last_at
+    return at
 
 
 def _short_selling_enabled() -> bool:

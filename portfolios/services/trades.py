@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from portfolios.ledger import (
     LedgerEntry,
     LedgerRuleError,
     LedgerState,
+    PositionState,
     Side,
     entry_apply,
     position_value,
@@ -35,9 +36,11 @@ from portfolios.services._common import (
     LEDGER_FIELDS,
     VALUATION_FIELDS,
     cash_account_for_update,
+    executed_at_for_day,
     fail,
     parse_decimal,
     parse_executed_at,
+    parse_executed_on,
     parse_idempotency_key,
     short_selling_allowed,
     user_totals_refresh,
@@ -61,6 +64,7 @@ def trade_execute(
     price: Decimal | int | str,
     fees: Decimal | int | str = Decimal("0"),
     executed_at: datetime | None = None,
+    executed_on: date | None = None,
     source: str,
     idempotency_key: str,
     recommendation_id: int | None = None,
@@ -70,6 +74,10 @@ def trade_execute(
     Shares may be fractional (4 decimals); ``price`` and ``fees`` are in dollars (2 decimals).
     Average-cost method: see :mod:`portfolios.ledger`. Raises ``ValidationFailed`` (field errors)
     when a rule refuses the trade, in which case nothing is written.
+
+    ``executed_at`` (an exact time) or ``executed_on`` (a trading date, field ``trade_date``: recorded at
+    that day's close, 21:00 UTC, or now for today) back-date the trade; neither means now. Either way
+    the ledger stays in time order: nothing before the user's last entry.
 
     Idempotent: a second call with the same ``(user, idempotency_key)`` returns the first trade,
     with ``trade.replayed = True``, and applies nothing; if the parameters differ it raises
@@ -84,6 +92,8 @@ def trade_execute(
         raise fail("source", f"Choose one of {', '.join(TradeSource.values)}.")
     if recommendation_id is not None and (isinstance(recommendation_id, bool) or not isinstance(recommendation_id, int)):
         raise fail("recommendation_id", "Must be an integer id.")
+    if executed_at is not None and executed_on is not None:
+        raise fail("trade_date", "Give a trade date or an execution time, not both.")
     entry = LedgerEntry(
         side=Side(side),
         symbol=symbol,
@@ -95,6 +105,7 @@ def trade_execute(
         user=user,
         entry=entry,
         executed_at=parse_executed_at(executed_at),
+        executed_on=parse_executed_on(executed_on),
         source=source,
         idempotency_key=key,
         recommendation_id=recommendation_id,
@@ -170,6 +181,7 @@ def _ledger_write(
     source: str,
     idempotency_key: str,
     recommendation_id: int | None,
+    executed_on: date | None = None,
 ) -> Trade:
     attempts = 1 if connection.in_atomic_block else _DEADLOCK_RETRIES  # inside a caller's transaction we cannot retry
     for attempt in range(1, attempts + 1):
@@ -179,6 +191,7 @@ def _ledger_write(
                     user=user,
                     entry=entry,
                     executed_at=executed_at,
+                    executed_on=executed_on,
                     source=source,
                     idempotency_key=idempotency_key,
                     recommendation_id=recommendation_id,
@@ -220,6 +233,7 @@ def _ledger_write_locked(
     source: str,
     idempotency_key: str,
     recommendation_id: int | None,
+    executed_on: date | None = None,
 ) -> Trade:
     cash = cash_account_for_update(user)  # the per-user lock: everything below is serialised per user
     existing = Trade.objects.filter(user=user, idempotency_key=idempotency_key).first()
@@ -227,7 +241,12 @@ def _ledger_write_locked(
         return _replayed(existing, entry)
 
     last_at = Trade.objects.filter(user=user).order_by("-id").values_list("executed_at", flat=True).first()
-    if executed_at is None:
+    if executed_on is not None:
+        executed_at = executed_at_for_day(executed_on, now=timezone.now(), last_at=last_at)
+        if last_at is not None and executed_at < last_at:
+            message = f"Entries are recorded in time order; your last one is on {last_at.astimezone(UTC).date().isoformat()}."
+            raise StateConflict(message, fields={"trade_date": [message]}, code="ledger_order")
+    elif executed_at is None:
         # "Now" is taken under the lock, so requests queued behind one another stay in time order
         # (and a clock a little behind another machine's cannot put an entry before the last one).
         executed_at = timezone.now() if last_at is None else max(timezone.now(), last_at)
@@ -274,29 +293,39 @@ def _ledger_write_locked(
     cash.net_deposits = new_state.net_deposits
     cash.save(update_fields=["balance", "net_deposits", "updated_at"])
 
-    now = timezone.now()
     if entry.side in TRADE_SIDES:
-        target = new_state.positions[entry.symbol]
-        quote = latest_closes([entry.symbol]).get(entry.symbol)
-        price = quote.close if quote else entry.price
-        value = position_value(direction=target.direction, shares=target.shares, avg_price=target.avg_price, price=price)
-        if position is None:
-            position = Position(user=user, symbol=entry.symbol)
-        position.position_type = target.direction.value
-        position.shares = target.shares
-        position.avg_purchase_price = target.avg_price
-        position.realized_pnl = target.realized_pnl
-        position.purchase_date = target.opened_on
-        position.current_price = price
-        position.market_value = value.market_value
-        position.unrealized_pnl = value.unrealized_pnl
-        position.last_updated = now
-        if position.pk is None:
-            position.save()
-        else:
-            # Only the ledger and valuation columns: the user's stop loss, take profit and notes are theirs.
-            position.save(update_fields=[*LEDGER_FIELDS, *VALUATION_FIELDS])
+        position_row_store(
+            user=user, row=position, target=new_state.positions[entry.symbol], fallback_price=entry.price, now=timezone.now()
+        )
     user_totals_refresh(user=user, cash=cash)
     # The analytics snapshot now lags the ledger: readers recompute it until this refresh has stored it.
     portfolio_snapshot_schedule(user_id=user.pk)
     return trade
+
+
+def position_row_store(
+    *, user: User, row: Position | None, target: PositionState, fallback_price: Decimal, now: datetime
+) -> Position:
+    """Write the cache row of one symbol from its replayed state, valued at the latest close (or ``fallback_price``).
+
+    Call it under the per-user lock, in the transaction that wrote the ledger rows behind ``target``.
+    """
+    quote = latest_closes([target.symbol]).get(target.symbol)
+    price = quote.close if quote else fallback_price
+    value = position_value(direction=target.direction, shares=target.shares, avg_price=target.avg_price, price=price)
+    position = row if row is not None else Position(user=user, symbol=target.symbol)
+    position.position_type = target.direction.value
+    position.shares = target.shares
+    position.avg_purchase_price = target.avg_price
+    position.realized_pnl = target.realized_pnl
+    position.purchase_date = target.opened_on
+    position.current_price = price
+    position.market_value = value.market_value
+    position.unrealized_pnl = value.unrealized_pnl
+    position.last_updated = now
+    if position.pk is None:
+        position.save()
+    else:
+        # Only the ledger and valuation columns: the user's stop loss, take profit and notes are theirs.
+        position.save(update_fields=[*LEDGER_FIELDS, *VALUATION_FIELDS])
+    return position
