@@ -6,6 +6,8 @@ eager Celery tasks, the in-memory channel layer and the local-memory cache; sett
 ``DATABASE_URL`` and ``REDIS_URL`` switches to MySQL/MariaDB and Redis with no code change.
 """
 
+import base64
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -404,13 +406,25 @@ FEATURE_FLAGS: dict[str, bool] = {
     "short_selling": env.bool("FLAG_SHORT_SELLING", default=False),
 }
 
-# --- Content Security Policy (django-csp): no inline or third-party scripts ---------------
+# --- Content Security Policy (django-csp): no inline or third-party scripts, no inline styles ---------------
+#: The only <style> elements a page may hold, each allowed by the hash of its exact text (style-src); every other
+#: style comes from a static file (htmx is configured to add none: the htmx-config meta of the pages that load it).
+#: quantai/tests/test_csp.py checks these texts against the templates and vendor files.
+CSP_INLINE_STYLES = {
+    # The error pages carry their own style: they are shown when the database or the static manifest is broken.
+    "error pages": (BASE_DIR / "templates" / "_error_style.css").read_text(),  # included by 500.html and 503.html
+    # Lightweight Charts styles the TradingView attribution logo its licence asks the charts to show.
+    "lightweight-charts 5.2.1 attribution logo": (
+        "a#tv-attr-logo{--fill:#131722;--stroke:#fff;position:absolute;left:10px;bottom:10px;height:19px;width:35px;"
+        "margin:0;padding:0;border:0;z-index:3;}a#tv-attr-logo[data-dark]{--fill:#D1D4DC;--stroke:#131722;}"
+    ),
+}
+_STYLE_HASHES = [f"'sha256-{base64.b64encode(hashlib.sha256(t.encode()).digest()).decode()}'" for t in CSP_INLINE_STYLES.values()]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        # Swagger UI and the chart libraries set some styles inline; scripts stay strict.
-        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'", *_STYLE_HASHES],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
