@@ -42,6 +42,24 @@ class ImportRequestSerializer(StrictSerializer):
         return attrs
 
 
+class _ImportOptions(StrictSerializer):
+    format = serializers.ChoiceField(choices=FORMAT_CHOICES, required=False, default="auto")
+    dry_run = serializers.BooleanField(required=False, default=False)
+    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False)
+
+
+class ImportFileSchema(_ImportOptions):
+    """What the schema documents for multipart/form-data: the file (the view validates with ImportRequestSerializer)."""
+
+    file = serializers.FileField(help_text="The CSV file.")
+
+
+class ImportContentSchema(_ImportOptions):
+    """What the schema documents for application/json: the CSV text (the view validates with ImportRequestSerializer)."""
+
+    content = serializers.CharField(trim_whitespace=False, help_text="The CSV text itself.")
+
+
 class RowErrorSerializer(serializers.Serializer):
     row = serializers.IntegerField(help_text="Line of the file (the header is line 1)")
     column = serializers.CharField(help_text="The column as the file names it")
@@ -95,7 +113,7 @@ class ImportView(APIView):
     @extend_schema(
         tags=[TAG],
         parameters=[USER_ID],
-        request={"multipart/form-data": ImportRequestSerializer, "application/json": ImportRequestSerializer},
+        request={"multipart/form-data": ImportFileSchema, "application/json": ImportContentSchema},
         responses={
             200: ImportResultSerializer,
             201: ImportResultSerializer,

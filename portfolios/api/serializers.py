@@ -112,6 +112,9 @@ IDEMPOTENCY_KEY_IN_HEADER = "Send the idempotency key as the Idempotency-Key hea
 
 
 class TradeRequestSerializer(StrictSerializer):
+    # The rule of validate() for clients: a trade_date or an executed_at, never both.
+    schema_extra = {"not": {"required": ["trade_date", "executed_at"]}}
+
     forbidden_messages = {
         "recommendation_id": "Accept the recommendation through the recommendations API instead.",
         "idempotency_key": IDEMPOTENCY_KEY_IN_HEADER,
