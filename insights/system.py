@@ -5,9 +5,9 @@ queries (aggregates, never a row per user), so it costs the same with 2 users or
 
 - security (``accounts.security.security_totals``): active sessions, failed sign-ins, lockouts, rate-limit hits
   and refused permissions over the last 24 clock hours, as the Security dashboard counts them;
-- recommendations: acceptance rate of answered recommendations; accuracy of evaluated ones with the base rate
-  beside it (how often the same calls would have been right on every evaluated recommendation), computed in SQL
-  the way ``recommendations.views.accuracy_summary`` computes it in Python;
+- recommendations: :func:`recommendations.stats.recommendation_stats` over every user (acceptance rate of the
+  answered BUY and SELL cards; accuracy of evaluated ones with the base rate beside it), the same selector the
+  History page, the stats API and the portfolio analytics read;
 - learning: the active model version of each kind with its gate-fold metrics;
 - market: the price providers' open incidents and metered budgets (``market.selectors.provider_health``);
 - queues and periodic tasks: :mod:`quantai.monitoring` (Celery plumbing no app owns).
@@ -18,78 +18,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.security import security_totals
 from learning.selectors import active_versions
 from market.selectors import provider_health
 from quantai.monitoring import periodic_task_runs, queue_lengths
-from recommendations.models import Recommendation, RecommendationStatus, RecommendationType
-from recommendations.services.evaluate import HOLD_BAND
+from recommendations import stats
+from recommendations.models import RecommendationStatus
 
 # --- Recommendations ----------------------------------------------------------------------------
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
-
-
 def recommendation_figures() -> dict[str, Any]:
-    """Acceptance and accuracy over all users' recommendations, in one aggregate query.
-
-    Acceptance rate: accepted / (accepted + rejected); pending and expired ones are not answers.
-    Accuracy: ``direction_correct`` over evaluated recommendations with an outcome price. Base rate: for each
-    action, the share of those evaluated recommendations whose price moved the way that action bets (BUY up,
-    SELL down, HOLD within ±HOLD_BAND of the entry), weighted by how often each action was given.
-    """
-    money = DecimalField(max_digits=20, decimal_places=6)
-    entry = Coalesce(F("actual_price"), F("recommended_price"), output_field=money)
-    scored = Q(outcome_evaluated=True, outcome_price__isnull=False, recommended_price__gt=0)
-    low = ExpressionWrapper(entry * Value(1 - HOLD_BAND, output_field=money), output_field=money)
-    high = ExpressionWrapper(entry * Value(1 + HOLD_BAND, output_field=money), output_field=money)
-    actions = RecommendationType.values
-    row = Recommendation.objects.aggregate(
-        total=Count("id"),
-        pending=Count("id", filter=Q(status=RecommendationStatus.PENDING)),
-        accepted=Count("id", filter=Q(status=RecommendationStatus.ACCEPTED)),
-        rejected=Count("id", filter=Q(status=RecommendationStatus.REJECTED)),
-        expired=Count("id", filter=Q(status=RecommendationStatus.EXPIRED)),
-        scored=Count("id", filter=scored),
-        up=Count("id", filter=scored & Q(outcome_price__gt=entry)),
-        down=Count("id", filter=scored & Q(outcome_price__lt=entry)),
-        flat=Count("id", filter=scored & Q(outcome_price__gte=low, outcome_price__lte=high)),
-        **{f"n_{a}": Count("id", filter=scored & Q(recommendation_type=a)) for a in actions},
-        **{f"ok_{a}": Count("id", filter=scored & Q(recommendation_type=a, direction_correct=True)) for a in actions},
-    )
-    n = row["scored"]
-    share = {"BUY": _ratio(row["up"], n), "SELL": _ratio(row["down"], n), "HOLD": _ratio(row["flat"], n)}
-    correct = sum(row[f"ok_{a}"] for a in actions)
-    base_rate = sum((share[a] or 0.0) * row[f"n_{a}"] for a in actions) / n if n else None
-    answered = row["accepted"] + row["rejected"]
+    """Every user's recommendations together, from :func:`recommendations.stats.recommendation_stats` (one SQL
+    definition of accuracy, base rate and acceptance for every page, API and ``/metrics``), as the plain data the
+    System page and ``/metrics`` read. ``accepted`` / ``rejected`` here are status counts of every recommendation
+    (HOLDs included); ``answered`` and ``acceptance_rate`` count the BUY and SELL cards only, as everywhere."""
+    s = stats.recommendation_stats(calibration=False)
     return {
-        "total": row["total"],
-        "pending": row["pending"],
-        "accepted": row["accepted"],
-        "rejected": row["rejected"],
-        "expired": row["expired"],
-        "answered": answered,
-        "acceptance_rate": _ratio(row["accepted"], answered),
-        "evaluated": n,
-        "correct": correct,
-        "accuracy": _ratio(correct, n),
-        "base_rate": base_rate,
+        "total": s.total,
+        **{status: s.by_status[status] for status in RecommendationStatus.values},
+        "answered": s.answered,
+        "acceptance_rate": s.acceptance_rate,
+        "evaluated": s.evaluated,
+        "correct": s.correct,
+        "accuracy": s.accuracy,
+        "base_rate": s.base_rate,
         "by_action": [
-            {
-                "action": a,
-                "evaluated": row[f"n_{a}"],
-                "correct": row[f"ok_{a}"],
-                "accuracy": _ratio(row[f"ok_{a}"], row[f"n_{a}"]),
-                "base_rate": share[a],
-            }
-            for a in actions
-            if row[f"n_{a}"]
+            {"action": a.action, "evaluated": a.evaluated, "correct": a.correct, "accuracy": a.accuracy, "base_rate": a.base_rate}
+            for a in s.by_action
         ],
     }
 

@@ -1,6 +1,8 @@
 """Recommendation statistics: accuracy beside its base rate, acceptance rate and calibration, by SQL aggregation.
 
-Definitions (the same as the history page's :func:`recommendations.views.accuracy_summary`):
+The one home of these numbers: the History page, ``GET /api/recommendations/{user_id}/stats``, the portfolio
+analytics, the Learning page's live block, the System page and ``/metrics`` all read :class:`RecommendationStats`
+from :func:`recommendation_stats` / :func:`recommendation_stats_by`. Definitions:
 
 - **accuracy**: ``direction_correct`` over the *evaluated* recommendations (BUY right when the price rose over the
   horizon, SELL when it fell, HOLD when it stayed inside ±``HOLD_BAND``; set by the evaluate service).
@@ -8,11 +10,14 @@ Definitions (the same as the history page's :func:`recommendations.views.accurac
   it is the share of the group's evaluated recommendations whose realised move suits that action (BUY: the share
   that went up, ``up_share``; SELL: that went down; HOLD: that stayed inside the band). The overall base rate
   weights those shares by how often each action was given, so accuracy above it means the model chose well *when*
-  to say what. The move is measured from the price the outcome was scored from (the price actually paid for an
-  accepted trade, the recommended price otherwise) to the close on the horizon day.
+  to say what. The move is measured from the price the outcome was scored from, by the evaluate service's own rule
+  (:func:`_entry`: the price actually paid when the recommendation was *accepted* with a trade, the recommended
+  price otherwise, even if a paid price is stored on a row that is no longer accepted) to the close on the horizon
+  day.
 - **acceptance rate**: accepted over answered (accepted + rejected), on the cards that ask for a decision (BUY and
   SELL) only: a HOLD is information ("nothing to do today"), not a question, and an old answer to one is not
-  counted either way. Expired and pending cards are left out.
+  counted either way. Expired and pending cards are left out. ``by_status`` counts every recommendation of the
+  group by status, HOLDs included (the System page's table and ``/metrics``' status gauge).
 - **calibration**: evaluated recommendations bucketed by ``confidence_score`` in steps of 0.1 (``[0.0, 0.1)`` …
   ``[0.9, 1.0]``), each with its mean confidence and its hit rate (share ``direction_correct``).
 
@@ -76,6 +81,8 @@ class RecommendationStats:
     correct: int = 0
     base_rate: float | None = None
     up_share: float | None = None
+    #: Every recommendation of the group by status (all actions): ``{"pending": n, "accepted": n, ...}``.
+    by_status: dict[str, int] = field(default_factory=dict)
     by_action: list[ActionStats] = field(default_factory=list)
     calibration: list[CalibrationBucket] = field(default_factory=list)
 
@@ -121,6 +128,8 @@ def _aggregates() -> dict[str, Any]:
             "id", filter=evaluated & Q(outcome_price__gte=_entry() * Value(low), outcome_price__lte=_entry() * Value(high))
         ),
     }
+    for status in RecommendationStatus.values:
+        out[f"status_{status}"] = Count("id", filter=Q(status=status))
     for action in ACTIONS:
         out[f"evaluated_{action}"] = Count("id", filter=evaluated & Q(recommendation_type=action))
         out[f"correct_{action}"] = Count("id", filter=evaluated & Q(recommendation_type=action, direction_correct=True))
@@ -135,6 +144,7 @@ def _stats_from(row: dict[str, Any], key: Any = None) -> RecommendationStats:
         accepted=row["accepted"],
         evaluated=row["evaluated"],
         correct=row["correct"],
+        by_status={status: row[f"status_{status}"] for status in RecommendationStatus.values},
     )
     n = stats.evaluated
     share = {
@@ -191,11 +201,15 @@ def _scope(recommendations: QuerySet[Recommendation] | None) -> QuerySet[Recomme
     return qs.select_related(None).order_by()
 
 
-def recommendation_stats(*, recommendations: QuerySet[Recommendation] | None = None) -> RecommendationStats:
-    """Statistics of ``recommendations`` (all of them by default) taken together. Two queries."""
+def recommendation_stats(
+    *, recommendations: QuerySet[Recommendation] | None = None, calibration: bool = True
+) -> RecommendationStats:
+    """Statistics of ``recommendations`` (all of them by default) taken together. Two queries, or one with
+    ``calibration=False`` (``calibration`` is then left empty)."""
     qs = _scope(recommendations)
     stats = _stats_from(qs.aggregate(**_aggregates()))
-    stats.calibration = _calibration_rows(qs, None).get(None, [])
+    if calibration:
+        stats.calibration = _calibration_rows(qs, None).get(None, [])
     return stats
 
 

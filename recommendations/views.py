@@ -10,9 +10,7 @@ page does not reload.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -28,10 +26,10 @@ from quantai.errors import ApplicationError
 from quantai.flags import Flag, flag_enabled
 from recommendations import selectors, services
 from recommendations.forms import HistoryFilterForm, RespondForm
-from recommendations.models import Recommendation, RecommendationStatus, RecommendationType
+from recommendations.models import Recommendation
 from recommendations.personalisation import NEUTRAL, Profile, learned_summary
 from recommendations.services.evaluate import HOLD_BAND
-from recommendations.stats import DECISION_TYPES
+from recommendations.stats import DECISION_TYPES, recommendation_stats
 
 HISTORY_PER_PAGE = 50
 #: Calendar days of closes sent before the signal day for the detail chart: a little over a year, so its 1Y
@@ -305,63 +303,6 @@ def detail_view(request: HttpRequest, recommendation_id: str) -> HttpResponse:
     return render(request, "recommendations/detail.html", context)
 
 
-@dataclass
-class Accuracy:
-    """How often one kind of recommendation was right, and how often a recommendation made at random would have been."""
-
-    label: str
-    evaluated: int = 0
-    correct: int = 0
-    base_rate: float | None = None
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.correct / self.evaluated if self.evaluated else None
-
-
-@dataclass
-class AccuracySummary:
-    overall: Accuracy
-    by_action: list[Accuracy] = field(default_factory=list)
-    up_share: float | None = None
-
-
-def accuracy_summary(rows: list[tuple[str, Decimal, Decimal | None, Decimal | None, bool | None]]) -> AccuracySummary:
-    """Accuracy of evaluated recommendations, with the base rate beside it (pure: takes plain rows).
-
-    ``rows``: ``(action, recommended_price, actual_price, outcome_price, direction_correct)``. "Right" is what
-    the evaluate service stored: BUY up, SELL down, HOLD inside ±HOLD_BAND. The base rate of an action is how
-    often that same call would have been right on *all* the evaluated recommendations (BUY: the share that rose;
-    SELL: that fell; HOLD: that stayed inside the band), so an accuracy above it means the model chose when to
-    say it. The overall base rate weights those by how often each action was given.
-    """
-    moves: list[float] = []
-    per = {a: Accuracy(label=a) for a in RecommendationType.values}
-    for action, price, actual, outcome, correct in rows:
-        entry = actual if actual is not None else price
-        if outcome is None or not entry:
-            continue
-        moves.append(float(outcome / entry - 1))
-        acc = per[action]
-        acc.evaluated += 1
-        acc.correct += 1 if correct else 0
-    overall = Accuracy(label="All")
-    if not moves:
-        return AccuracySummary(overall=overall, by_action=[a for a in per.values() if a.evaluated])
-    n = len(moves)
-    share = {
-        RecommendationType.BUY.value: sum(1 for m in moves if m > 0) / n,
-        RecommendationType.SELL.value: sum(1 for m in moves if m < 0) / n,
-        RecommendationType.HOLD.value: sum(1 for m in moves if abs(m) <= float(HOLD_BAND)) / n,
-    }
-    for action, acc in per.items():
-        acc.base_rate = share[action]
-    overall.evaluated = sum(a.evaluated for a in per.values())
-    overall.correct = sum(a.correct for a in per.values())
-    overall.base_rate = sum(share[a] * per[a].evaluated for a in per) / overall.evaluated
-    return AccuracySummary(overall=overall, by_action=[a for a in per.values() if a.evaluated], up_share=share["BUY"])
-
-
 @login_required
 @require_GET
 def history_view(request: HttpRequest) -> HttpResponse:
@@ -376,23 +317,16 @@ def history_view(request: HttpRequest) -> HttpResponse:
         action=wanted.get("action") or None,
     )
     page = Paginator(qs, HISTORY_PER_PAGE).get_page(request.GET.get("page"))
-    evaluated = qs.filter(outcome_evaluated=True).values_list(
-        "recommendation_type", "recommended_price", "actual_price", "outcome_price", "direction_correct"
-    )
-    # Acceptance counts the cards that ask for a decision (BUY, SELL): a HOLD is information (recommendations.stats).
-    decisions = qs.filter(recommendation_type__in=DECISION_TYPES)
-    answered = decisions.filter(status__in=[RecommendationStatus.ACCEPTED, RecommendationStatus.REJECTED]).count()
-    accepted = decisions.filter(status=RecommendationStatus.ACCEPTED).count()
+    # The one definition of accuracy, base rate and acceptance (BUY and SELL answers only), over the filtered rows.
+    summary = recommendation_stats(recommendations=qs, calibration=False)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "page": page,
         "filters": filters,
         "query": query.urlencode(),
-        "summary": accuracy_summary(list(evaluated)),
+        "summary": summary,
         "hold_band_pct": HOLD_BAND * 100,
-        "answered": answered,
-        "acceptance_rate": accepted / answered if answered else None,
     }
     return render(request, "recommendations/history.html", context)
 

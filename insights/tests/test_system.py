@@ -21,7 +21,6 @@ from learning.factories import ModelVersionFactory
 from learning.models import ModelKind, ModelStatus
 from recommendations.factories import RecommendationFactory
 from recommendations.models import Recommendation, RecommendationStatus
-from recommendations.views import accuracy_summary
 
 pytestmark = [pytest.mark.django_db]
 
@@ -120,17 +119,17 @@ def test_figures_match_the_rows(client):
     assert (recs["accepted"], recs["rejected"]) == (accepted, rejected)
     assert recs["acceptance_rate"] == pytest.approx(accepted / (accepted + rejected))
 
-    # The SQL aggregate agrees with the History page's Python summary of the same rows.
-    rows = Recommendation.objects.filter(outcome_evaluated=True).values_list(
-        "recommendation_type", "recommended_price", "actual_price", "outcome_price", "direction_correct"
-    )
-    summary = accuracy_summary(list(rows))
-    assert recs["evaluated"] == summary.overall.evaluated == len(users)
-    assert recs["accuracy"] == pytest.approx(summary.overall.accuracy)
-    assert recs["base_rate"] == pytest.approx(summary.overall.base_rate)
-    assert {a["action"]: a["base_rate"] for a in recs["by_action"]} == pytest.approx(
-        {a.label: a.base_rate for a in summary.by_action}
-    )
+    # Every evaluated row is scored; each action's accuracy is its own right over its own scored rows.
+    scored = Recommendation.objects.filter(outcome_evaluated=True)
+    assert recs["evaluated"] == scored.count() == len(users)
+    assert recs["accuracy"] == pytest.approx(scored.filter(direction_correct=True).count() / len(users))
+    assert {a["action"]: (a["evaluated"], a["correct"]) for a in recs["by_action"]} == {
+        action: (
+            scored.filter(recommendation_type=action).count(),
+            scored.filter(recommendation_type=action, direction_correct=True).count(),
+        )
+        for action in ("BUY", "SELL", "HOLD")
+    }
 
     assert [(v["kind"], v["metrics"]) for v in m["learning"]] == [
         ("ensemble", {"auc": 0.61, "log_loss": 0.68}),

@@ -13,7 +13,6 @@ from portfolios.factories import funded_investor
 from recommendations.factories import RecommendationFactory
 from recommendations.models import Recommendation, RecommendationStatus, RecommendationType
 from recommendations.stats import recommendation_stats, recommendation_stats_by, user_recommendation_stats
-from recommendations.views import accuracy_summary
 
 pytestmark = [pytest.mark.django_db]
 
@@ -87,18 +86,22 @@ def test_calibration_buckets_confidence_by_tenths_with_mean_confidence_and_hit_r
     assert got == [(0.5, 2, 0.53, 1.0), (0.6, 2, 0.635, 0.5), (0.7, 1, 0.7, 0.0)]
 
 
-def test_the_base_rate_agrees_with_the_history_page_summary(alice):
-    rows = list(
-        Recommendation.objects.filter(user=alice, outcome_evaluated=True).values_list(
-            "recommendation_type", "recommended_price", "actual_price", "outcome_price", "direction_correct"
-        )
-    )
-    page = accuracy_summary(rows)
-    stats = recommendation_stats(recommendations=Recommendation.objects.filter(user=alice))
+def test_a_paid_price_left_on_a_row_that_is_not_accepted_is_not_its_entry():
+    """The base rate measures each move from the price the evaluate service scored from: the paid price only for an
+    accepted trade (the System page once read any stored paid price, the History page too)."""
+    user = funded_investor("1000.00")
+    _rec(user, 1, "AAPL", BUY, "0.6000", REJECTED, outcome="95", correct=False, actual="90.00")
 
-    assert stats.base_rate == pytest.approx(page.overall.base_rate)
-    assert stats.accuracy == pytest.approx(page.overall.accuracy)
-    assert stats.up_share == pytest.approx(page.up_share)
+    stats = recommendation_stats(recommendations=Recommendation.objects.filter(user=user))
+
+    assert (stats.evaluated, stats.correct, stats.up_share, stats.base_rate) == (1, 0, 0.0, 0.0)
+
+
+def test_by_status_counts_every_recommendation_hold_included(alice):
+    stats = recommendation_stats(recommendations=Recommendation.objects.filter(user=alice), calibration=False)
+
+    assert stats.by_status == {"pending": 1, "accepted": 2, "rejected": 2, "expired": 1}
+    assert stats.calibration == []
 
 
 def test_per_symbol_and_per_model_version_groups(alice, bob_noise):

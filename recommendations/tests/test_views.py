@@ -14,7 +14,7 @@ from portfolios.factories import buy, funded_investor, price_bar
 from portfolios.models import CashAccount, Trade
 from recommendations.factories import RecommendationFactory
 from recommendations.models import Recommendation, RecommendationStatus, RecommendationType
-from recommendations.views import accuracy_summary
+from recommendations.stats import recommendation_stats
 
 pytestmark = [pytest.mark.django_db]
 D = Decimal
@@ -267,10 +267,10 @@ def test_history_shows_outcomes_shadow_outcomes_and_accuracy_beside_the_base_rat
     html = response.content.decode()
     summary = response.context["summary"]
     assert response.status_code == 200
-    assert (summary.overall.evaluated, summary.overall.correct) == (4, 3)
+    assert (summary.evaluated, summary.correct) == (4, 3)
     # Rises: 2 of 4 (110, 101); falls: 2 of 4; inside ±2 %: 1 of 4. Weighted by 2 BUY, 1 SELL, 1 HOLD.
-    assert summary.overall.base_rate == pytest.approx((2 * 0.5 + 1 * 0.5 + 1 * 0.25) / 4)
-    assert {a.label: a.base_rate for a in summary.by_action} == {"BUY": 0.5, "SELL": 0.5, "HOLD": 0.25}
+    assert summary.base_rate == pytest.approx((2 * 0.5 + 1 * 0.5 + 1 * 0.25) / 4)
+    assert {a.action: a.base_rate for a in summary.by_action} == {"BUY": 0.5, "SELL": 0.5, "HOLD": 0.25}
     assert "20.00 (10.00 %)" in html  # the rejected BUY's shadow outcome
     assert 'data-action="all"' in html and "75 %" in html and "44 %" in html
     assert f'data-recommendation-id="{pending.pk}"' in html
@@ -288,18 +288,20 @@ def test_history_filters_by_status(client):
     assert f'data-recommendation-id="{rejected.pk}"' not in html
 
 
-def test_accuracy_uses_the_price_actually_paid_for_accepted_ones():
-    rows = [("BUY", D("100.00"), D("105.00"), D("104.00"), False)]
+def test_accuracy_uses_the_price_actually_paid_for_accepted_ones(client):
+    user = _signed_in(client)
+    _evaluated(user, "BUY", "100.00", "104.00", False, status=RecommendationStatus.ACCEPTED, actual_price=D("105.00"))
 
-    summary = accuracy_summary(rows)
+    summary = client.get(reverse("recommendations:history")).context["summary"]
 
-    assert summary.overall.accuracy == 0.0 and summary.overall.base_rate == 0.0
+    # Scored from the 105 paid: the close of 104 is a fall, so a BUY had no luck to ride either.
+    assert summary.accuracy == 0.0 and summary.base_rate == 0.0
 
 
 def test_accuracy_of_nothing_scored_is_unknown():
-    summary = accuracy_summary([])
+    summary = recommendation_stats(recommendations=Recommendation.objects.none())
 
-    assert summary.overall.accuracy is None and summary.overall.base_rate is None and summary.by_action == []
+    assert summary.accuracy is None and summary.base_rate is None and summary.by_action == []
 
 
 # --- the feedback API ---------------------------------------------------------------------------------
