@@ -204,3 +204,24 @@ class AcceptanceModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"acceptance model v{self.version}"
+
+
+class PersonalisationQuality(models.Model):
+    """The nightly time-ordered (prequential) quality of the bandit and of the acceptance model, one row a run.
+
+    Each answer scored by the model as it stood before it (:mod:`recommendations.prequential`): answers, accepts,
+    AUC, Brier score and a reliability table of at most 10 bins, as JSON (:meth:`~recommendations.prequential.
+    Quality.as_dict`). ``acceptance`` is the newest acceptance model's, ``{}`` before the first one.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now)
+    answers = models.PositiveIntegerField(default=0, help_text="Answered recommendations at the time of the run")
+    bandit = models.JSONField(default=dict, blank=True)
+    acceptance = models.JSONField(default=dict, blank=True)
+    acceptance_version = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"personalisation quality of {self.created_at:%Y-%m-%d %H:%M}"

@@ -92,20 +92,24 @@ def evaluate_recommendations(as_of: str | None = None) -> dict[str, Any]:
 def learn_personalisation(seed: int = 0) -> dict[str, Any]:
     """Nightly (ml queue): recompute every answering user's learned profile and the contextual bandit's statistics
     (:mod:`recommendations.bandit`: the population prior is pooled from them at generation), then (re)train the
-    acceptance model.
+    acceptance model, and store both models' time-ordered quality (:mod:`recommendations.services.quality`).
 
     Safe to run twice: profiles are recomputed from the same answers, and training is skipped (with the reason)
     when the answers are unchanged since the newest model. scikit-learn is imported only inside the training.
     """
     from recommendations.acceptance import acceptance_model_train
     from recommendations.services.personalise import preference_profiles_recompute
+    from recommendations.services.quality import personalisation_quality_record
 
     profiles = preference_profiles_recompute()
     trained = acceptance_model_train(seed=seed)
+    quality = personalisation_quality_record()
     return {
         "profiles": profiles,
         "trained": trained.trained,
         "reason": trained.reason,
         "version": trained.version.version if trained.version is not None else None,
         "auc_mean": trained.metrics.get("auc_mean"),
+        "bandit_auc": quality.bandit.get("auc"),
+        "acceptance_prequential_auc": quality.acceptance.get("auc"),
     }

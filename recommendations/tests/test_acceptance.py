@@ -20,7 +20,13 @@ from market.symbols import TRADABLE
 from portfolios.factories import funded_investor
 from recommendations import acceptance
 from recommendations.factories import RecommendationFactory, signal_batch
-from recommendations.models import AcceptanceModelVersion, Recommendation, RecommendationStatus, UserPreferenceProfile
+from recommendations.models import (
+    AcceptanceModelVersion,
+    PersonalisationQuality,
+    Recommendation,
+    RecommendationStatus,
+    UserPreferenceProfile,
+)
 from recommendations.services import recommendations_generate
 from recommendations.tasks import learn_personalisation
 from recommendations.tests.conftest import UP, make_market
@@ -292,6 +298,14 @@ def test_the_nightly_task_learns_profiles_and_the_model_and_can_run_twice(signal
     assert first["profiles"] == 3 and first["trained"] and first["version"] == 1 and first["auc_mean"] > 0.7
     assert second["trained"] is False and "unchanged" in second["reason"] and second["version"] == 1
     assert UserPreferenceProfile.objects.filter(user__in=investors).count() == 3
+    # each run stores both models' time-ordered quality; the acceptance model's comes from its training
+    rows = list(PersonalisationQuality.objects.order_by("id"))
+    assert len(rows) == 2 and rows[-1].answers == 75 and rows[-1].acceptance_version == 1
+    pre = rows[-1].acceptance
+    assert pre["answers"] == 5 * (75 // 6) and pre["auc"] > 0.7 and 1 <= len(pre["reliability"]) <= 10
+    assert pre["block_aucs"] == AcceptanceModelVersion.objects.get(version=1).metrics["auc_folds"]
+    # the bandit, replayed answer by answer, learns that these investors accept AAPL only
+    assert rows[-1].bandit["answers"] == 75 and rows[-1].bandit["auc"] > 0.7 and first["bandit_auc"] == rows[-1].bandit["auc"]
 
 
 @pytest.mark.django_db
