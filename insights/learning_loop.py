@@ -113,3 +113,30 @@ def acceptance_importance() -> AcceptanceImportance | None:
         "base_rate": _finite(metrics.get("base_rate")),
         "importances": [(str(name), float(value)) for name, value in version.feature_importance or []],
     }
+
+
+class PersonalisationQualityBlock(TypedDict):
+    """The newest nightly time-ordered quality of the bandit and the acceptance model (each answer scored by the
+    model as it stood before it; :mod:`recommendations.prequential`). A model's entry is ``None`` before its first."""
+
+    computed_at: str  # ISO 8601
+    answers: int
+    bandit: dict[str, Any] | None
+    acceptance: dict[str, Any] | None
+    acceptance_version: int | None
+
+
+def personalisation_quality() -> PersonalisationQualityBlock | None:
+    """The newest :class:`~recommendations.models.PersonalisationQuality` row; ``None`` before the first nightly run."""
+    from recommendations.models import PersonalisationQuality
+
+    row = PersonalisationQuality.objects.order_by("-created_at", "-id").first()
+    if row is None:
+        return None
+    return {
+        "computed_at": row.created_at.isoformat(),
+        "answers": row.answers,
+        "bandit": row.bandit or None,
+        "acceptance": row.acceptance or None,
+        "acceptance_version": row.acceptance_version,
+    }

@@ -33,11 +33,14 @@ class PerformanceView(APIView):
         'out-of-sample edge, in figures and in plain words ("No edge found: ...; recommendations use the risk-only '
         'policy." when the latest ensemble had none and nothing serves). `live`: how the recommendations made so far did '
         "(acceptance rate, accuracy of those scored at their horizon beside the base rate, calibration), all users "
-        "together and per model version; null until there are recommendations.",
+        "together and per model version; null until there are recommendations. `personalisation`: the bandit's and the "
+        "acceptance model's time-ordered AUC and reliability from the nightly job (each answer scored by the model as it "
+        "stood before it); null before the first run.",
     )
     def get(self, request: Request) -> Response:
         summary = selectors.performance_summary()
         summary["live"] = learning_loop.live_performance()
+        summary["personalisation"] = learning_loop.personalisation_quality()
         response = Response(LearningPerformanceSerializer(summary).data)
         add_never_cache_headers(response)
         return response

@@ -42,6 +42,33 @@ class LivePerformanceSerializer(LiveGroupSerializer):
     by_model_version = LiveModelVersionSerializer(many=True)
 
 
+class ReliabilityBinSerializer(serializers.Serializer):
+    lower = serializers.FloatField(help_text="Lower bound of the predicted P(accept) (included)")
+    upper = serializers.FloatField(help_text="Upper bound (excluded, except 1.0)")
+    answers = serializers.IntegerField()
+    mean_predicted = serializers.FloatField()
+    accepted_rate = serializers.FloatField(help_text="Share of the bin's answers that were accepts")
+
+
+class PrequentialQualitySerializer(serializers.Serializer):
+    answers = serializers.IntegerField(help_text="Answers scored, each by the model as it stood before it")
+    accepted = serializers.IntegerField()
+    auc = serializers.FloatField(allow_null=True, help_text="Time-ordered AUC (null with a single class)")
+    brier = serializers.FloatField(allow_null=True)
+    reliability = ReliabilityBinSerializer(many=True, help_text="At most 10 bins of the prediction; empty bins left out")
+    block_aucs = serializers.ListField(child=serializers.FloatField(), help_text="Per retraining block (acceptance model)")
+
+
+class PersonalisationQualitySerializer(serializers.Serializer):
+    computed_at = serializers.DateTimeField()
+    answers = serializers.IntegerField(help_text="Answered recommendations at the time of the nightly run")
+    bandit = PrequentialQualitySerializer(allow_null=True, help_text="The contextual bandit, updated after every answer")
+    acceptance = PrequentialQualitySerializer(
+        allow_null=True, help_text="The acceptance model, each block scored by a model trained on the answers before it"
+    )
+    acceptance_version = serializers.IntegerField(allow_null=True)
+
+
 # The learning app's summary and, last, the recommendations' live figures; the schema keeps the component's name.
 # (No docstring: drf-spectacular would publish it as the component's description.)
 @extend_schema_serializer(component_name="Performance")
@@ -50,6 +77,11 @@ class LearningPerformanceSerializer(PerformanceSerializer):
         allow_null=True,
         help_text="How the recommendations made so far did, all users together and per model version: acceptance "
         "rate, accuracy of the scored ones beside their base rate, calibration (null until there are recommendations).",
+    )
+    personalisation = PersonalisationQualitySerializer(
+        allow_null=True,
+        help_text="Time-ordered (prequential) quality of the bandit and the acceptance model from the nightly ml job: "
+        "AUC, Brier score, reliability and the number of answers (null before the first run).",
     )
 
 

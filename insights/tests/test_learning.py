@@ -248,3 +248,42 @@ def test_the_schema_documents_the_live_block() -> None:
     assert {"accuracy", "base_rate", "acceptance_rate", "calibration", "by_model_version"} <= set(components[ref]["properties"])
     operation = schema["paths"][PERFORMANCE]["get"]
     assert operation["tags"] == ["learning"] and {"401", "403"} <= set(operation["responses"])
+
+
+# --- the bandit's and the acceptance model's time-ordered quality (the `personalisation` block) --------------------
+
+
+def _store_quality():
+    from recommendations import prequential
+    from recommendations.models import PersonalisationQuality
+
+    bandit = prequential.quality([1, 0, 1, 0, 1], [0.9, 0.2, 0.7, 0.4, 0.35]).as_dict()
+    acceptance = prequential.quality([1, 0, 0, 1], [0.8, 0.3, 0.6, 0.55], block_aucs=[0.75]).as_dict()
+    PersonalisationQuality.objects.create(answers=9, bandit={"answers": 1}, acceptance={})  # an older run
+    return PersonalisationQuality.objects.create(answers=12, bandit=bandit, acceptance=acceptance, acceptance_version=3)
+
+
+def test_performance_carries_the_newest_personalisation_quality():
+    assert _api(analyst_user()).get(PERFORMANCE).json()["personalisation"] is None
+    _store_quality()
+
+    block = _api(analyst_user()).get(PERFORMANCE).json()["personalisation"]
+
+    assert block["answers"] == 12 and block["acceptance_version"] == 3
+    assert block["bandit"]["answers"] == 5 and block["bandit"]["auc"] == pytest.approx(5 / 6, abs=1e-6)
+    assert block["acceptance"]["auc"] == 0.75 and block["acceptance"]["block_aucs"] == [0.75]
+    assert 1 <= len(block["bandit"]["reliability"]) <= 10
+    assert {"lower", "upper", "answers", "mean_predicted", "accepted_rate"} <= set(block["bandit"]["reliability"][0])
+
+
+def test_the_learning_page_shows_both_models_time_ordered_quality():
+    client = Client()
+    client.force_login(analyst_user())
+    assert 'id="personalisation-quality"' not in client.get("/learning/").content.decode()
+    _store_quality()
+
+    html = client.get("/learning/").content.decode()
+
+    assert 'id="personalisation-quality"' in html and "on 12 answers" in html
+    assert re.search(r'data-quality="contextual-bandit">5 answers, AUC 0\.833', html)
+    assert re.search(r'data-quality="acceptance-model">4 answers, AUC 0\.750', html)

@@ -43,4 +43,9 @@ def learning_view(request: HttpRequest) -> HttpResponse:
     context = learning_page_context(request)
     context["acceptance"] = acceptance_card(learning_loop.acceptance_importance())  # None before the first model
     context["live"] = learning_loop.live_performance()  # None before the first recommendation
+    quality = learning_loop.personalisation_quality()  # None before the first nightly run
+    context["personalisation"] = quality
+    context["personalisation_models"] = (
+        [("Contextual bandit", quality["bandit"]), ("Acceptance model", quality["acceptance"])] if quality else []
+    )
     return render(request, "learning/learning.html", context)
