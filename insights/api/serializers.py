@@ -42,7 +42,7 @@ class LivePerformanceSerializer(LiveGroupSerializer):
     by_model_version = LiveModelVersionSerializer(many=True)
 
 
-class ReliabilityBinSerializer(serializers.Serializer):
+class AcceptanceReliabilityBinSerializer(serializers.Serializer):
     lower = serializers.FloatField(help_text="Lower bound of the predicted P(accept) (included)")
     upper = serializers.FloatField(help_text="Upper bound (excluded, except 1.0)")
     answers = serializers.IntegerField()
@@ -55,7 +55,9 @@ class PrequentialQualitySerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     auc = serializers.FloatField(allow_null=True, help_text="Time-ordered AUC (null with a single class)")
     brier = serializers.FloatField(allow_null=True)
-    reliability = ReliabilityBinSerializer(many=True, help_text="At most 10 bins of the prediction; empty bins left out")
+    reliability = AcceptanceReliabilityBinSerializer(
+        many=True, help_text="At most 10 bins of the prediction; empty bins left out"
+    )
     block_aucs = serializers.ListField(child=serializers.FloatField(), help_text="Per retraining block (acceptance model)")
 
 
