@@ -82,7 +82,11 @@ class SystemCollector(Collector):
             by_status.add_metric([status], recs[status])
         yield by_status
         yield _gauge("quantai_recommendations_evaluated", "Recommendations scored at their horizon.", recs["evaluated"])
-        yield _gauge("quantai_recommendation_acceptance_rate", "Accepted over answered recommendations.", recs["acceptance_rate"])
+        yield _gauge(
+            "quantai_recommendation_acceptance_rate",
+            "Accepted over answered BUY and SELL recommendations.",
+            recs["acceptance_rate"],
+        )
         yield _gauge("quantai_recommendation_accuracy", "Evaluated recommendations that were right.", recs["accuracy"])
         yield _gauge("quantai_recommendation_base_rate", "Accuracy the same calls would have had at random.", recs["base_rate"])
 
