@@ -375,6 +375,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BacktestRunStatusEnum": "backtesting.models.RunStatus",
         "LedgerEntrySideEnum": "portfolios.models.TradeSide",
+        # CSV import: the formats a request may ask for (auto included) and the ones a preview reports.
+        "ImportFormatRequestEnum": "portfolios.api.imports.FORMAT_CHOICES",
+        "ImportFormatEnum": "portfolios.importing.ImportFormat",
     },
     # 429 on every operation, user_id as `me` or digits (quantai.openapi); strict input: quantai.api_fields.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "quantai.openapi.document_common_responses"],
