@@ -165,6 +165,9 @@ class StrictDecimalFormField(forms.DecimalField):
         return super().to_python(text)  # type: ignore[no-any-return]
 
 
+NOT_TEXT_MESSAGE = "Send text (a JSON string)."
+
+
 class StrictSerializer(serializers.Serializer):
     """Fields not listed here are refused: 400, each named in `error.fields`."""
 
@@ -183,6 +186,15 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {name: [self.forbidden_messages.get(name, UNKNOWN_FIELD_MESSAGE)] for name in unknown[:20]}
                 )
+        if isinstance(data, Mapping) and not isinstance(data, QueryDict):
+            # JSON: a text field takes a JSON string only (DRF would turn 0 or true into "0" or "True").
+            not_text = sorted(
+                name
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField) and data.get(name) is not None and not isinstance(data[name], str)
+            )
+            if not_text:
+                raise serializers.ValidationError({name: [NOT_TEXT_MESSAGE] for name in not_text})
         if isinstance(data, QueryDict):
             # DRF reads an empty form or query value ("?limit=") of an optional field as "not sent"; it was sent.
             blank = sorted(

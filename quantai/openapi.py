@@ -82,6 +82,11 @@ def document_common_responses(result: dict[str, Any], generator: Any, request: A
                 continue
             responses = operation.setdefault("responses", {})
             responses["429"] = _rate_limited_response(responses.get("429"))
+            if "requestBody" in operation and "415" not in responses:
+                responses["415"] = {
+                    "description": "`unsupported_media_type`: the body's content type is not one this operation reads.",
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}},
+                }
             _require_demanding_bodies(operation, components)
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path" and parameter.get("name") == "user_id":

@@ -15,6 +15,7 @@ from market.symbols import TRADABLE
 from portfolios.ledger import MAX_MONEY, MAX_PRICE, MAX_SHARES
 from portfolios.models import Position, Trade, TradeSide, TradeSource
 from quantai.api_fields import StrictDecimalField, StrictSerializer
+from quantai.errors import RuleViolation
 
 MONEY: dict[str, Any] = {"max_digits": 15, "decimal_places": 2}
 TRADE_SIDE_CHOICES = [TradeSide.BUY, TradeSide.SELL, TradeSide.SHORT, TradeSide.COVER]
@@ -195,7 +196,9 @@ class TradeFilterSerializer(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
-            raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+            # Well-formed dates a rule refuses: 422, like every other rule refusal.
+            message = "Must not be before date_from."
+            raise RuleViolation(message, fields={"date_to": [message]})
         return attrs
 
 

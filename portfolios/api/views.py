@@ -236,7 +236,12 @@ class TradesView(generics.ListAPIView):
             OpenApiParameter("date_from", OpenApiTypes.DATE, description="Executed on or after (UTC date)"),
             OpenApiParameter("date_to", OpenApiTypes.DATE, description="Executed on or before (UTC date)"),
         ],
-        responses={200: TradeSerializer(many=True), 400: _WRITE_ERRORS[400], **READ_ERRORS},
+        responses={
+            200: TradeSerializer(many=True),
+            400: _WRITE_ERRORS[400],
+            422: OpenApiResponse(_ERROR, description="`rule_violation`: date_to is before date_from."),
+            **READ_ERRORS,
+        },
         summary="Trade and cash history (the ledger), newest first",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -10,6 +10,7 @@ so an outdated snapshot is never shown.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,7 +18,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -28,6 +29,8 @@ from portfolios import analytics
 from portfolios.ledger import q2
 from portfolios.models import PortfolioSnapshot, Trade
 from portfolios.selectors.portfolio import MONEY_ZERO
+
+logger = logging.getLogger(__name__)
 
 RATIO_STEP = Decimal("0.000001")
 #: Layout of :attr:`PortfolioSnapshot.data`; change it with the layout, and every stored row is recomputed.
@@ -302,14 +305,20 @@ def snapshot_compute(user_id: int, *, closes: analytics.Closes | None = None) ->
         computed_at=timezone.now(),
     )
     fields = {name: getattr(snapshot, name) for name in ("format", "ledger_last_id", "prices_version", "data", "computed_at")}
-    # Compare-and-set: a slower computation from an older ledger never replaces a newer row.
-    updated = PortfolioSnapshot.objects.filter(user_id=user_id, ledger_last_id__lte=last_id).update(**fields)
-    if not updated:
-        try:
-            with transaction.atomic():
-                PortfolioSnapshot.objects.create(**fields, user_id=user_id)
-        except IntegrityError:
-            pass  # a newer row exists (or another process just stored the same one)
+    try:
+        with transaction.atomic():
+            # Compare-and-set: a slower computation from an older ledger never replaces a newer row.
+            updated = PortfolioSnapshot.objects.filter(user_id=user_id, ledger_last_id__lte=last_id).update(**fields)
+            if not updated:
+                try:
+                    with transaction.atomic():
+                        PortfolioSnapshot.objects.create(**fields, user_id=user_id)
+                except IntegrityError:
+                    pass  # a newer row exists (or another process just stored the same one)
+    except OperationalError:
+        # Storing is a cache write: when the database refuses it for now (SQLite's lock under concurrent
+        # writers, a lock wait timeout), the figures are still served; the next read or task stores them.
+        logger.warning("portfolio snapshot of user %s not stored: the database is busy", user_id)
     return snapshot
 
 

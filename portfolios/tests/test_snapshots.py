@@ -195,3 +195,16 @@ def test_revaluation_queues_the_refresh_of_every_snapshot(investor, market):
     snapshot = PortfolioSnapshot.objects.get(user=investor)
     assert snapshot.data == _direct(investor)
     assert selectors.portfolio_analytics(user=investor).equity == D(snapshot.data["equity"])
+
+
+def test_a_busy_database_still_serves_the_figures_and_stores_them_at_the_next_read(investor):
+    from django.db import OperationalError
+
+    expected = selectors.portfolio_analytics_data(user=investor)
+    PortfolioSnapshot.objects.all().delete()
+    with mock.patch("portfolios.selectors.reports.PortfolioSnapshot.objects.filter") as busy:
+        busy.return_value.update.side_effect = OperationalError("database is locked")
+        assert selectors.portfolio_analytics_data(user=investor) == expected
+    assert not PortfolioSnapshot.objects.exists()
+    assert selectors.portfolio_analytics_data(user=investor) == expected
+    assert PortfolioSnapshot.objects.filter(user_id=investor.pk).exists()

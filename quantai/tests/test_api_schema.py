@@ -189,3 +189,23 @@ def test_a_bounded_decimal_pattern_matches_exactly_the_values_up_to_its_maximum(
     for text in {f"{value:f}", f"{value.normalize():f}", f"{value:f}".rstrip("0"), f"{value:08f}"}:
         if re.fullmatch(decimal_pattern(max_digits=7, decimal_places=2, signed=False), text):
             assert (re.search(pattern, text) is not None) == (value <= maximum), (text, pattern)
+
+
+def test_a_text_field_refuses_a_json_number():
+    from rest_framework import serializers
+
+    from quantai.api_fields import NOT_TEXT_MESSAGE, StrictSerializer
+
+    class Comment(StrictSerializer):
+        comment = serializers.CharField(required=False)
+
+    refused = Comment(data={"comment": 0})
+    assert not refused.is_valid() and refused.errors["comment"] == [NOT_TEXT_MESSAGE]
+    assert Comment(data={"comment": "0"}).is_valid()
+
+
+def test_every_operation_with_a_body_documents_415(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                assert "415" in operation["responses"], f"{method.upper()} {path}"
