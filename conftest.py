@@ -87,6 +87,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _celery_may_join_results() -> None:
+    """Every test starts outside any task, as far as Celery's process-wide flag knows.
+
+    An eager task runs inside ``denied_join_result()``, which saves and restores one global flag. Two
+    threads running eager tasks at once (the concurrency tests' writers each queue a snapshot refresh)
+    can restore each other's saved value and leave it set, and then every later ``result.get()`` in the
+    process refuses with "Never call result.get() within a task!". Production never runs eager tasks in
+    threads; tests reset the flag instead of inheriting a neighbour's.
+    """
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def _mysql_only(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("mysql") is None:
         return

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -251,7 +252,7 @@ class Personaliser:
         by_user: dict[int, list[int]] = {}
         for i, r in enumerate(rows):
             by_user.setdefault(r.user_id, []).append(i)
-        for uid, indexes in by_user.items():
+        for indexes in by_user.values():
             user = rows[indexes[0]].user
             post = self.posterior(user)
             cards = [
@@ -266,8 +267,11 @@ class Personaliser:
                 for i in indexes
             ]
             # Seeded by user, day and how much is known: the same state gives the same decision (a rerun changes nothing).
+            # The user is named by username, not by database id, so a replay into a fresh database (ids differ; MariaDB
+            # never reuses a rolled-back id) decides exactly as the original run did.
             day = rows[indexes[0]].trading_date
-            rng = np.random.default_rng([uid, day.toordinal(), post.answers])
+            who = int.from_bytes(hashlib.sha256(user.get_username().encode()).digest()[:8], "big")
+            rng = np.random.default_rng([who, day.toordinal(), post.answers])
             decisions = bandit.decide(cards, post, rng)
             for i, card, decision in zip(indexes, cards, decisions, strict=True):
                 rec = rows[i]
