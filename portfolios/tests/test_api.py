@@ -369,7 +369,7 @@ def test_bad_history_filters_are_400(api, params, field):
 
 
 def test_history_dates_must_be_in_order(api):
-    assert_error(api.get(f"{BASE}/me/trades", {"date_from": "2025-02-01", "date_to": "2025-01-01"}), 422, "date_to")  # well-formed dates a rule refuses
+    assert_error(api.get(f"{BASE}/me/trades", {"date_from": "2025-02-01", "date_to": "2025-01-01"}), 422, "date_to")
 
 
 # --- POST cash ------------------------------------------------------------------------------------------
