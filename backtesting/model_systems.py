@@ -158,7 +158,7 @@ def engine_weights(run: SystemRun, grid: Grid, wf: Any) -> np.ndarray:
     import pandas as pd
 
     from backtesting.scoreboard.stats import direction_labels, expanding_skill
-    from recommendations.policy.targets import params_for, target_weights, with_min_trade
+    from recommendations.policy.targets import followed_weights
     from recommendations.policy.volatility import garch_forecasts, log_returns
 
     close = run.stocks.close_frame()
@@ -169,9 +169,7 @@ def engine_weights(run: SystemRun, grid: Grid, wf: Any) -> np.ndarray:
     skill = expanding_skill(p_up, labels, ends)
     out = []
     for profile in [str(v) for v in np.asarray(grid["profile"]).ravel().tolist()]:
-        params = params_for(profile)
-        targets = target_weights(close, volatility, params, p_up=p_up, skill=skill, payoff=payoff)
-        out.append(with_min_trade(targets.weights, close, params.min_trade, cap=params.max_weight).to_numpy())
+        out.append(followed_weights(close, volatility, profile, p_up=p_up, skill=skill, payoff=payoff).to_numpy())
     return np.stack(out)
 
 

@@ -17,7 +17,7 @@ from backtesting.engine.core import only_on_change
 from backtesting.engine.data import Bars, load_bars_csv_dirs
 from backtesting.scoreboard.stats import BOOTSTRAP_BLOCK, BOOTSTRAP_SAMPLES, direction_labels, expanding_skill
 from backtesting.walkforward import MODEL_KINDS, WalkForwardConfig, retrain_sessions, walk_forward_probabilities
-from recommendations.policy.targets import params_for, target_weights, with_min_trade
+from recommendations.policy.targets import followed_weights, params_for
 from recommendations.policy.volatility import HORIZON, garch_series, log_returns, naive_forecasts
 
 PROFILES: tuple[str, ...] = ("Conservative", "Moderate", "Aggressive")
@@ -191,9 +191,10 @@ def policy_weights(stocks: Bars, forecasts: Forecasts, config: ScoreboardConfig)
     p_up = forecasts.p_up[config.models[0]]
     out: dict[str, np.ndarray] = {}
     for profile in config.profiles:
-        params = params_for(profile)
-        targets = target_weights(close, forecasts.volatility, params, p_up=p_up, skill=forecasts.skill, payoff=forecasts.payoff)
-        out[engine_name(profile)] = with_min_trade(targets.weights, close, params.min_trade, cap=params.max_weight).to_numpy()
+        weights = followed_weights(
+            close, forecasts.volatility, profile, p_up=p_up, skill=forecasts.skill, payoff=forecasts.payoff
+        )
+        out[engine_name(profile)] = weights.to_numpy()
     p = p_up.to_numpy(dtype=float)
     tradable = np.isfinite(values)
     out["ml_only"] = only_on_change(np.where(tradable & np.isfinite(p) & (p > 0.5), 1.0 / n_sym, 0.0))

@@ -271,6 +271,22 @@ def target_weights(
     )
 
 
+def followed_weights(
+    close: pd.DataFrame,
+    volatility: pd.DataFrame,
+    profile: str,
+    *,
+    p_up: pd.DataFrame | None = None,
+    skill: pd.DataFrame | pd.Series | None = None,
+    payoff: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The weights a user holds who accepts every card of ``profile``: its targets (:func:`target_weights`) traded
+    with its minimum trade and trims above its cap (:func:`with_min_trade`). What the lab and the scoreboard replay."""
+    params = params_for(profile)
+    targets = target_weights(close, volatility, params, p_up=p_up, skill=skill, payoff=payoff)
+    return with_min_trade(targets.weights, close, params.min_trade, cap=params.max_weight)
+
+
 def with_min_trade(targets: pd.DataFrame, close: pd.DataFrame, min_trade: float, *, cap: float = 1.0) -> pd.DataFrame:
     """The weights actually held when only trades of at least ``min_trade`` of portfolio value are made.
 
