@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from recommendations.sizing import ACTION_THRESHOLDS
-
 BEGINNER, INTERMEDIATE, ADVANCED = "Beginner", "Intermediate", "Advanced"
 
 #: Words a Beginner's text must never contain (tests check it).
@@ -313,7 +311,7 @@ _HOLD_TEXT: dict[str, tuple[str, str]] = {
     # reason -> (beginner, expert); {profile}, {limit}, {symbol} are filled in.
     "no_edge": (
         "The signal is not strong enough to act on for a {profile} investor, so we suggest doing nothing today.",
-        "Not strong enough for your {profile} thresholds (buy at {buy}, sell at {sell}): hold.",
+        "Not strong enough to act on for your {profile} profile: hold.",
     ),
     "no_kelly_edge": (
         "The possible gain is too small for the risk, so we suggest doing nothing today.",
@@ -371,14 +369,11 @@ def _hold_reason(f: Facts, experience: str) -> str:
     key = "min_trade_none_held" if f.reason == "min_trade" and f.weight_before == 0 else f.reason
     beginner, expert = _HOLD_TEXT.get(key, _HOLD_TEXT["no_edge"])
     template = beginner if experience == BEGINNER else expert
-    buy, sell = ACTION_THRESHOLDS.get(f.profile, (0.5, 0.5))
     return template.format(
         profile=f.profile,
         limit=_pct(f.max_weight, False),
         symbol=f.symbol,
         budget=_pct(f.var_budget_pct, False, 1),
-        buy=f"{buy:.2f}",
-        sell=f"{sell:.2f}",
     )
 
 

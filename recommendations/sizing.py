@@ -1,26 +1,16 @@
-"""Action and size of a recommendation, for many users at once. Pure numpy: no Django, no I/O.
+"""The trade each user is recommended, for many users at once. Pure numpy: no Django, no I/O.
 
-For one symbol on one day the model gives a calibrated ``p`` = P(close higher after H sessions) and the
-symbol's payoff ratio ``b`` = mean gain of the up moves / mean loss of the down moves over H (both
-measured on the model's data, stored with the model version). Every user is then sized in one pass
-over arrays (one element per user):
+The risk-first policy (:mod:`recommendations.policy`) sets a target weight per profile and symbol; here each
+user's card is the trade from their holding to it (:func:`size_to_target`), one element per user:
 
-1. **Action**, from thresholds that depend on the risk profile (:data:`ACTION_THRESHOLDS`): BUY when
-   ``p >= buy``, SELL when ``p <= sell`` and the user holds shares (or, where shorting is allowed, opens a
-   short), otherwise HOLD. A cautious profile needs a stronger signal before it is asked to act.
-2. **Kelly**: for the bet "up", ``f* = p - (1 - p) / b``; for the bet "down" (selling or shorting) the payoff
-   ratio is ``1 / b`` and ``f* = (1 - p) - p * b``. Floored at 0 (no edge, no bet) and multiplied by the
-   profile's fraction (Conservative 1/4, Moderate 1/2, Aggressive 3/4 of full Kelly). The result is the
-   share of portfolio value (equity) to have in the position.
-3. **Caps**: the profile's maximum position weight; the profile's 1-day 95 % VaR budget, with parametric
-   VaR ``z95 * sigma_1d * |value|`` per position and the portfolio's VaR taken as the *sum* of its positions'
-   VaRs (perfect correlation, an upper bound for any correlation, so the budget is never exceeded); the cash
-   available (no margin; a short needs ``short_reserve`` dollars of cash per dollar shorted); and the
-   holdings for a sale (never sell more than held).
-4. **Rounding** down to 4 decimal places of a share. A size of zero becomes HOLD, with the reason.
+- BUY the difference when the target is above the position by at least the minimum trade, within the cash
+  available (no margin) and the profile's 1-day 95 % VaR budget (parametric VaR ``z95 * sigma_1d * |value|`` per
+  position, the portfolio's VaR taken as the *sum* of its positions' VaRs: an upper bound for any correlation);
+- SELL the difference when the position is above the target by at least the minimum trade, everything when the
+  target is 0, and a trim whenever the position is above the profile's cap;
+- otherwise HOLD, with the reason; a short position is bought back (the policy holds no shorts).
 
-A SELL of held shares sells the down-bet's Kelly amount, and at least what brings the position back
-inside the weight limit and the VaR budget, never more than is held. Prices are the trade price (cents);
+Shares are floored to 4 decimal places; a sale never exceeds what is held. Prices are the trade price (cents);
 all amounts are dollars; ``sigma_1d`` is the standard deviation of daily log returns (a fraction).
 """
 
@@ -38,13 +28,6 @@ Z_95: Final = 1.6448536269514722
 SHARE_DECIMALS: Final = 4
 _SHARE_SCALE: Final = 10**SHARE_DECIMALS
 
-#: P(up) at or above ``buy`` -> BUY; at or below ``sell`` -> SELL; in between -> HOLD. Symmetric around 0.5.
-ACTION_THRESHOLDS: Final[dict[str, tuple[float, float]]] = {
-    "Conservative": (0.60, 0.40),
-    "Moderate": (0.56, 0.44),
-    "Aggressive": (0.53, 0.47),
-}
-
 #: Annualised volatility treated as the top of the risk scale (a position this volatile scores 1 on that half).
 VOLATILITY_CAP: Final = 0.80
 TRADING_DAYS: Final = 252
@@ -57,17 +40,10 @@ BUY, SELL, HOLD = "BUY", "SELL", "HOLD"
 SIDE_BUY, SIDE_SELL, SIDE_SHORT, SIDE_COVER, SIDE_NONE = "BUY", "SELL", "SHORT", "COVER", ""
 
 # Why a size is what it is (for HOLD: why it is zero). The reasoning module words them for people.
-NO_EDGE = "no_edge"  # P(up) between the profile's thresholds
-NO_KELLY_EDGE = "no_kelly_edge"  # past the threshold, but the payoff ratio leaves no Kelly edge
-PAYOFF_UNKNOWN = "payoff_unknown"  # the model version stored no payoff ratio: no size without it
 NO_EQUITY = "no_equity"  # nothing in the portfolio to size against
-NOTHING_HELD = "nothing_held"  # a SELL signal, no shares, and shorting is not allowed
-AT_TARGET = "at_target"  # the position is already as large as the Kelly target
 WEIGHT_LIMIT = "weight_limit"
 VAR_BUDGET = "var_budget"
 CASH = "cash"
-HOLDINGS = "holdings"
-KELLY = "kelly"
 TOO_SMALL = "too_small"  # rounds down to zero shares
 # The risk-first policy (size_to_target):
 TARGET = "target"  # a trade from today's holding to the policy's target weight
@@ -90,12 +66,8 @@ class Accounts:
     held_long: FloatArray
     held_short: FloatArray
     other_var: FloatArray
-    kelly_fraction: FloatArray
     max_weight: FloatArray
     var_budget: FloatArray
-    buy_threshold: FloatArray
-    sell_threshold: FloatArray
-    allow_short: BoolArray
 
     def __len__(self) -> int:
         return int(self.equity.shape[0])
@@ -120,26 +92,12 @@ class Sizing:
     side: StrArray
     shares: FloatArray
     reason: StrArray
-    kelly_full: FloatArray  # f* of the bet taken (0 for HOLD without an edge)
-    kelly_scaled: FloatArray  # after the profile's fraction
+    # Kept for the stored shape of older cards (sized by Kelly); the policy's cards record 0 (Kelly bounds the tilt only).
+    kelly_full: FloatArray
+    kelly_scaled: FloatArray
     weight_after: FloatArray  # |position value| / equity once the trade is done (current weight for HOLD)
     var_after: FloatArray  # portfolio 1-day 95 % VaR in dollars once the trade is done (sum of positions)
     risk_score: FloatArray
-
-
-def kelly_up(p: float | FloatArray, b: float | FloatArray) -> FloatArray:
-    """Full-Kelly fraction for the bet "up": ``p - (1 - p) / b``, floored at 0 (0 when ``b`` is not positive)."""
-    p_arr, b_arr = np.asarray(p, dtype=float), np.asarray(b, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = p_arr - (1.0 - p_arr) / b_arr
-    return np.where(np.isfinite(f) & (b_arr > 0), np.maximum(f, 0.0), 0.0)
-
-
-def kelly_down(p: float | FloatArray, b: float | FloatArray) -> FloatArray:
-    """Full-Kelly fraction for the bet "down" (payoff ratio ``1 / b``): ``(1 - p) - p * b``, floored at 0."""
-    p_arr, b_arr = np.asarray(p, dtype=float), np.asarray(b, dtype=float)
-    f = (1.0 - p_arr) - p_arr * b_arr
-    return np.where(np.isfinite(f) & (b_arr > 0), np.maximum(f, 0.0), 0.0)
 
 
 def floor_shares(shares: FloatArray) -> FloatArray:
@@ -161,145 +119,6 @@ def risk_score(*, sigma_1d: float, position_var: FloatArray, var_budget_amount: 
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(var_budget_amount > 0, position_var / var_budget_amount, np.where(position_var > 0, 1.0, 0.0))
     return np.clip(0.5 * vol_part + 0.5 * np.clip(share, 0.0, 1.0), 0.0, 1.0)
-
-
-def size_positions(accounts: Accounts, market: Market) -> Sizing:
-    """Action and size for every user in ``accounts`` on ``market`` (see the module docstring for the rules)."""
-    n = len(accounts)
-    price = float(market.price)
-    if not price > 0:
-        raise ValueError("price must be positive")
-    p = float(market.p_up)
-    b = float(market.payoff_ratio)
-    sigma = max(0.0, float(market.sigma_1d))
-    var_per_dollar = Z_95 * sigma
-
-    equity = np.maximum(accounts.equity, 0.0)
-    long_value = accounts.held_long * price
-    short_value = accounts.held_short * price
-    budget = accounts.var_budget * equity
-    var_this = var_per_dollar * (long_value + short_value)
-    var_room_value = _room(budget - accounts.other_var - var_this, var_per_dollar)
-
-    action = np.full(n, HOLD, dtype="<U4")
-    side = np.full(n, SIDE_NONE, dtype="<U5")
-    shares = np.zeros(n)
-    reason = np.full(n, NO_EDGE, dtype="<U14")
-    kelly_full = np.zeros(n)
-    kelly_scaled = np.zeros(n)
-    delta_long = np.zeros(n)  # signed change of the long position value
-    delta_short = np.zeros(n)  # signed change of the short position value
-
-    payoff_known = math.isfinite(b) and b > 0
-    wants_buy = p >= accounts.buy_threshold
-    wants_sell = p <= accounts.sell_threshold
-    has_equity = equity > 0
-
-    if payoff_known:
-        f_up = float(kelly_up(p, b))
-        f_down = float(kelly_down(p, b))
-    else:
-        f_up = f_down = 0.0
-
-    # --- BUY: cover a short first, else add to the long position up to the Kelly target and the caps.
-    cover = wants_buy & has_equity & (accounts.held_short > 0)
-    cover_shares = floor_shares(np.minimum(accounts.held_short, np.maximum(accounts.cash, 0.0) / price))
-    kelly_full[cover] = f_up
-    kelly_scaled[cover] = f_up * accounts.kelly_fraction[cover]
-    if payoff_known:
-        ok = cover & (cover_shares > 0)
-        _assign(ok, cover_shares, SIDE_COVER, BUY, HOLDINGS, shares, side, action, reason)
-        delta_short[ok] = -cover_shares[ok] * price
-        reason[cover & (cover_shares <= 0)] = CASH
-
-    buy = wants_buy & has_equity & ~(accounts.held_short > 0)
-    target = f_up * accounts.kelly_fraction * equity
-    candidates = np.stack(
-        [
-            np.maximum(target - long_value, 0.0),  # KELLY
-            np.maximum(accounts.max_weight * equity - long_value, 0.0),  # WEIGHT_LIMIT
-            var_room_value,  # VAR_BUDGET
-            np.maximum(accounts.available_cash, 0.0),  # CASH
-        ]
-    )
-    buy_value = candidates.min(axis=0)
-    binding = np.array([KELLY, WEIGHT_LIMIT, VAR_BUDGET, CASH])[candidates.argmin(axis=0)]
-    buy_shares = floor_shares(buy_value / price)
-    kelly_full[buy] = f_up
-    kelly_scaled[buy] = f_up * accounts.kelly_fraction[buy]
-    if payoff_known:
-        ok = buy & (buy_shares > 0)
-        _assign(ok, buy_shares, SIDE_BUY, BUY, binding, shares, side, action, reason)
-        delta_long[ok] = buy_shares[ok] * price
-        zero = buy & (buy_shares <= 0)
-        reason[zero] = _zero_reason(f_up, buy_value, binding)[zero]
-
-    # --- SELL of held long shares: the down bet's Kelly amount, at least back inside the caps, at most all of it.
-    sell = wants_sell & has_equity & (accounts.held_long > 0)
-    weight_excess = np.maximum(long_value - accounts.max_weight * equity, 0.0)
-    var_excess = _room(accounts.other_var + var_this - budget, var_per_dollar)
-    kelly_sell = f_down * accounts.kelly_fraction * equity
-    forced = np.maximum(weight_excess, var_excess)
-    sell_value = np.minimum(np.maximum(kelly_sell, forced), long_value)
-    sell_shares = np.minimum(floor_shares(sell_value / price), accounts.held_long)
-    sell_shares = np.where(sell_value >= long_value, accounts.held_long, sell_shares)  # selling everything: exactly all
-    sell_reason = np.where(
-        sell_value >= long_value,
-        HOLDINGS,
-        np.where(forced > kelly_sell, np.where(weight_excess >= var_excess, WEIGHT_LIMIT, VAR_BUDGET), KELLY),
-    )
-    kelly_full[sell] = f_down
-    kelly_scaled[sell] = f_down * accounts.kelly_fraction[sell]
-    if payoff_known:
-        ok = sell & (sell_shares > 0)
-        _assign(ok, sell_shares, SIDE_SELL, SELL, sell_reason, shares, side, action, reason)
-        delta_long[ok] = -sell_shares[ok] * price
-        reason[sell & (sell_shares <= 0)] = np.where(f_down <= 0, NO_KELLY_EDGE, TOO_SMALL)
-
-    # --- SELL with nothing held: a short where the profile (and the operator) allow it, else HOLD.
-    open_short = wants_sell & has_equity & (accounts.held_long <= 0)
-    short_allowed = open_short & accounts.allow_short
-    reason[open_short & ~accounts.allow_short] = NOTHING_HELD
-    short_candidates = np.stack(
-        [
-            np.maximum(f_down * accounts.kelly_fraction * equity - short_value, 0.0),
-            np.maximum(accounts.max_weight * equity - short_value, 0.0),
-            var_room_value,
-            np.maximum(accounts.available_cash, 0.0) / max(market.short_reserve, 1.0),
-        ]
-    )
-    short_value_add = short_candidates.min(axis=0)
-    short_binding = np.array([KELLY, WEIGHT_LIMIT, VAR_BUDGET, CASH])[short_candidates.argmin(axis=0)]
-    short_shares = floor_shares(short_value_add / price)
-    kelly_full[short_allowed] = f_down
-    kelly_scaled[short_allowed] = f_down * accounts.kelly_fraction[short_allowed]
-    if payoff_known:
-        ok = short_allowed & (short_shares > 0)
-        _assign(ok, short_shares, SIDE_SHORT, SELL, short_binding, shares, side, action, reason)
-        delta_short[ok] = short_shares[ok] * price
-        zero = short_allowed & (short_shares <= 0)
-        reason[zero] = _zero_reason(f_down, short_value_add, short_binding)[zero]
-
-    if not payoff_known:
-        reason[(wants_buy | wants_sell) & has_equity & (reason != NOTHING_HELD)] = PAYOFF_UNKNOWN
-    reason[~has_equity] = NO_EQUITY
-
-    new_long = long_value + delta_long
-    new_short = short_value + delta_short
-    position_var = var_per_dollar * (new_long + new_short)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        weight_after = np.where(equity > 0, (new_long + new_short) / equity, 0.0)
-    return Sizing(
-        action=action,
-        side=side,
-        shares=shares,
-        reason=reason,
-        kelly_full=kelly_full,
-        kelly_scaled=kelly_scaled,
-        weight_after=weight_after,
-        var_after=accounts.other_var + position_var,
-        risk_score=risk_score(sigma_1d=sigma, position_var=position_var, var_budget_amount=budget),
-    )
 
 
 def size_to_target(
@@ -387,13 +206,6 @@ def size_to_target(
     )
 
 
-def _zero_reason(kelly: float, value: FloatArray, binding: StrArray) -> StrArray:
-    """Why an opening/adding trade came out at zero shares."""
-    if kelly <= 0:
-        return np.full(value.shape, NO_KELLY_EDGE, dtype="<U14")
-    return np.where(value > 0, TOO_SMALL, np.where(binding == KELLY, AT_TARGET, binding))
-
-
 def _room(amount: FloatArray, var_per_dollar: float) -> FloatArray:
     """Dollars of position that ``amount`` dollars of VaR allow (unbounded when the stock has no volatility)."""
     if var_per_dollar <= 1e-12:  # a flat price: VaR does not limit the size (the weight limit still does)
@@ -420,12 +232,6 @@ def _assign(
     action[mask_arr] = act
     why_arr = np.broadcast_to(np.asarray(why), shares.shape)
     reason[mask_arr] = why_arr[mask_arr]
-
-
-def thresholds_for(profile_names: list[str]) -> tuple[FloatArray, FloatArray]:
-    """The (buy, sell) threshold arrays for a list of profile names (see :data:`ACTION_THRESHOLDS`)."""
-    pairs = np.array([ACTION_THRESHOLDS[name] for name in profile_names], dtype=float).reshape(-1, 2)
-    return pairs[:, 0], pairs[:, 1]
 
 
 def payoff_ratio(avg_up: float, avg_down: float) -> float:

@@ -20,7 +20,6 @@ from accounts.profiles import profile_for
 from market import calendar
 from market.symbols import BENCHMARK, TRADABLE
 from portfolios.ledger import SHORT_RESERVE
-from portfolios.services import short_selling_allowed
 from quantai.notifier import RecommendationNew, notify_user
 from recommendations import conditions, reasoning, selectors, sizing
 from recommendations.models import Recommendation, RecommendationType
@@ -119,10 +118,8 @@ def recommendations_generate(
     user_ids = [u.pk for u in user_list]
     states = selectors.portfolio_states(user_ids, prices=closes_on_day)
     profiles = [profile_for(u.risk_tolerance) for u in user_list]
-    buy_thr, sell_thr = sizing.thresholds_for([p.name for p in profiles])
     usable, refused = _usable_signals(batch, day)
     policy = _policy_targets(history, day, sorted({p.name for p in profiles}), usable)
-    allow_short = np.array([p.allows_shorting and short_selling_allowed(u) for p, u in zip(profiles, user_list, strict=True)])
 
     def held_value(state: selectors.PortfolioState, symbol: str) -> float:
         price = float(closes_on_day.get(symbol) or 0)
@@ -139,12 +136,8 @@ def recommendations_generate(
         "equity": equity,
         "cash": np.array([float(states[uid].cash) for uid in user_ids]),
         "available_cash": np.array([float(states[uid].available_cash) for uid in user_ids]),
-        "kelly_fraction": np.array([float(p.kelly_fraction) for p in profiles]),
         "max_weight": np.array([float(p.max_position_weight) for p in profiles]),
         "var_budget": np.array([float(p.var_budget_1d_95) for p in profiles]),
-        "buy_threshold": buy_thr,
-        "sell_threshold": sell_thr,
-        "allow_short": allow_short,
     }
 
     existing = set(Recommendation.objects.filter(trading_date=day, user_id__in=user_ids).values_list("user_id", "symbol"))

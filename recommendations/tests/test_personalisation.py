@@ -183,12 +183,8 @@ def sized_books(draw: st.DrawFn) -> tuple[sizing.Sizing, sizing.Accounts, sizing
         held_long=held_long,
         held_short=held_short,
         other_var=np.array(draw(st.lists(floats, min_size=n, max_size=n))),
-        kelly_fraction=np.full(n, draw(st.sampled_from([0.25, 0.5, 0.75]))),
         max_weight=np.full(n, draw(st.sampled_from([0.1, 0.2, 0.3]))),
         var_budget=np.full(n, draw(st.sampled_from([0.015, 0.025, 0.04]))),
-        buy_threshold=np.full(n, 0.55),
-        sell_threshold=np.full(n, 0.45),
-        allow_short=np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n))),
     )
     market = sizing.Market(
         price=draw(st.floats(1, 1000)),
@@ -197,7 +193,9 @@ def sized_books(draw: st.DrawFn) -> tuple[sizing.Sizing, sizing.Accounts, sizing
         payoff_ratio=draw(st.floats(0.3, 3)),
     )
     scale = np.array(draw(st.lists(st.floats(-1, 2) | st.just(float("nan")), min_size=n, max_size=n)))
-    return sizing.size_positions(accounts, market), accounts, market, scale
+    target = draw(st.floats(0, float(accounts.max_weight[0])))
+    sized = sizing.size_to_target(accounts, market, target_weight=target, min_trade=draw(st.sampled_from([0.0, 0.05])))
+    return sized, accounts, market, scale
 
 
 @settings(max_examples=300, deadline=None)
