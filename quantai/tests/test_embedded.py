@@ -259,8 +259,13 @@ def test_serve_runs_tasks_in_its_worker_and_one_interrupt_stops_everything(tmp_p
                 pass
             assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
             time.sleep(0.5)
+        # The HTTP server answers before the worker has forked its pool: wait for the processes, not a moment.
+        deadline = time.monotonic() + 60
         children = psutil.Process(server.pid).children(recursive=True)
-        assert len(children) >= 3  # uvicorn, the worker, its pool process (and beat)
+        while len(children) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            children = psutil.Process(server.pid).children(recursive=True)
+        assert len(children) >= 3, children  # uvicorn, the worker, its pool process (and beat)
 
         ping = (
             "import django; django.setup()\n"
@@ -269,6 +274,7 @@ def test_serve_runs_tasks_in_its_worker_and_one_interrupt_stops_everything(tmp_p
         )
         answer = subprocess.run([sys.executable, "-c", ping], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert answer.stdout.strip().splitlines()[-1] == "embedded", answer.stderr[-2000:]
+        children = list({p.pid: p for p in [*children, *psutil.Process(server.pid).children(recursive=True)]}.values())
 
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
