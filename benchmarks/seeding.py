@@ -1,7 +1,7 @@
 """Seeding shared by the ``portfolio`` and ``load`` sections' subprocesses: closes and folded ledgers.
 
 Seeding 100,000 trades through ``trade_execute`` would take many minutes (one locked transaction per trade),
-so each ledger is folded with the pure ledger arithmetic (:func:`portfolios.ledger.entry_apply`, the very
+so each ledger is folded with the pure ledger arithmetic (:func:`portfolios.core.ledger.entry_apply`, the very
 function the service uses) and the caller bulk-inserts the rows, positions and cash it yields. Runs only
 against a throwaway database (the callers check); Django must be set up.
 """
@@ -62,7 +62,7 @@ def ledger_rows(
     from decimal import ROUND_DOWN, Decimal
 
     from market.symbols import TRADABLE
-    from portfolios.ledger import LedgerEntry, LedgerRuleError, LedgerState, Side, entry_apply, q2
+    from portfolios.core.ledger import LedgerEntry, LedgerRuleError, LedgerState, Side, entry_apply, q2
     from portfolios.models import Trade, TradeSource
 
     state = LedgerState()

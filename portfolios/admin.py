@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from portfolios.ledger import exit_levels_problem
+from portfolios.core.ledger import exit_levels_problem
 from portfolios.models import CashAccount, Position, RiskAlert, Trade
 
 

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from market.symbols import TRADABLE
-from portfolios.ledger import MAX_PRICE, Direction, q2
+from portfolios.core.ledger import MAX_PRICE, Direction, q2
 from portfolios.models import Position, RiskAlert, RiskAlertKind, RiskAlertStatus, Trade, TradeSide, TradeSource
 from portfolios.selectors import latest_closes
 from portfolios.services import trade_execute

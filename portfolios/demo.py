@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.models import User
 from market.models import PriceBar
 from market.symbols import TRADABLE
-from portfolios.ledger import q2
+from portfolios.core.ledger import q2
 from portfolios.models import Trade, TradeSource
 from portfolios.services import cash_deposit, trade_execute
 

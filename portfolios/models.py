@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from market.symbols import TRADABLE
-from portfolios.ledger import CASH_SIDES, TRADE_SIDES, Direction, Side, gross_amount, q2
+from portfolios.core.ledger import CASH_SIDES, TRADE_SIDES, Direction, Side, gross_amount, q2
 
 ZERO_MONEY = Decimal("0.00")
 

@@ -26,6 +26,7 @@ from accounts.forms import apply_service_errors
 from accounts.models import OnboardingStage, User
 from accounts.selectors import onboarding_steps
 from portfolios import selectors, services
+from portfolios.core.ledger import q2
 from portfolios.forms import (
     CashForm,
     HoldingFormSet,
@@ -38,7 +39,6 @@ from portfolios.forms import (
     TradeForm,
     new_idempotency_key,
 )
-from portfolios.ledger import q2
 from portfolios.models import Position, TradeSource
 from portfolios.selectors.rebalancing import rebalancing_panel
 from portfolios.selectors.trade_checks import close_on, market_facts, trade_date_problem, trade_warnings
@@ -59,7 +59,7 @@ SORTABLE = {
     "realized": lambda p: p.realized_pnl,
     "opened": lambda p: p.purchase_date or timezone.now().date(),
 }
-#: The history export; it is also a QuantAI import file (portfolios.importing reads these columns).
+#: The history export; it is also a QuantAI import file (portfolios.core.importing reads these columns).
 CSV_COLUMNS = [
     "id",
     "executed_at",
@@ -441,7 +441,7 @@ def _setup_errors(exc: ApplicationError, cash_form: SetupCashForm, rows: list[An
 
 
 def _import_context(user: User, **extra: Any) -> dict[str, Any]:
-    from portfolios.importing import MAX_BYTES, MAX_ROWS
+    from portfolios.core.importing import MAX_BYTES, MAX_ROWS
 
     last = selectors.trades_for_user(user=user).first()
     return {"max_bytes": MAX_BYTES, "max_rows": MAX_ROWS, "last_entry": last, **extra}
@@ -451,7 +451,7 @@ def _import_context(user: User, **extra: Any) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def import_view(request: HttpRequest) -> HttpResponse:
     """Import transactions: upload -> preview (per-row errors, nothing written) -> confirm -> all rows or none."""
-    from portfolios.importing import MAX_BYTES
+    from portfolios.core.importing import MAX_BYTES
     from portfolios.services.imports import ImportRefused, transactions_import, transactions_import_preview
 
     user = _user(request)

@@ -12,7 +12,7 @@ from django.db.models import F, Max, QuerySet
 from accounts.models import User
 from market.models import PriceBar
 from market.symbols import ALL_SYMBOLS
-from portfolios.ledger import SHORT_RESERVE
+from portfolios.core.ledger import SHORT_RESERVE
 from portfolios.models import CashAccount, Position, PositionType
 from recommendations.models import Recommendation, UserPreferenceProfile
 
@@ -57,7 +57,7 @@ def portfolio_states(user_ids: list[int], *, prices: dict[str, Decimal]) -> dict
     """Cash and open positions of many users in two queries, valued at ``prices`` (the signal day's closes).
 
     A held symbol without a price in ``prices`` is valued at its stored ``current_price`` (else its cost).
-    The reserve for open shorts follows :mod:`portfolios.ledger` (``SHORT_RESERVE`` x the short's cost).
+    The reserve for open shorts follows :mod:`portfolios.core.ledger` (``SHORT_RESERVE`` x the short's cost).
     """
     states = {uid: PortfolioState() for uid in user_ids}
     for uid, balance in CashAccount.objects.filter(user_id__in=user_ids).values_list("user_id", "balance"):

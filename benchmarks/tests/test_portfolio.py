@@ -22,7 +22,7 @@ from benchmarks.loadtest import drive_per_user
 from benchmarks.registry import all_sections, discover
 from benchmarks.seeding import ledger_rows
 from market.symbols import TRADABLE
-from portfolios.ledger import Side
+from portfolios.core.ledger import Side
 from portfolios.selectors import ledger_replay_entries
 
 

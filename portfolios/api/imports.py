@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portfolios.api.views import _ERROR, READ_ERRORS, TAG, USER_ID, portfolio_owner
-from portfolios.importing import MAX_BYTES, MAX_ROWS, ImportFormat
+from portfolios.core.importing import MAX_BYTES, MAX_ROWS, ImportFormat
 from portfolios.services.imports import ImportPreview, transactions_import, transactions_import_preview
 from quantai.api_fields import StrictSerializer
 from quantai.errors import RuleViolation

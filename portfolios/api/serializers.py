@@ -12,7 +12,7 @@ from typing import Any
 from rest_framework import serializers
 
 from market.symbols import TRADABLE
-from portfolios.ledger import MAX_MONEY, MAX_PRICE, MAX_SHARES
+from portfolios.core.ledger import MAX_MONEY, MAX_PRICE, MAX_SHARES
 from portfolios.models import Position, Trade, TradeSide, TradeSource
 from quantai.api_fields import StrictDecimalField, StrictSerializer
 from quantai.errors import RuleViolation

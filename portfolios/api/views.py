@@ -35,7 +35,7 @@ from portfolios.api.serializers import (
     TradeResultSerializer,
     TradeSerializer,
 )
-from portfolios.ledger import q2
+from portfolios.core.ledger import q2
 from portfolios.models import CashAccount, Position, Trade, TradeSide, TradeSource
 from portfolios.selectors.trade_checks import close_on, market_facts, trade_date_problem, trade_warnings
 from quantai.errors import NotFound, RuleViolation, ValidationFailed

@@ -12,7 +12,7 @@ from django.db.models import Max, Q, QuerySet
 from accounts.models import User
 from market.models import PriceBar
 from market.symbols import TRADABLE
-from portfolios.ledger import (
+from portfolios.core.ledger import (
     SHORT_RESERVE,
     Direction,
     q2,
@@ -49,7 +49,7 @@ def latest_closes(symbols: Iterable[str] = TRADABLE) -> dict[str, PriceQuote]:
 @dataclass(frozen=True)
 class PortfolioTotals:
     cash: Decimal
-    reserved_for_shorts: Decimal  # cash set aside while shorts are open (see portfolios.ledger)
+    reserved_for_shorts: Decimal  # cash set aside while shorts are open (see portfolios.core.ledger)
     available_cash: Decimal  # what buys, new shorts and withdrawals may spend
     net_deposits: Decimal
     long_market_value: Decimal

@@ -1,6 +1,6 @@
 """The rebalancing suggestion of one investor: reads prices and positions, calls the pure core, writes nothing.
 
-Behind the ``portfolio_rebalancing`` feature flag. The numbers come from :mod:`portfolios.rebalancing`
+Behind the ``portfolio_rebalancing`` feature flag. The numbers come from :mod:`portfolios.core.rebalancing`
 (long-only minimum variance with per-symbol caps); this module only chooses its inputs:
 
 - **Caps**: ``max_position_weight`` of the user's risk profile (:mod:`accounts.profiles`).
@@ -25,7 +25,7 @@ from accounts.models import User
 from accounts.profiles import profile_for
 from market.models import PriceBar
 from market.symbols import TRADABLE
-from portfolios.ledger import Direction, q2
+from portfolios.core.ledger import Direction, q2
 from portfolios.models import CashAccount, Position
 from quantai.errors import Conflict
 from quantai.flags import Flag, flag_enabled
@@ -33,7 +33,7 @@ from quantai.flags import Flag, flag_enabled
 if TYPE_CHECKING:
     import pandas as pd
 
-    from portfolios import rebalancing
+    from portfolios.core import rebalancing
 
 #: Calendar days of bars to read for a year of sessions (holidays and a margin included).
 _WINDOW_DAYS = 400
@@ -92,7 +92,7 @@ def rebalancing_suggestion(*, user: User, as_of: date | None = None) -> Rebalanc
     profile = profile_for(user.risk_tolerance)
     buffer = profile.cash_buffer
 
-    from portfolios import rebalancing  # numpy, pandas and the optimiser, only for a suggestion
+    from portfolios.core import rebalancing  # numpy, pandas and the optimiser, only for a suggestion
 
     closes, latest = _closes_up_to(as_of)
     try:

@@ -9,7 +9,7 @@ from datetime import UTC
 from decimal import Decimal
 
 from accounts.models import User
-from portfolios.ledger import (
+from portfolios.core.ledger import (
     Direction,
     LedgerEntry,
     LedgerRuleError,
@@ -17,7 +17,7 @@ from portfolios.ledger import (
     PositionState,
     Side,
 )
-from portfolios.ledger import ledger_replay as ledger_fold
+from portfolios.core.ledger import ledger_replay as ledger_fold
 from portfolios.models import CashAccount, Position, Trade
 from portfolios.selectors.portfolio import MONEY_ZERO
 

@@ -1,4 +1,4 @@
-"""Analytics of a user: computed from the ledger and the daily closes by :mod:`portfolios.analytics`, stored
+"""Analytics of a user: computed from the ledger and the daily closes by :mod:`portfolios.core.analytics`, stored
 as a :class:`~portfolios.models.PortfolioSnapshot`, and read back from it.
 
 A request reads two indexed rows (the user's newest ledger id and the snapshot) and answers from the stored
@@ -25,8 +25,8 @@ from accounts.models import User
 from market.models import PriceBar
 from market.selectors import prices_version
 from market.symbols import ALL_SYMBOLS
-from portfolios import analytics
-from portfolios.ledger import q2
+from portfolios.core import analytics
+from portfolios.core.ledger import q2
 from portfolios.models import PortfolioSnapshot, Trade
 from portfolios.selectors.portfolio import MONEY_ZERO
 
@@ -72,7 +72,7 @@ class AllocationSlice:
 
 @dataclass(frozen=True)
 class AnalyticsReport:
-    """``portfolios.analytics`` figures as the API shows them: money in ``Decimal`` cents, ratios to 1e-6."""
+    """``portfolios.core.analytics`` figures as the API shows them: money in ``Decimal`` cents, ratios to 1e-6."""
 
     start: date | None
     end: date | None
@@ -110,7 +110,7 @@ _DECIMALS = (
 
 
 def daily_closes_since(first_day: date) -> analytics.Closes:
-    """Every stored close from ``first_day`` on, as :class:`portfolios.analytics.Closes` (floats).
+    """Every stored close from ``first_day`` on, as :class:`portfolios.core.analytics.Closes` (floats).
 
     The whole history is read once per prices version (:func:`market.selectors.prices_version`) and cached;
     a slice is returned. Only symbols with a close in the period are columns.

@@ -7,7 +7,7 @@ totals. :func:`positions_revalue` locks every cash row (in primary-key order) be
 positions and users. All writers take locks in the order cash -> position -> user, so they
 serialise per user and cannot deadlock one another.
 
-Money is ``Decimal`` throughout; the arithmetic lives in :mod:`portfolios.ledger` and rounds
+Money is ``Decimal`` throughout; the arithmetic lives in :mod:`portfolios.core.ledger` and rounds
 with ``ROUND_HALF_EVEN`` to the scale of each column.
 """
 

@@ -1,8 +1,8 @@
 """Importing transactions from a CSV file: a preview with per-row errors, then all rows in one transaction or none.
 
-The file is read by :mod:`portfolios.importing` (formats, keys). Here each row is checked the way the
+The file is read by :mod:`portfolios.core.importing` (formats, keys). Here each row is checked the way the
 trade service checks a trade, in the file's chronological order (by date, then the file's order):
-the same :func:`portfolios.ledger.entry_apply`, so an oversell or a cash shortfall is an error on the
+the same :func:`portfolios.core.ledger.entry_apply`, so an oversell or a cash shortfall is an error on the
 row where it happens, and the preview's balances are what the import writes.
 
 Rules beyond the ledger's own:
@@ -11,7 +11,7 @@ Rules beyond the ledger's own:
   history into a new portfolio first, or export only what is newer).
 - Dates: not in the future, not before the symbol's first stored bar; a day without a session or a
   price far outside the day's range is a warning (:mod:`portfolios.selectors.trade_checks`).
-- Idempotent: each row's key (:func:`portfolios.importing.row_keys`) is stored as the entry's
+- Idempotent: each row's key (:func:`portfolios.core.importing.row_keys`) is stored as the entry's
   idempotency key. A row whose key is already in the user's ledger is "already imported" and skipped;
   importing the same file twice writes nothing the second time. Two imports of one file at the same
   time serialise on the per-user lock; the unique key constraint is the last word.
@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from market.symbols import TRADABLE
-from portfolios.importing import (
+from portfolios.core.importing import (
     FORMAT_LABELS,
     FileError,
     ImportFormat,
@@ -37,7 +37,7 @@ from portfolios.importing import (
     RowError,
     parse_transactions_csv,
 )
-from portfolios.ledger import CASH_SIDES, TRADE_SIDES, LedgerEntry, LedgerRuleError, LedgerState, entry_apply
+from portfolios.core.ledger import CASH_SIDES, TRADE_SIDES, LedgerEntry, LedgerRuleError, LedgerState, entry_apply
 from portfolios.models import CashAccount, Position, Trade, TradeSource
 from portfolios.selectors import position_state_or_empty
 from portfolios.selectors.trade_checks import MarketFacts, market_facts, trade_date_problem, trade_warnings

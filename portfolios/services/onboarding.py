@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import OnboardingStage, User
 from accounts.services import STARTING_CASH_MAX, STARTING_CASH_MIN, portfolio_set_up_mark, starting_cash_set
-from portfolios.ledger import MAX_PRICE, MAX_SHARES, q2
+from portfolios.core.ledger import MAX_PRICE, MAX_SHARES, q2
 from portfolios.models import CashAccount, Trade, TradeSource
 from portfolios.services._common import cash_account_for_update, fail, parse_decimal, user_totals_refresh
 from portfolios.services.trades import cash_deposit, trade_execute

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
-from portfolios.ledger import (
+from portfolios.core.ledger import (
     MAX_PRICE,
     exit_levels_problem,
 )

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from market.symbols import TRADABLE
-from portfolios.ledger import (
+from portfolios.core.ledger import (
     CASH_SIDES,
     MAX_FEES,
     MAX_MONEY,
@@ -72,7 +72,7 @@ def trade_execute(
     """Record a BUY, SELL, SHORT or COVER and update the position and cash in the same transaction.
 
     Shares may be fractional (4 decimals); ``price`` and ``fees`` are in dollars (2 decimals).
-    Average-cost method: see :mod:`portfolios.ledger`. Raises ``ValidationFailed`` (field errors)
+    Average-cost method: see :mod:`portfolios.core.ledger`. Raises ``ValidationFailed`` (field errors)
     when a rule refuses the trade, in which case nothing is written.
 
     ``executed_at`` (an exact time) or ``executed_on`` (a trading date, field ``trade_date``: recorded at

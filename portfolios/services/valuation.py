@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from market.symbols import TRADABLE
-from portfolios.ledger import (
+from portfolios.core.ledger import (
     MAX_PRICE,
     position_value,
 )

@@ -1,4 +1,4 @@
-"""The former pandas implementation of :mod:`portfolios.analytics`, kept unchanged as the tests' oracle.
+"""The former pandas implementation of :mod:`portfolios.core.analytics`, kept unchanged as the tests' oracle.
 
 The product computes the same figures in pure Python (a web worker must not import pandas);
 ``test_analytics`` holds the two equal on random ledgers and on real prices.

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolios.analytics import Closes, Entry, daily_series, historical_var, irr, max_drawdown, portfolio_analytics
+from portfolios.core.analytics import Closes, Entry, daily_series, historical_var, irr, max_drawdown, portfolio_analytics
 from portfolios.tests import analytics_reference as reference
 
 DAYS = [d.date() for d in pd.bdate_range("2024-01-01", periods=60)]

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from portfolios.core.importing import FileError, ImportFormat, parse_transactions_csv
 from portfolios.factories import InvestorFactory, funded_investor, price_bar
-from portfolios.importing import FileError, ImportFormat, parse_transactions_csv
 from portfolios.models import CashAccount, Position, Trade, TradeSource
 from portfolios.selectors import ledger_verify
 from portfolios.services.imports import ImportRefused, transactions_import, transactions_import_preview

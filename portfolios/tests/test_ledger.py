@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolios.ledger import (
+from portfolios.core.ledger import (
     Direction,
     LedgerEntry,
     LedgerRuleError,

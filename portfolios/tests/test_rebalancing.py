@@ -19,11 +19,11 @@ from accounts.models import RiskTolerance
 from accounts.profiles import profile_for
 from market.models import PriceBar, PriceSource
 from market.symbols import TRADABLE
-from portfolios import rebalancing
+from portfolios.core import rebalancing
+from portfolios.core.ledger import SHARE_STEP, gross_amount
+from portfolios.core.rebalancing import RebalancingDataError, rebalancing_trades, target_weights
 from portfolios.factories import buy, funded_investor, next_key
-from portfolios.ledger import SHARE_STEP, gross_amount
 from portfolios.models import CashAccount, Position, TradeSource
-from portfolios.rebalancing import RebalancingDataError, rebalancing_trades, target_weights
 from portfolios.selectors.rebalancing import RebalancingRefused, rebalancing_suggestion
 from portfolios.services import trade_execute
 

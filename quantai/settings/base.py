@@ -377,7 +377,7 @@ SPECTACULAR_SETTINGS = {
         "LedgerEntrySideEnum": "portfolios.models.TradeSide",
         # CSV import: the formats a request may ask for (auto included) and the ones a preview reports.
         "ImportFormatRequestEnum": "portfolios.api.imports.FORMAT_CHOICES",
-        "ImportFormatEnum": "portfolios.importing.ImportFormat",
+        "ImportFormatEnum": "portfolios.core.importing.ImportFormat",
     },
     # 429 on every operation, user_id as `me` or digits (quantai.openapi); strict input: quantai.api_fields.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "quantai.openapi.document_common_responses"],

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from portfolios.ledger import q2
+from portfolios.core.ledger import q2
 from portfolios.services import positions_revalue
 
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from market.symbols import TRADABLE
-from portfolios.ledger import q2
+from portfolios.core.ledger import q2
 from portfolios.models import CashAccount, Position, TradeSource
 from portfolios.selectors import latest_closes
 from portfolios.services import cash_deposit, cash_withdraw, trade_execute

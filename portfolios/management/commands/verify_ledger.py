@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from portfolios.ledger import LedgerRuleError
+from portfolios.core.ledger import LedgerRuleError
 from portfolios.models import CashAccount, Position, Trade
 from portfolios.selectors import ledger_verify
 from portfolios.services import ledger_rebuild

@@ -16,7 +16,7 @@ cannot change the answer.
 
 Trades (:func:`rebalancing_trades`) are in ``Decimal``: share counts rounded *down* to 4 decimals (never
 past the target), sells never more than held, no shorts, and buys that fit in the cash after the sells at
-the prices given (amounts rounded to cents like the ledger's, see :func:`portfolios.ledger.gross_amount`).
+the prices given (amounts rounded to cents like the ledger's, see :func:`portfolios.core.ledger.gross_amount`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from decimal import ROUND_DOWN, Decimal
 import numpy as np
 import pandas as pd
 
-from portfolios.ledger import SHARE_STEP, ZERO, gross_amount, q2
+from portfolios.core.ledger import SHARE_STEP, ZERO, gross_amount, q2
 
 TRADING_DAYS = 252
 #: Returns used for the covariance: one trading year.

@@ -56,7 +56,7 @@ from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
-from portfolios.ledger import CASH_SIDES, MAX_FEES, MAX_MONEY, MAX_PRICE, MAX_SHARES, TRADE_SIDES, Side
+from portfolios.core.ledger import CASH_SIDES, MAX_FEES, MAX_MONEY, MAX_PRICE, MAX_SHARES, TRADE_SIDES, Side
 
 #: Largest file, in bytes, and most data rows a file may have (the API's request limit is 512 KiB).
 MAX_BYTES = 400 * 1024
