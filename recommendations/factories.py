@@ -14,8 +14,8 @@ import factory
 
 from accounts.models import User
 from market import calendar
+from recommendations.model_signals import Signal, SignalBatch
 from recommendations.models import Recommendation, RecommendationStatus, RecommendationType
-from recommendations.signals import Signal, SignalBatch
 
 
 def _today_session() -> date:

@@ -120,7 +120,7 @@ def _seed_market(end: Any) -> None:
 
 
 def injected_signals(day: Any) -> Any:
-    from recommendations.signals import Signal, SignalBatch
+    from recommendations.model_signals import Signal, SignalBatch
 
     signals = {
         symbol: Signal(

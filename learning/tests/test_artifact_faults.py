@@ -140,9 +140,9 @@ def test_generation_without_any_good_artifact_uses_no_model_and_says_why(
     two_versions: tuple[ModelVersion, ModelVersion], damage: Any
 ) -> None:
     from portfolios.factories import funded_investor
+    from recommendations.model_signals import signals_for
     from recommendations.models import Recommendation
     from recommendations.services import recommendations_generate
-    from recommendations.signals import signals_for
 
     first, second = two_versions
     funded_investor("100000.00")

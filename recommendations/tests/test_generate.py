@@ -19,9 +19,9 @@ from market.symbols import ALL_SYMBOLS, TRADABLE
 from portfolios.factories import InvestorFactory, buy, funded_investor, price_bar
 from quantai.notifier import user_group
 from recommendations.factories import make_signal, signal_batch
+from recommendations.model_signals import SignalBatch
 from recommendations.models import Recommendation, RecommendationStatus
 from recommendations.services import recommendations_generate
-from recommendations.signals import SignalBatch
 from recommendations.tests.conftest import DOWN, UP, make_market
 
 pytestmark = pytest.mark.django_db

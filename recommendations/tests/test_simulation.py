@@ -20,8 +20,8 @@ from market.symbols import TRADABLE
 from portfolios.factories import InvestorFactory
 from quantai.errors import ValidationFailed
 from recommendations.factories import signal_batch
+from recommendations.model_signals import SignalBatch
 from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
-from recommendations.signals import SignalBatch
 from recommendations.simulation.personas import Card, Persona, load_personas, personas_from_json
 from recommendations.simulation.report import simulation_report
 from recommendations.simulation.runner import ModelSignals, SimulationConfig, SimulationError, simulation_run

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from recommendations.signals import SignalBatch, signals_for
+from recommendations.model_signals import SignalBatch, signals_for
 
 pytestmark = pytest.mark.django_db
 
