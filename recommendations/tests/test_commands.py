@@ -64,21 +64,7 @@ def test_generate_refuses_an_unknown_user_and_a_bad_date():
         call_command("generate_recommendations", "--date", "June", stdout=StringIO())
 
 
-def test_evaluate_scores_and_a_second_run_changes_nothing():
-    r = RecommendationFactory(user=funded_investor("1000.00"), trading_date=DAY)
-    price_bar("AAPL", r.evaluate_on, "103.0000")
-    out = StringIO()
-
-    call_command("evaluate_recommendations", "--as-of", r.evaluate_on.isoformat(), stdout=out)
-    call_command("evaluate_recommendations", "--as-of", r.evaluate_on.isoformat(), stdout=out)
-
-    r.refresh_from_db()
-    assert r.status == RecommendationStatus.EXPIRED and r.shadow_pnl == Decimal("6.00")
-    lines = out.getvalue().splitlines()
-    assert "1 recommendations scored" in lines[0] and "0 recommendations scored" in lines[1]
-
-
-def test_evaluate_outcomes_is_the_same_command_under_the_issues_name():
+def test_evaluate_outcomes_scores_and_a_second_run_changes_nothing():
     r = RecommendationFactory(user=funded_investor("1000.00"), trading_date=DAY)
     price_bar("AAPL", r.evaluate_on, "103.0000")
     out = StringIO()
@@ -87,7 +73,7 @@ def test_evaluate_outcomes_is_the_same_command_under_the_issues_name():
     call_command("evaluate_outcomes", "--as-of", r.evaluate_on.isoformat(), stdout=out)
 
     r.refresh_from_db()
-    assert r.outcome_evaluated and r.shadow_pnl == Decimal("6.00")
+    assert r.status == RecommendationStatus.EXPIRED and r.outcome_evaluated and r.shadow_pnl == Decimal("6.00")
     lines = out.getvalue().splitlines()
     assert "1 recommendations scored" in lines[0] and "0 recommendations scored" in lines[1]
     with pytest.raises(CommandError, match="not a date"):
