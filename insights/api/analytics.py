@@ -4,7 +4,8 @@ Composed here because the dependency direction forbids either app from doing it:
 recommendations. The route is this app's alone (``portfolio-analytics``; the portfolios API has no analytics view of
 its own). Nothing is computed here: the portfolio figures come from
 :func:`portfolios.selectors.portfolio_analytics_data` (stored in the portfolios serializer's shape), the statistics
-from :func:`recommendations.api.stats.user_statistics` through the recommendations serializer, and access is the
+from :func:`insights.recommendation_stats.recommendation_statistics` (the recommendations serializer's output,
+cached until one of the investor's recommendations changes), and access is the
 portfolios API's (:func:`portfolios.api.views.portfolio_owner`: your own, ``me``, or anyone's for staff; another
 investor's id answers 404).
 """
@@ -17,9 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from insights.api.serializers import PortfolioAnalyticsSerializer
+from insights.recommendation_stats import recommendation_statistics
 from portfolios import selectors
 from portfolios.api.views import READ_ERRORS, TAG, USER_ID, portfolio_owner
-from recommendations.api.stats import RecommendationStatisticsSerializer, user_statistics
 
 
 class PortfolioAnalyticsView(APIView):
@@ -39,5 +40,5 @@ class PortfolioAnalyticsView(APIView):
     def get(self, request: Request, user_id: str) -> Response:
         owner = portfolio_owner(request, user_id)
         body = dict(selectors.portfolio_analytics_data(user=owner))  # stored in AnalyticsSerializer's shape
-        body["recommendations"] = RecommendationStatisticsSerializer(user_statistics(owner)).data
+        body["recommendations"] = recommendation_statistics(user=owner)
         return Response(body)

@@ -107,3 +107,50 @@ def test_the_schema_documents_the_composed_response(alice):
     assert {"twr", "var_95", "allocation", "series", "recommendations"} <= set(properties)
     assert {"401", "404"} <= set(operation["responses"]) and operation["tags"] == ["portfolio"]
     assert len([p for p in schema["paths"] if p.endswith("/analytics")]) == 1
+
+
+# --- The statistics are cached until one of the investor's recommendations changes ----------------------------
+
+
+def _overall(user) -> dict:
+    return _client(user).get("/api/portfolio/me/analytics").json()["recommendations"]["overall"]
+
+
+def test_unchanged_recommendations_are_not_aggregated_again(alice, monkeypatch):
+    first = _client(alice).get("/api/portfolio/me/analytics").json()["recommendations"]
+
+    def must_not_run(user):
+        raise AssertionError("the statistics were computed again although no recommendation changed")
+
+    monkeypatch.setattr("insights.recommendation_stats.user_statistics", must_not_run)
+    assert _client(alice).get("/api/portfolio/me/analytics").json()["recommendations"] == first
+
+
+def test_an_answer_a_new_card_an_expiry_and_a_score_each_show_at_the_next_request(alice):
+    from recommendations.services import recommendation_respond
+    from recommendations.services.evaluate import outcome_fields, recommendations_expire
+
+    assert (_overall(alice)["total"], _overall(alice)["answered"]) == (4, 3)
+    card = RecommendationFactory(user=alice, symbol="META")
+    assert _overall(alice)["total"] == 5  # a new card
+
+    recommendation_respond(user=alice, recommendation_id=card.pk, accept=False)
+    assert _overall(alice)["answered"] == 4  # an answer
+
+    later = RecommendationFactory(user=alice, symbol="GOOGL")
+    assert _overall(alice)["total"] == 6
+    recommendations_expire(as_of=later.expires_on)  # the expiry service, as the nightly task runs it
+    assert _overall(alice)["total"] == 6 and (_overall(alice)["answered"], _overall(alice)["evaluated"]) == (4, 3)
+
+    # Scored as the evaluate service writes it (a compare-and-set update, not save()).
+    card.refresh_from_db()
+    type(card).objects.filter(pk=card.pk).update(**outcome_fields(card, D("90.00"), card.evaluate_on))
+    overall = _overall(alice)
+    assert (overall["evaluated"], overall["correct"]) == (4, 1)  # a BUY followed by a fall: wrong
+
+
+def test_another_investors_changes_leave_the_cached_figures_alone(alice):
+    before = _overall(alice)
+    RecommendationFactory(user=funded_investor("100.00"), symbol="META")
+
+    assert _overall(alice) == before
