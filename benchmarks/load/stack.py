@@ -175,8 +175,9 @@ class Stack:
         ]  # fmt: skip
 
     def web_env(self) -> dict[str, str | None]:
-        # Behind gunicorn Django reads the client from X-Forwarded-For itself (one proxy), as compose configures it.
-        return {"AXES_IPWARE_PROXY_COUNT": "1"} if self.server == "gunicorn" else {}
+        # Behind gunicorn Django reads the client from X-Forwarded-For itself (one proxy), and each of its
+        # long-lived threads keeps its database connection, as compose configures it.
+        return {"AXES_IPWARE_PROXY_COUNT": "1", "CONN_MAX_AGE": "60"} if self.server == "gunicorn" else {}
 
     def _wait_for_web_workers(self, *, timeout: float) -> None:
         deadline = time.monotonic() + timeout

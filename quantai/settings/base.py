@@ -125,7 +125,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # Under ASGI every request may run on a fresh thread, so persistent connections pile up
     # (measured: 151 open connections from one web process, then "Too many connections").
-    # Django's advice for ASGI is 0; Celery workers set CONN_MAX_AGE=60 in their environment.
+    # Django's advice for ASGI is 0. Celery workers and gunicorn's threaded web workers (a fixed set of
+    # long-lived threads) set CONN_MAX_AGE=60 in their environment (docker-compose.yml).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
