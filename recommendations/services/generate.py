@@ -19,12 +19,12 @@ from accounts.models import User
 from accounts.profiles import profile_for
 from market import calendar
 from market.symbols import BENCHMARK, TRADABLE
-from portfolios.ledger import SHORT_RESERVE
+from portfolios.core.ledger import SHORT_RESERVE
 from quantai.notifier import RecommendationNew, notify_user
 from recommendations import conditions, reasoning, selectors, sizing
+from recommendations.model_signals import DEFAULT_HORIZON, Signal, SignalBatch, SignalProvider, signals_for
 from recommendations.models import Recommendation, RecommendationType
 from recommendations.services.personalise import Personaliser
-from recommendations.signals import DEFAULT_HORIZON, Signal, SignalBatch, SignalProvider, signals_for
 
 if TYPE_CHECKING:  # pandas and the policy are imported when generating, not when the web process loads services
     from recommendations.policy import daily
@@ -83,7 +83,7 @@ def recommendations_generate(
 ) -> GenerateResult:
     """Create the recommendations for the close of ``date`` for ``users`` (default: every active user with a portfolio).
 
-    ``signals`` defaults to :func:`recommendations.signals.signals_for` (the active model); a batch or a provider
+    ``signals`` defaults to :func:`recommendations.model_signals.signals_for` (the active model); a batch or a provider
     can be passed instead (tests, simulations).
 
     The size is the trade from the user's holding to the risk-first policy's target weight for their profile
