@@ -1,19 +1,12 @@
 // Backtesting lab pages. The lab: show only the chosen system's parameters; live progress of runs.
-// A run's page: equity and drawdown charts (TradingView Lightweight Charts) from #backtest-data
-// (Django's json_script: the CSP allows no inline script), and a reload when a running run finishes.
+// A run's page: equity and drawdown charts (TradingView Lightweight Charts through static/js/charts.js) from
+// #backtest-data (Django's json_script), and a reload when a running run finishes.
 // Progress arrives as "quantai:job.progress" DOM events dispatched by live.js.
 (function () {
   "use strict";
-  var T = window.QuantTheme;
+  var charts = window.QuantAICharts;
   // The series' colours are the page's chart colours (--chart-1..3), as the legend's swatches are.
-  var COLORS = T
-    ? { strategy: T.color("chart-1", "#1f6feb"), spy: T.color("chart-2", "#9a6700"), equal_weight: T.color("chart-3", "#8250df") }
-    : { strategy: "#1f6feb", spy: "#9a6700", equal_weight: "#8250df" };
-
-  function readJson(id) {
-    var node = document.getElementById(id);
-    return node ? JSON.parse(node.textContent) : null;
-  }
+  var COLOURS = { strategy: "chart-1", spy: "chart-2", equal_weight: "chart-3" };
 
   function showChosenSystem() {
     var select = document.getElementById("id_system");
@@ -30,53 +23,25 @@
     update();
   }
 
-  function series(curve, key) {
-    var out = [];
-    for (var i = 0; i < curve.dates.length; i++) {
-      var v = curve[key][i];
-      if (v !== null && v !== undefined) { out.push({ time: curve.dates[i], value: v }); }
-    }
-    return out;
-  }
-
-  function makeChart(box, formatter) {
-    var lc = window.LightweightCharts;
-    return lc.createChart(box, {
-      autoSize: true,
-      // Background, text and grid from the page's colours (static/js/theme.js), so dark mode applies.
-      layout: window.QuantTheme ? window.QuantTheme.lightweight().layout : { background: { color: "#ffffff" }, textColor: "#24292f", attributionLogo: true },
-      grid: window.QuantTheme ? window.QuantTheme.lightweight().grid : { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
-      rightPriceScale: { borderVisible: false },
-      timeScale: { borderVisible: false },
-      localization: { priceFormatter: formatter }
-    });
-  }
-
   function drawCharts() {
-    var data = readJson("backtest-data");
-    if (!data || !data.curve || !data.curve.dates || !window.LightweightCharts) { return; }
-    var lc = window.LightweightCharts;
+    var data = charts.readJson("backtest-data");
+    if (!data || !data.curve || !data.curve.dates) { return; }
     var curve = data.curve;
     var equityBox = document.getElementById("equity-chart");
-    if (equityBox) {
-      var chart = makeChart(equityBox, function (v) { return v.toFixed(2); });
+    var equity = charts.lineChart(equityBox, { priceFormatter: charts.format.fixed(2) });
+    if (equity) {
       [["strategy", "Strategy", 0], ["spy", "SPY", 2], ["equal_weight", "Equal-weight five", 1]].forEach(function (s) {
-        var line = chart.addSeries(lc.LineSeries, { color: COLORS[s[0]], lineWidth: 2, lineStyle: s[2], title: s[1] });
-        line.setData(series(curve, s[0]));
+        equity.line({ colour: COLOURS[s[0]], lineStyle: s[2], title: s[1] }).setData(charts.columns(curve.dates, curve[s[0]]));
       });
-      chart.timeScale().fitContent();
+      equity.fit();
       equityBox.dataset.points = String(curve.dates.length);
     }
-    var ddBox = document.getElementById("drawdown-chart");
-    if (ddBox) {
-      var dd = makeChart(ddBox, function (v) { return (100 * v).toFixed(0) + " %"; });
-      var area = dd.addSeries(lc.AreaSeries, {
-        lineColor: COLORS.strategy, topColor: T ? T.rgba(COLORS.strategy, 0.05) : "rgba(31,111,235,0.05)", bottomColor: T ? T.rgba(COLORS.strategy, 0.3) : "rgba(31,111,235,0.3)", lineWidth: 1, title: "Strategy"
-      });
-      area.setData(series(curve, "strategy_drawdown"));
-      var spy = dd.addSeries(lc.LineSeries, { color: COLORS.spy, lineWidth: 1, lineStyle: 2, title: "SPY" });
-      spy.setData(series(curve, "spy_drawdown"));
-      dd.timeScale().fitContent();
+    var drawdown = charts.lineChart(document.getElementById("drawdown-chart"), { priceFormatter: charts.format.percent(0) });
+    if (drawdown) {
+      drawdown.area({ colour: COLOURS.strategy, lineWidth: 1, top: 0.05, bottom: 0.3, title: "Strategy" })
+        .setData(charts.columns(curve.dates, curve.strategy_drawdown));
+      drawdown.line({ colour: COLOURS.spy, lineWidth: 1, lineStyle: 2, title: "SPY" }).setData(charts.columns(curve.dates, curve.spy_drawdown));
+      drawdown.fit();
     }
   }
 

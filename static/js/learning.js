@@ -1,32 +1,30 @@
-// The Learning page: reliability and feature-importance charts from the page's JSON, and live progress of
-// training runs (static/js/live.js turns each websocket message into a "quantai:<type>" DOM event).
+// The Learning page: reliability and feature-importance charts (Chart.js through static/js/charts.js) from the
+// page's JSON (#learning-data), and live progress of training runs (static/js/live.js turns each websocket
+// message into a "quantai:<type>" DOM event).
 (function () {
   "use strict";
+  var charts = window.QuantAICharts;
   var root = document.getElementById("learning");
-  var dataNode = document.getElementById("learning-data");
-  if (!root || !dataNode) { return; }
-  var data = JSON.parse(dataNode.textContent);
-  if (window.QuantTheme) { window.QuantTheme.chartJs(window.Chart); } // axis text and grid follow dark mode
+  var data = charts.readJson("learning-data");
+  if (!root || !data) { return; }
 
   function reliabilityChart() {
-    var canvas = document.getElementById("chart-reliability");
     var bins = data.reliability || [];
-    if (!canvas || !window.Chart || !bins.length) { return; }
+    if (!bins.length) { return; }
     var points = bins.map(function (b) { return { x: b.mean_predicted, y: b.observed, count: b.count }; });
     var xs = points.map(function (p) { return p.x; }).concat(points.map(function (p) { return p.y; }));
     var lo = Math.max(0, Math.floor((Math.min.apply(null, xs) - 0.02) * 50) / 50);
     var hi = Math.min(1, Math.ceil((Math.max.apply(null, xs) + 0.02) * 50) / 50);
-    new window.Chart(canvas, {
+    var model = charts.colour("chart-1");
+    charts.chartJs(document.getElementById("chart-reliability"), {
       type: "scatter",
       data: {
         datasets: [
-          { label: "Ensemble (bin mean)", data: points, showLine: true, pointRadius: 4, borderColor: "#1f6feb", backgroundColor: "#1f6feb" },
-          { label: "Perfect calibration", data: [{ x: lo, y: lo }, { x: hi, y: hi }], showLine: true, pointRadius: 0, borderDash: [6, 4], borderColor: "#888" }
+          { label: "Ensemble (bin mean)", data: points, showLine: true, pointRadius: 4, borderColor: model, backgroundColor: model },
+          { label: "Perfect calibration", data: [{ x: lo, y: lo }, { x: hi, y: hi }], showLine: true, pointRadius: 0, borderDash: [6, 4], borderColor: charts.colour("chart-neutral") }
         ]
       },
       options: {
-        responsive: true,
-        maintainAspectRatio: false,
         scales: {
           x: { min: lo, max: hi, title: { display: true, text: "predicted P(up)" } },
           y: { min: lo, max: hi, title: { display: true, text: "observed share that went up" } }
@@ -46,18 +44,17 @@
   }
 
   function importanceChart() {
-    var canvas = document.getElementById("chart-importance");
     var byModel = data.feature_importance || {};
     var models = Object.keys(byModel);
-    if (!canvas || !window.Chart || !models.length) { return; }
+    if (!models.length) { return; }
     // The 15 features with the largest mean importance across the tree models.
     var totals = {};
     models.forEach(function (m) {
       Object.keys(byModel[m]).forEach(function (f) { totals[f] = (totals[f] || 0) + byModel[m][f] / models.length; });
     });
     var features = Object.keys(totals).sort(function (a, b) { return totals[b] - totals[a]; }).slice(0, 15);
-    var colours = ["#1f6feb", "#d97706", "#16a34a", "#9333ea"];
-    new window.Chart(canvas, {
+    var colours = charts.palette();
+    charts.chartJs(document.getElementById("chart-importance"), {
       type: "bar",
       data: {
         labels: features,
@@ -65,7 +62,7 @@
           return { label: m, data: features.map(function (f) { return byModel[m][f] || 0; }), backgroundColor: colours[i % colours.length] };
         })
       },
-      options: { indexAxis: "y", responsive: true, maintainAspectRatio: false, scales: { x: { title: { display: true, text: "share of importance" } } } }
+      options: { indexAxis: "y", scales: { x: { title: { display: true, text: "share of importance" } } } }
     });
   }
 

@@ -1,5 +1,6 @@
 // Opens the signed-in user's live websocket and applies pushed updates to the page.
 // Reconnects with backoff; pages work the same without it (they show fresh data on reload).
+// A pushed close is shown as the server shows it (static/js/money.js: grouped, half-even to cents).
 (function () {
   "use strict";
   var delay = 1000;
@@ -7,7 +8,7 @@
     var row = document.querySelector('#latest-prices tr[data-symbol="' + data.symbol + '"]');
     if (!row) { return; }
     row.cells[1].textContent = data.date;
-    row.cells[2].textContent = Number(data.close).toFixed(2);
+    row.cells[2].textContent = window.QuantAIMoney.format(data.close, 2);
   }
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";

@@ -1,19 +1,11 @@
 // Recommendation pages. Today: a recommendation pushed live (the "quantai:recommendation.new" event that
 // live.js dispatches) is fetched as a card fragment and added to the list, then handed to htmx so its
 // accept/reject form works like the others. Detail: the price chart with the signal day marked
-// (TradingView Lightweight Charts) and the contribution bars (Chart.js). Data comes from json_script
-// (#rec-chart-data): the CSP allows no inline script.
-// Colours come from the CSS custom properties (static/js/theme.js: dark mode too); the price chart's
-// 1M/3M/YTD/1Y/Max buttons filter the closes already sent (static/js/chart_range.js).
+// (TradingView Lightweight Charts) and the contribution bars (Chart.js), from json_script (#rec-chart-data).
+// Charts, colours and the price chart's 1M/3M/YTD/1Y/Max buttons come from static/js/charts.js.
 (function () {
   "use strict";
-  var theme = window.QuantTheme;
-  function colour(name, fallback) { return theme ? theme.color(name, fallback) : fallback; }
-
-  function readJson(id) {
-    var node = document.getElementById(id);
-    return node ? JSON.parse(node.textContent) : null;
-  }
+  var charts = window.QuantAICharts;
 
   // --- today: live arrivals --------------------------------------------------------------------------
   function addCard(id) {
@@ -66,63 +58,38 @@
 
   // --- detail: charts ------------------------------------------------------------------------------
   function drawPrice(data) {
+    if (!data.series.length) { return; }
     var box = document.getElementById("rec-price-chart");
-    if (!box || !window.LightweightCharts || !data.series.length) { return; }
-    var lc = window.LightweightCharts;
-    var themed = theme ? theme.lightweight() : {};
-    var chart = lc.createChart(box, {
-      autoSize: true,
-      layout: themed.layout,
-      grid: themed.grid,
-      rightPriceScale: { borderVisible: false },
-      timeScale: { borderVisible: false, rightOffset: 8 }
-    });
-    var line = chart.addSeries(lc.LineSeries, { color: colour("chart-1", "#1f6feb"), lineWidth: 2, title: data.symbol });
-    var all = data.series.map(function (p) { return { time: p.time, value: Number(p.value) }; });
+    var view = charts.lineChart(box, { rightOffset: 8 });
+    if (!view) { return; }
+    var line = view.line({ colour: "chart-1", title: data.symbol });
+    var marks = view.markers(line);
     var known = {};
     data.series.forEach(function (p) { known[p.time] = true; });
-    function markerList(from) {
-      var up = colour("up", "#137333"), down = colour("down", "#b3261e");
-      return data.markers.filter(function (m) { return known[m.time] && (from === null || m.time >= from); }).map(function (m) {
+    var onChart = data.markers.filter(function (m) { return known[m.time]; });
+    function markerList(shown) {
+      var up = charts.colour("up"), down = charts.colour("down");
+      return charts.since(onChart, shown).map(function (m) {
         var sell = m.text.indexOf("SELL") === 0;
         return m.kind === "signal"
-          ? { time: m.time, position: sell ? "aboveBar" : "belowBar", color: sell ? down : up, shape: sell ? "arrowDown" : "arrowUp", text: m.text }
-          : { time: m.time, position: "aboveBar", color: colour("chart-neutral", "#57606a"), shape: "circle", text: m.text };
+          ? charts.arrow(m.time, sell, sell ? down : up, m.text)
+          : { time: m.time, position: "aboveBar", color: charts.colour("chart-neutral"), shape: "circle", text: m.text };
       });
     }
-    var marks = lc.createSeriesMarkers(line, []);
-    var current = "MAX";
-    function show(range) {
-      current = range;
-      var shown = window.QuantRange ? window.QuantRange.filter(all, range) : all;
+    view.ranged(charts.points(data.series), function (shown) {
       line.setData(shown);
-      var markers = markerList(shown.length ? shown[0].time : null);
+      var markers = markerList(shown);
       marks.setMarkers(markers);
-      chart.timeScale().fitContent();
-      box.dataset.points = String(shown.length);
       box.dataset.markers = String(markers.length);
-      box.dataset.range = range;
-      box.dataset.first = shown.length ? shown[0].time : "";
-    }
-    box.dataset.total = String(all.length);
-    var group = document.querySelector('.range-buttons[data-range-for="' + box.id + '"]');
-    if (group && window.QuantRange) { window.QuantRange.attach(group, show); } else { show("MAX"); }
-    if (theme) {
-      theme.onChange(function () {
-        chart.applyOptions(theme.lightweight());
-        line.applyOptions({ color: colour("chart-1", "#1f6feb") });
-        show(current);
-      });
-    }
+    });
   }
 
   function drawContributions(data) {
     var canvas = document.getElementById("rec-contributions");
-    if (!canvas || !window.Chart || !data.contributions.length) { return; }
+    if (!data.contributions.length) { return; }
     var values = data.contributions.map(function (c) { return c.value; });
-    var up = colour("up", "#137333"), down = colour("down", "#b3261e");
-    if (theme) { theme.chartJs(window.Chart); }
-    new window.Chart(canvas, {
+    var up = charts.colour("up"), down = charts.colour("down");
+    var chart = charts.chartJs(canvas, {
       type: "bar",
       data: {
         labels: data.contributions.map(function (c) { return c.feature; }),
@@ -134,18 +101,15 @@
       },
       options: {
         indexAxis: "y",
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
         plugins: { legend: { display: false } },
         scales: { x: { title: { display: true, text: "log-odds (positive: towards a rise)" } } }
       }
     });
-    canvas.dataset.bars = String(values.length);
+    if (chart) { canvas.dataset.bars = String(values.length); }
   }
 
   function start() {
-    var data = readJson("rec-chart-data");
+    var data = charts.readJson("rec-chart-data");
     if (data) {
       drawPrice(data);
       drawContributions(data);

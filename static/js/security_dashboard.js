@@ -1,19 +1,19 @@
-// Draws the security dashboard's charts from the JSON the page embeds (#security-data), then
-// refreshes them and the headline numbers from the summary endpoint every minute while the tab
-// is visible. No inline script: the page's Content-Security-Policy allows only files from 'self'.
+// Draws the security dashboard's charts (Chart.js through static/js/charts.js) from the JSON the page embeds
+// (#security-data), then refreshes them and the headline numbers from the summary endpoint every minute while
+// the tab is visible. No inline script: the page's Content-Security-Policy allows only files from 'self'.
 (function () {
   "use strict";
+  var charts = window.QuantAICharts;
   var REFRESH_MS = 60000;
-  var FAILED = "#b3261e";
-  var LOCKED = "#1f6feb";
-  var LIMITED = "#9a6700";
+  // The page's chart colours (static/js/theme.js), so dark mode applies.
+  var FAILED = charts.colour("down");
+  var LOCKED = charts.colour("chart-1");
+  var LIMITED = charts.colour("chart-2");
 
   var root = document.getElementById("security-dashboard");
-  var source = document.getElementById("security-data");
-  if (!root || !source || typeof window.Chart === "undefined") { return; }
-  if (window.QuantTheme) { window.QuantTheme.chartJs(window.Chart); } // axis text and grid follow dark mode
-  var data = JSON.parse(source.textContent);
-  var charts = {};
+  var data = charts.readJson("security-data");
+  if (!root || !data || typeof window.Chart === "undefined") { return; }
+  var drawn = {};
 
   function pad(n) { return n < 10 ? "0" + n : String(n); }
   // Labels arrive as ISO timestamps (hours) and ISO dates (days); show them in UTC like the tables.
@@ -29,9 +29,6 @@
 
   function baseOptions() {
     return {
-      animation: false,
-      responsive: true,
-      maintainAspectRatio: false,
       interaction: { mode: "index", intersect: false },
       plugins: { legend: { position: "bottom" } },
       scales: { y: { beginAtZero: true, ticks: { precision: 0 } } }
@@ -39,9 +36,7 @@
   }
 
   function drawSeries(id, series, format) {
-    var canvas = document.getElementById(id);
-    if (!canvas) { return null; }
-    return new window.Chart(canvas, {
+    return charts.chartJs(document.getElementById(id), {
       type: "bar",
       data: { labels: series.labels.map(format), datasets: seriesDatasets(series) },
       options: baseOptions()
@@ -51,12 +46,10 @@
   function rateLimitLabel(row) { return row.path + (row.limit ? " (" + row.limit + ")" : ""); }
 
   function drawRateLimits(rows) {
-    var canvas = document.getElementById("chart-rate-limits");
-    if (!canvas) { return null; }
     var options = baseOptions();
     options.indexAxis = "y";
     options.scales = { x: { beginAtZero: true, ticks: { precision: 0 } } };
-    return new window.Chart(canvas, {
+    return charts.chartJs(document.getElementById("chart-rate-limits"), {
       type: "bar",
       data: {
         labels: rows.map(rateLimitLabel),
@@ -78,7 +71,7 @@
   }
 
   function updateRateLimits(rows) {
-    var chart = charts.rateLimits;
+    var chart = drawn.rateLimits;
     if (!chart) { return; }
     chart.data.labels = rows.map(rateLimitLabel);
     chart.data.datasets[0].data = rows.map(function (r) { return r.last_30d; });
@@ -94,8 +87,8 @@
   }
 
   function apply(next) {
-    updateSeries(charts.hourly, next.hourly, hourLabel);
-    updateSeries(charts.daily, next.daily, dayLabel);
+    updateSeries(drawn.hourly, next.hourly, hourLabel);
+    updateSeries(drawn.daily, next.daily, dayLabel);
     updateRateLimits(next.rate_limits);
     updateTotals(next.totals);
     var stamp = document.getElementById("security-generated-at");
@@ -118,9 +111,9 @@
       .catch(function () { /* offline for a moment: the next tick tries again */ });
   }
 
-  charts.hourly = drawSeries("chart-hourly", data.hourly, hourLabel);
-  charts.daily = drawSeries("chart-daily", data.daily, dayLabel);
-  charts.rateLimits = drawRateLimits(data.rate_limits);
+  drawn.hourly = drawSeries("chart-hourly", data.hourly, hourLabel);
+  drawn.daily = drawSeries("chart-daily", data.daily, dayLabel);
+  drawn.rateLimits = drawRateLimits(data.rate_limits);
   root.dataset.charts = "ready";
   var timer = window.setInterval(refresh, REFRESH_MS);
 })();
