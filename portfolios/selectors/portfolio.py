@@ -11,6 +11,7 @@ from django.db.models import Max, Q, QuerySet
 
 from accounts.models import User
 from market.models import PriceBar
+from market.selectors import latest_prices
 from market.symbols import TRADABLE
 from portfolios.core.ledger import (
     SHORT_RESERVE,
@@ -71,7 +72,7 @@ class PortfolioSummary:
 
 
 def portfolio_summary(*, user: User) -> PortfolioSummary:
-    """Positions, cash and totals of one user from the cached rows (three queries, whatever the size)."""
+    """Positions, cash and totals of one user from the cached rows (two queries and a cache read, whatever the size)."""
     cash = CashAccount.objects.filter(user=user).values_list("balance", "net_deposits").first() or (MONEY_ZERO, MONEY_ZERO)
     balance, net_deposits = cash
     rows = list(Position.objects.filter(user=user).order_by("symbol"))
@@ -97,9 +98,10 @@ def portfolio_summary(*, user: User) -> PortfolioSummary:
         total_pnl=total_pnl,
         total_return_pct=q2(total_pnl / net_deposits * 100) if net_deposits > 0 else None,
     )
-    as_of = None
-    if open_rows:
-        as_of = PriceBar.objects.filter(symbol__in=[p.symbol for p in open_rows]).aggregate(d=Max("date"))["d"]
+    # The newest close among the held symbols, from the cached latest bars (invalidated when bars are written):
+    # a MAX over the bar table on every page and API read was the summary's costliest query.
+    held = {p.symbol for p in open_rows}
+    as_of = max((quote.date for quote in latest_prices() if quote.symbol in held), default=None)
     return PortfolioSummary(
         user=user,
         positions=open_rows,
