@@ -40,7 +40,7 @@ def _run(node: str, files: list[Path]) -> tuple[subprocess.CompletedProcess[str]
     return result, counts
 
 
-def test_the_javascript_tests_pass():
+def test_the_javascript_tests_pass() -> None:
     node = _node()
     files = sorted(JSTESTS.glob("*.test.js"))
     assert {f.name for f in files} >= {"money.test.js", "charts.test.js"}
@@ -53,7 +53,7 @@ def test_the_javascript_tests_pass():
     assert counts.get("pass") == counts.get("tests") == declared >= 25
 
 
-def test_a_failing_javascript_test_fails_this_suite(tmp_path):
+def test_a_failing_javascript_test_fails_this_suite(tmp_path: Path) -> None:
     """The harness above notices a failure: a test that asserts something false makes node exit non-zero."""
     node = _node()
     broken = tmp_path / "broken.test.js"
