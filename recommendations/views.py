@@ -27,7 +27,6 @@ from quantai.flags import Flag, flag_enabled
 from recommendations import selectors, services
 from recommendations.forms import HistoryFilterForm, RespondForm
 from recommendations.models import Recommendation
-from recommendations.personalisation import NEUTRAL, Profile, learned_summary
 from recommendations.services.evaluate import HOLD_BAND
 from recommendations.stats import DECISION_TYPES, recommendation_stats
 
@@ -340,6 +339,9 @@ def learned_view(request: HttpRequest) -> HttpResponse:
         services.preference_profile_reset(user=user)
         messages.success(request, "QuantAI has forgotten what it learned about you; it starts again from your next answers.")
         return redirect("recommendations:learned")
+    # Imported here: personalisation brings numpy, which the other pages of a web process do not need.
+    from recommendations.personalisation import NEUTRAL, Profile, learned_summary
+
     row = selectors.preference_profile_of(user=user)
     profile = Profile.from_dict(row.profile) if row is not None else NEUTRAL
     context = {

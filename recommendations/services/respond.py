@@ -10,7 +10,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from market import calendar
 from portfolios.models import Trade, TradeSource
 from portfolios.services import trade_execute
 from quantai.errors import Conflict, NotFound, RuleViolation, ValidationFailed
@@ -84,6 +83,8 @@ def is_expired(recommendation: Recommendation, *, now: Any = None) -> bool:
     """Expired once the close of ``expires_on`` (the session after the signal day) has passed."""
     if recommendation.status == RecommendationStatus.EXPIRED:
         return True
+    from market import calendar  # numpy and, on first use, the exchange calendar: only when a card is answered
+
     return calendar.latest_completed_session(now) >= recommendation.expires_on
 
 
