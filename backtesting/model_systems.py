@@ -12,11 +12,12 @@ task's queue); nothing here imports scikit-learn or XGBoost at import time. No D
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from backtesting.system_types import DataError, Grid, Param, System, SystemRun
+
+if TYPE_CHECKING:  # imported where used: the lab's forms and API read these systems without loading numpy
+    import numpy as np
 
 PROFILE_NAMES = ("Conservative", "Moderate", "Aggressive")
 
@@ -65,6 +66,8 @@ def _feature_warmup(grid: Grid) -> int:
 
 
 def _one(grid: Grid, name: str) -> Any:
+    import numpy as np
+
     return np.asarray(grid[name]).ravel()[0].item()
 
 
@@ -93,6 +96,8 @@ def _first_model(retrains: list[dict[str, Any]]) -> dict[str, Any] | None:
 def model_probabilities(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
     """Walk-forward P(up) and payoff ratios for every session of the run's history (NaN before the first
     model), and what to report about the models (``first_model``: the history the first one saw)."""
+    import numpy as np
+
     from backtesting.walkforward import WalkForwardConfig, walk_forward_probabilities
 
     config = WalkForwardConfig(
@@ -155,6 +160,7 @@ def engine_weights(run: SystemRun, grid: Grid, wf: Any) -> np.ndarray:
     then the minimum trade and trims above the cap (:func:`with_min_trade`), as a user accepting every card holds.
     Row ``t`` uses rows ``<= t`` only.
     """
+    import numpy as np
     import pandas as pd
 
     from backtesting.scoreboard.stats import direction_labels, expanding_skill
@@ -174,6 +180,8 @@ def engine_weights(run: SystemRun, grid: Grid, wf: Any) -> np.ndarray:
 
 
 def _engine(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
+    import numpy as np
+
     from backtesting.engine.core import carry_in, simulate
 
     wf, info = model_probabilities(run, grid)
@@ -199,6 +207,8 @@ def _engine(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
 def orders_filled(shares: np.ndarray) -> dict[str, list[int]]:
     """Filled orders per side and parameter set, counted from the (P, T, N) shares held at each close (one order
     per symbol and day whose holding changed; the policy is long only, so no SHORT or COVER)."""
+    import numpy as np
+
     change = np.diff(np.asarray(shares, dtype=float), axis=1, prepend=0.0)
     eps = 1e-9
     return {

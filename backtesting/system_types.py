@@ -21,11 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from backtesting.system_names import SYSTEM_LABELS
 
-if TYPE_CHECKING:  # pandas too: the web process reads these shapes without loading it
+if TYPE_CHECKING:  # numpy and pandas too: the web process reads these shapes without loading them
+    import numpy as np
     import pandas as pd
 
     from backtesting.engine.core import SimResult
@@ -83,10 +82,10 @@ class Param:
         }
 
 
-Grid = dict[str, np.ndarray]
-WeightsFn = Callable[[np.ndarray, "pd.DatetimeIndex", Grid], np.ndarray]
+Grid = dict[str, "np.ndarray"]
+WeightsFn = Callable[["np.ndarray", "pd.DatetimeIndex", Grid], "np.ndarray"]
 SimulateFn = Callable[[SystemRun, Grid], "tuple[SimResult, dict[str, Any]]"]
-RuleFn = Callable[[Grid], np.ndarray]
+RuleFn = Callable[[Grid], "np.ndarray"]
 WarmupFn = Callable[[Grid], int]
 
 

@@ -16,12 +16,11 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from backtesting.model_systems import MODEL_SYSTEMS
 from backtesting.system_types import DataError, Grid, Param, System, SystemRun
 
-if TYPE_CHECKING:  # the lab's forms and API read the systems; only running one loads the engine and pandas
+if TYPE_CHECKING:  # the lab's forms and API read the systems; only using one loads numpy, the engine and pandas
+    import numpy as np
     import pandas as pd
 
 __all__ = [
@@ -41,10 +40,14 @@ MAX_PARAMETER_SETS = 100
 
 
 def _flag(grid: Grid, name: str) -> bool:
+    import numpy as np
+
     return bool(np.asarray(grid[name]).ravel()[0])
 
 
 def _buy_and_hold(close: np.ndarray, dates: pd.DatetimeIndex, grid: Grid) -> np.ndarray:
+    import numpy as np
+
     from backtesting.engine import strategies
 
     return np.stack([strategies.buy_and_hold(close, dates, rebalance=r) for r in grid["rebalance"].tolist()])
@@ -78,6 +81,8 @@ def _longest(*names: str, extra: int = 0) -> Callable[[Grid], int]:
     """Warm-up of a rule system: its longest window over the grid (plus ``extra`` bars, e.g. a difference)."""
 
     def warmup(grid: Grid) -> int:
+        import numpy as np
+
         return max(int(np.max(np.asarray(grid[name]))) for name in names) + extra
 
     return warmup
@@ -246,6 +251,8 @@ def clean_parameters(system_name: str, raw: Mapping[str, Any] | None) -> dict[st
     Raises :class:`ParameterError` (unknown names, wrong types, out of range, too many parameter sets,
     or no parameter set satisfying the system's rules). Values are kept in the order given.
     """
+    import numpy as np
+
     system = SYSTEMS[system_name]
     raw = dict(raw or {})
     errors: dict[str, list[str]] = {}
@@ -274,6 +281,8 @@ def clean_parameters(system_name: str, raw: Mapping[str, Any] | None) -> dict[st
 def parameter_grid(cleaned: Mapping[str, list[Any]], system_name: str | None = None) -> Grid:
     """The cartesian product of cleaned values as equal-length arrays; with ``system_name`` only the
     parameter sets that satisfy the system's rules are kept (a sweep may include impossible pairs)."""
+    import numpy as np
+
     from backtesting.engine.grid import param_grid
 
     grid = param_grid(**{k: list(v) for k, v in cleaned.items()})
@@ -287,5 +296,7 @@ def parameter_grid(cleaned: Mapping[str, list[Any]], system_name: str | None = N
 
 def parameter_sets(grid: Grid) -> list[dict[str, Any]]:
     """The grid as one plain dict per parameter set (JSON-ready)."""
+    import numpy as np
+
     n = len(next(iter(grid.values())))
     return [{k: np.asarray(v)[i].item() for k, v in grid.items()} for i in range(n)]
