@@ -5,11 +5,12 @@ way the workers would have: closes, an investor with a ledger, the analytics sna
 ``python -m benchmarks.probes.web_imports`` sets Django up as the ASGI server does (``quantai.asgi``),
 walks every URL pattern (HTTP and websocket) so each view module and everything it imports at top level is
 loaded, renders the home page, and, signed in as that investor, gets the dashboard, the portfolio and
-recommendations APIs and the analytics API, then prints the result.
+recommendations APIs and the analytics API, then prints the result. Last it answers the investor's pending
+card (the load mix's POST) and reports what that added, apart (``loaded_after_answer``).
 
 A web process must never load torch, xgboost, scikit-learn or the RL stack (the ML worker's), and after
-those requests it should not have loaded pandas or scipy either (:data:`WEB_FORBIDDEN_MODULES`): the pages
-read stored snapshots, and the rare pages that need pandas import it themselves.
+those requests it should not have loaded numpy, pandas or scipy either (:data:`WEB_FORBIDDEN_MODULES`): the
+pages read stored snapshots, and the rare pages that compute import what they need themselves.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 #: Top-level packages that must not be in a web process.
 HEAVY_MODULES: tuple[str, ...] = ("torch", "xgboost", "sklearn", "stable_baselines3", "gymnasium")
 #: ... and that a web process which served the hot pages should not have imported either.
-DATA_MODULES: tuple[str, ...] = ("pandas", "scipy")
+DATA_MODULES: tuple[str, ...] = ("numpy", "pandas", "scipy")
 WEB_FORBIDDEN_MODULES: tuple[str, ...] = (*HEAVY_MODULES, *DATA_MODULES)
 #: The requests of the probe: (label, path), signed in as the seeded investor.
 HOT_REQUESTS: tuple[tuple[str, str], ...] = (
@@ -35,6 +36,8 @@ HOT_REQUESTS: tuple[tuple[str, str], ...] = (
     ("analytics_api", "/api/portfolio/me/analytics"),
 )
 PROBE_USERNAME = "probe-investor"
+#: Modules whose presence after answering a card the probe reports (the exchange calendar brings pandas).
+ANSWER_MODULES: tuple[str, ...] = (*WEB_FORBIDDEN_MODULES, "exchange_calendars")
 
 
 def heavy_modules(module_names: Iterable[str], heavy: Iterable[str] = HEAVY_MODULES) -> list[str]:
@@ -132,6 +135,14 @@ def seed() -> dict[str, Any]:
     for n, (symbol, shares, offset) in enumerate((("AAPL", 20, 0), ("NVDA", 30, 10), ("AAPL", 5, 30)), start=2):
         trade_execute(user=user, symbol=symbol, side="BUY", shares=shares, price=Decimal(150), source=TradeSource.MANUAL,
                       idempotency_key=f"probe-{n}", executed_at=start + timedelta(days=offset))  # fmt: skip
+    # A pending card to answer, open until well after the last session.
+    from recommendations.models import Recommendation, RecommendationType
+
+    Recommendation.objects.create(
+        user=user, symbol="NVDA", recommendation_type=RecommendationType.SELL, trade_side="SELL",
+        recommended_shares=Decimal(1), recommended_price=Decimal(150), confidence_score=Decimal("0.6"),
+        trading_date=days[-1], expires_on=days[-1] + timedelta(days=60), evaluate_on=days[-1] + timedelta(days=60),
+    )  # fmt: skip
     return {"sessions": len(days), "snapshots": portfolio_snapshots_refresh()}
 
 
@@ -159,10 +170,24 @@ def main() -> None:
     from accounts.models import User
 
     investor = User.objects.filter(username=PROBE_USERNAME).first()
+    after_requests: set[str] = set(sys.modules)
+    rss_after_requests, importers = rss_mib(), project_importers()
     if investor is not None:
         client.force_login(investor)
         for label, path in HOT_REQUESTS:
             statuses[label] = client.get(path, secure=True).status_code
+        after_requests, rss_after_requests, importers = set(sys.modules), rss_mib(), project_importers()
+        from recommendations.models import Recommendation
+
+        card = Recommendation.objects.filter(user=investor, status="pending").first()
+        if card is not None:
+            answer = client.post(
+                f"/api/portfolio/me/recommendations/{card.pk}/respond",
+                {"accept": False},
+                content_type="application/json",
+                secure=True,
+            )
+            statuses["answer"] = answer.status_code
     print_result(
         {
             "views": views,
@@ -170,12 +195,15 @@ def main() -> None:
             "statuses": statuses,
             "seeded": investor is not None,
             "rss_after_imports_mib": rss_after_import,
-            "rss_mib": rss_mib(),
-            "modules": len(sys.modules),
-            "heavy_modules": heavy_modules(sys.modules),
-            "forbidden_modules": heavy_modules(sys.modules, WEB_FORBIDDEN_MODULES),
+            "rss_mib": rss_after_requests,
+            "modules": len(after_requests),
+            "heavy_modules": heavy_modules(after_requests),
+            "forbidden_modules": heavy_modules(after_requests, WEB_FORBIDDEN_MODULES),
             "forbidden_after_imports": heavy_modules(after_imports, WEB_FORBIDDEN_MODULES),
-            "data_module_importers": project_importers(),
+            "loaded_after_answer": heavy_modules(sys.modules, ANSWER_MODULES),
+            "rss_after_answer_mib": rss_mib(),
+            "data_module_importers": importers,
+            "data_module_importers_after_answer": project_importers(),
         }
     )
 

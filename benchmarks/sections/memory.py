@@ -6,8 +6,9 @@ as the server does, imports the view behind every URL pattern, renders the home 
 as an investor seeded beforehand in another process, gets the dashboard, the portfolio and
 recommendations APIs and the analytics: RSS and the heavy packages in its ``sys.modules``.
 ``heavy_modules_loaded`` should be empty: torch, xgboost and scikit-learn are imported lazily, only
-in the ML worker; ``forbidden_modules_loaded`` adds pandas and scipy, which those pages must not need
-(``data_module_importers`` names the project modules that still import them at top level).
+in the ML worker; ``forbidden_modules_loaded`` adds numpy, pandas and scipy, which those pages must not need
+(``data_module_importers`` names the project modules that still import them at top level). Then the probe
+answers a card, as the load mix does, and reports what that loaded and the RSS after it, apart.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def web_imports_probe(
         return run_probe(PROBE, env=probe_env, timeout=timeout)
 
 
-@register("memory", description="RSS of one web process; torch/xgboost/sklearn, pandas and scipy must not be loaded in it")
+@register("memory", description="RSS of one web process; torch/xgboost/sklearn, numpy, pandas and scipy must not be loaded in it")
 def memory(context: BenchmarkContext) -> SectionResult:
     result = SectionResult()
     context.log("memory: starting one uvicorn process")
@@ -80,13 +81,18 @@ def memory(context: BenchmarkContext) -> SectionResult:
     result.add("heavy_modules_loaded", probe["heavy_modules"], "modules")
     result.add("forbidden_modules_loaded", probe["forbidden_modules"], "modules")
     result.add("forbidden_modules_after_imports", probe["forbidden_after_imports"], "modules (before any request)")
+    result.add("probe_loaded_after_answer", probe["loaded_after_answer"], "modules (after answering a card too)")
+    result.add("probe_rss_after_answer_mib", probe["rss_after_answer_mib"], "MiB")
     result.add("heavy_libraries_mapped_in_server", mapped, "libraries")
     result.add("views_imported", probe["views"], "views")
     result.add("modules_loaded", probe["modules"], "modules")
     result.note(f"checked for: {', '.join(WEB_FORBIDDEN_MODULES)} after {', '.join(label for label, _ in HOT_REQUESTS)}")
     result.note(f"probe statuses: {probe['statuses']}")
     if probe["data_module_importers"]:
-        result.note("project modules importing pandas/scipy at top level: " + ", ".join(probe["data_module_importers"]))
+        result.note("project modules importing numpy/pandas/scipy at top level: " + ", ".join(probe["data_module_importers"]))
+    answer_importers = sorted(set(probe["data_module_importers_after_answer"]) - set(probe["data_module_importers"]))
+    if answer_importers:
+        result.note("loaded by answering a card, importing numpy/pandas/scipy at top level: " + ", ".join(answer_importers))
     if probe["home_status"] != 200:
         result.note(f"the home page answered {probe['home_status']} in the probe")
     return result

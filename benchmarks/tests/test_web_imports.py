@@ -1,10 +1,11 @@
-"""A web process that served the hot pages has loaded no ML library, no scipy and no pandas (numpy it does:
-the recommendations' sizing and the backtesting systems' parameter grids import it at module level).
+"""A web process that served the hot pages has loaded no ML library, no scipy, no pandas and no numpy (generation,
+personalisation and the lab's systems import numpy where they compute; answering a card still loads it, with
+pandas, through the exchange calendar: the probe reports that apart).
 
 Runs :mod:`benchmarks.probes.web_imports` in subprocesses against a throwaway SQLite database: one
-process seeds an investor with closes, a ledger and its analytics snapshot (as the workers would), a fresh one
-imports every view as the server does and gets the dashboard, the portfolio and recommendations APIs and the
-analytics, then reports its ``sys.modules``.
+process seeds an investor with closes, a ledger, its analytics snapshot and a pending card (as the workers would),
+a fresh one imports every view as the server does and gets the dashboard, the portfolio and recommendations APIs
+and the analytics, then reports its ``sys.modules``.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ def probe() -> dict[str, Any]:
     return web_imports_probe()
 
 
-def test_the_probe_served_every_hot_page_to_a_seeded_investor(probe):
+def test_the_probe_served_every_hot_page_to_a_seeded_investor_and_answered_its_card(probe):
     assert probe["seeded"]
-    assert probe["statuses"] == {"home": 200, **{label: 200 for label, _ in HOT_REQUESTS}}
+    assert probe["statuses"] == {"home": 200, **{label: 200 for label, _ in HOT_REQUESTS}, "answer": 200}
 
 
 def test_serving_the_hot_pages_loads_no_ml_library_and_no_scipy(probe):
@@ -34,11 +35,21 @@ def test_serving_the_hot_pages_loads_no_ml_library_and_no_scipy(probe):
     assert not loaded & {"torch", "sklearn", "xgboost", "stable_baselines3", "gymnasium", "scipy"}
 
 
-def test_no_module_a_web_process_loads_imports_pandas_or_scipy_at_top_level(probe):
-    # Every app: the views, URLs, admin and what they import (the pages that compute import pandas themselves).
+def test_no_module_a_web_process_loads_imports_numpy_pandas_or_scipy_at_top_level(probe):
+    # Every app: the views, URLs, admin and what they import (the pages that compute import numpy or pandas themselves).
     assert probe["data_module_importers"] == []
 
 
 def test_serving_the_hot_pages_loads_no_pandas(probe):
     assert "pandas" not in probe["forbidden_after_imports"], probe["data_module_importers"]
     assert "pandas" not in probe["forbidden_modules"], probe["data_module_importers"]
+
+
+def test_serving_the_hot_pages_loads_no_numpy(probe):
+    assert "numpy" not in probe["forbidden_after_imports"], probe["data_module_importers"]
+    assert "numpy" not in probe["forbidden_modules"], probe["data_module_importers"]
+
+
+def test_answering_a_card_is_reported_apart_with_what_it_loaded(probe):
+    assert set(probe["forbidden_modules"]) <= set(probe["loaded_after_answer"])
+    assert probe["rss_after_answer_mib"] >= probe["rss_mib"] * 0.9
