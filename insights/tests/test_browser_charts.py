@@ -32,7 +32,7 @@ def _quiet_socket(ws: Any) -> None:
 
 
 def _months_back(day: date, months: int) -> date:
-    """The same cut-off rule as static/js/chart_range.js: calendar months back, the day clamped to the month."""
+    """The cut-off rule of QuantAICharts.range.cutoff (static/js/charts.js): calendar months back, day clamped to the month."""
     index = day.year * 12 + day.month - 1 - months
     year, month = divmod(index, 12)
     month += 1
@@ -140,9 +140,9 @@ def test_range_buttons_filter_the_charts_and_are_remembered(live_server, monkeyp
 
             # The cut-off rule at month ends and leap days.
             cutoffs = page.evaluate(
-                """() => [QuantRange.cutoff("1M", "2024-03-31"), QuantRange.cutoff("3M", "2024-05-31"),
-                          QuantRange.cutoff("1Y", "2024-02-29"), QuantRange.cutoff("YTD", "2024-06-14"),
-                          QuantRange.cutoff("MAX", "2024-06-14"), QuantRange.cutoff("1M", "2024-01-15")]"""
+                """() => [QuantAICharts.range.cutoff("1M", "2024-03-31"), QuantAICharts.range.cutoff("3M", "2024-05-31"),
+                          QuantAICharts.range.cutoff("1Y", "2024-02-29"), QuantAICharts.range.cutoff("YTD", "2024-06-14"),
+                          QuantAICharts.range.cutoff("MAX", "2024-06-14"), QuantAICharts.range.cutoff("1M", "2024-01-15")]"""
             )
             assert cutoffs == ["2024-02-29", "2024-02-29", "2023-02-28", "2024-01-01", None, "2023-12-15"]
         finally:

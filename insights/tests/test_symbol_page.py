@@ -151,7 +151,7 @@ def test_the_chart_gets_every_stored_adjusted_close_and_the_calls(client, alice)
     assert 'data-range-for="symbol-price-chart"' in html and 'data-range-default="1Y"' in html
     for label in ("1M", "3M", "YTD", "1Y", "Max"):
         assert f">{label}</button>" in html
-    assert "{#" not in html and "chart_range.js filters" not in html  # the partial's comment is not shown
+    assert "{#" not in html and "filters the points the page already has" not in html  # the partial's comment is not shown
 
 
 def test_the_dashboard_and_a_recommendation_page_show_the_range_buttons_not_their_template_comment(client, alice):
@@ -160,7 +160,7 @@ def test_the_dashboard_and_a_recommendation_page_show_the_range_buttons_not_thei
     for path, chart in (("/portfolio/", "value-chart"), (f"/recommendations/{rec.pk}/", "rec-price-chart")):
         html = client.get(path).content.decode()
         assert f'data-range-for="{chart}"' in html, path
-        assert "{#" not in html and "chart_range.js filters" not in html, path
+        assert "{#" not in html and "filters the points the page already has" not in html, path
 
 
 def test_the_positions_table_and_the_recommendation_pages_link_to_the_symbol_page(client, alice):

@@ -27,7 +27,6 @@
     module.exports = api;
   } else {
     root.QuantAICharts = api;
-    root.QuantRange = api.range; // the range helpers' first name: insights/tests/test_browser_charts.py calls it
   }
 })(typeof window !== "undefined" ? window : globalThis, function (root) {
   "use strict";

@@ -1,36 +1,21 @@
-// Comparison of up to four backtests: their equity curves overlaid (TradingView Lightweight Charts),
-// from #compare-data (Django's json_script: the CSP allows no inline script). Also limits the lab's
-// "compare" checkboxes to four.
+// Comparison of up to four backtests: their equity curves overlaid on a log scale (a Lightweight chart
+// from static/js/charts.js, in the page's colours), from #compare-data (Django's json_script: the CSP allows
+// no inline script). Also limits the lab's "compare" checkboxes to four.
 (function () {
   "use strict";
-  var COLORS = ["#1f6feb", "#cf222e", "#1a7f37", "#8250df"];
+  var charts = window.QuantAICharts; // static/js/charts.js, which base.html loads before this script
+  var COLOURS = ["#1f6feb", "#cf222e", "#1a7f37", "#8250df"]; // the legend's swatches (backtesting.css .c0-.c3)
   var MAX = 4;
 
   function draw() {
-    var node = document.getElementById("compare-data");
+    var data = charts.readJson("compare-data");
     var box = document.getElementById("compare-chart");
-    if (!node || !box || !window.LightweightCharts) { return; }
-    var data = JSON.parse(node.textContent);
-    var lc = window.LightweightCharts;
-    var chart = lc.createChart(box, {
-      autoSize: true,
-      // Background, text and grid from the page's colours (static/js/theme.js), so dark mode applies.
-      layout: window.QuantTheme ? window.QuantTheme.lightweight().layout : { background: { color: "#ffffff" }, textColor: "#24292f", attributionLogo: true },
-      grid: window.QuantTheme ? window.QuantTheme.lightweight().grid : { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
-      rightPriceScale: { borderVisible: false, mode: 1 },
-      timeScale: { borderVisible: false },
-      localization: { priceFormatter: function (v) { return v.toFixed(2); } }
-    });
+    var view = data ? charts.lineChart(box, { logScale: true, priceFormatter: charts.format.fixed(2) }) : null;
+    if (!view) { return; }
     (data.curves || []).forEach(function (curve, i) {
-      var points = [];
-      for (var k = 0; k < curve.dates.length; k++) {
-        var v = curve.values[k];
-        if (v !== null && v !== undefined) { points.push({ time: curve.dates[k], value: v }); }
-      }
-      var line = chart.addSeries(lc.LineSeries, { color: COLORS[i % COLORS.length], lineWidth: 2, title: curve.label });
-      line.setData(points);
+      view.line({ colour: COLOURS[i % COLOURS.length], title: curve.label }).setData(charts.columns(curve.dates, curve.values));
     });
-    chart.timeScale().fitContent();
+    view.fit();
     box.dataset.curves = String((data.curves || []).length);
   }
 
