@@ -112,22 +112,25 @@ _DECIMALS = (
 def daily_closes_since(first_day: date) -> analytics.Closes:
     """Every stored close from ``first_day`` on, as :class:`portfolios.core.analytics.Closes` (floats).
 
-    The whole history is read once per prices version (:func:`market.selectors.prices_version`) and cached;
-    a slice is returned. Only symbols with a close in the period are columns.
+    The whole history is read once per prices version (:func:`market.selectors.prices_version`) and cached
+    as plain lists and dicts (a pickled class would stop loading the day the class moves: the cache outlives a
+    deploy); a slice is returned. Only symbols with a close in the period are columns.
     """
-    key = f"portfolio:closes:v1:{prices_version()}"
+    key = f"portfolio:closes:v2:{prices_version()}"
     cached = cache.get(key)
-    if not isinstance(cached, analytics.Closes):
+    if isinstance(cached, tuple) and len(cached) == 2:
+        dates, columns = cached
+    else:
         rows = PriceBar.objects.filter(symbol__in=ALL_SYMBOLS).order_by("date").values_list("date", "symbol", "close")
-        dates: list[date] = []
+        dates = []
         by_symbol: dict[str, dict[date, float]] = {}
         for day, symbol, close in rows:
             if not dates or dates[-1] != day:
                 dates.append(day)
             by_symbol.setdefault(symbol, {})[day] = float(close)
-        cached = analytics.Closes(dates=dates, columns={s: [v.get(d) for d in dates] for s, v in sorted(by_symbol.items())})
-        cache.set(key, cached, timeout=CLOSES_CACHE_SECONDS)
-    return cached.since(first_day)
+        columns = {s: [v.get(d) for d in dates] for s, v in sorted(by_symbol.items())}
+        cache.set(key, (dates, columns), timeout=CLOSES_CACHE_SECONDS)
+    return analytics.Closes(dates=dates, columns=columns).since(first_day)
 
 
 def ledger_entries(rows: list[tuple[Any, ...]]) -> list[analytics.Entry]:

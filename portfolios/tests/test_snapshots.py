@@ -208,3 +208,21 @@ def test_a_busy_database_still_serves_the_figures_and_stores_them_at_the_next_re
     assert not PortfolioSnapshot.objects.exists()
     assert selectors.portfolio_analytics_data(user=investor) == expected
     assert PortfolioSnapshot.objects.filter(user_id=investor.pk).exists()
+
+
+def test_the_cached_closes_are_plain_data_that_load_whatever_module_the_analytics_lives_in(market):
+    import pickle
+
+    from django.core.cache import cache
+
+    from market.selectors import prices_version
+    from portfolios.selectors.reports import daily_closes_since
+
+    closes = daily_closes_since(market[0])
+    stored = cache.get(f"portfolio:closes:v2:{prices_version()}")
+
+    # Only builtins and dates are pickled: a class that moves (portfolios.analytics -> portfolios.core.analytics)
+    # would make every cached entry fail to load until it expired.
+    assert stored is not None and b"portfolios" not in pickle.dumps(stored)
+    assert list(closes.dates) == market and set(closes.columns) == {"AAPL", "NVDA", "SPY"}
+    assert daily_closes_since(market[5]).dates == market[5:]  # read back from the cache
