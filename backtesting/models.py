@@ -1,6 +1,7 @@
 """Stored backtest runs: what was asked (system, parameters, period, costs, seed), and what came out.
 
-A run moves queued -> running -> succeeded | failed, written only by :mod:`backtesting.services`.
+A run is a long job (:class:`quantai.jobs.Job`): queued -> running -> succeeded | failed, moved through its
+life by :mod:`quantai.jobs`'s lifecycle from :mod:`backtesting.services` (a backtest is never skipped).
 ``results`` holds the metrics (strategy, SPY and equal-weight side by side; full period, in-sample and
 out-of-sample) and the validation figures; ``equity_curve`` the chart series as parallel JSON arrays,
 downsampled for long periods (metrics always use every day). ``data_hash`` identifies the exact bars
@@ -12,9 +13,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.utils import timezone
 
 from backtesting.system_names import SYSTEM_CHOICES
+from quantai.jobs import Job, JobStatus
 
 
 class Execution(models.TextChoices):
@@ -23,16 +24,15 @@ class Execution(models.TextChoices):
 
 
 class RunStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    """The statuses of a long job (:class:`quantai.jobs.JobStatus`) a backtest takes: it is never skipped."""
+
+    QUEUED = JobStatus.QUEUED.value, "Queued"
+    RUNNING = JobStatus.RUNNING.value, "Running"
+    SUCCEEDED = JobStatus.SUCCEEDED.value, "Succeeded"
+    FAILED = JobStatus.FAILED.value, "Failed"
 
 
-FINISHED_STATUSES: tuple[str, ...] = (RunStatus.SUCCEEDED, RunStatus.FAILED)
-
-
-class BacktestRun(models.Model):
+class BacktestRun(Job):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtest_runs")
     system = models.CharField(max_length=32, choices=SYSTEM_CHOICES)
     parameters = models.JSONField(default=dict, help_text="per parameter, its list of values (more than one: a sweep)")
@@ -45,23 +45,15 @@ class BacktestRun(models.Model):
     slippage_bps = models.DecimalField(max_digits=7, decimal_places=2, default=2, help_text="per trade, basis points")
     execution = models.CharField(max_length=16, choices=Execution.choices, default=Execution.NEXT_OPEN)
     seed = models.PositiveIntegerField(default=0, help_text="seed of the bootstrap and the permutation test")
+    #: Job's status, narrowed to the statuses a backtest takes (the API documents these four).
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    progress = models.PositiveSmallIntegerField(default=0, help_text="0-100 %")
-    stage = models.CharField(max_length=120, blank=True)
     results = models.JSONField(default=dict, blank=True)
     equity_curve = models.JSONField(default=dict, blank=True, help_text="dates and values for the charts")
     data_hash = models.CharField(max_length=64, blank=True, help_text="sha256 of the bars the engine saw")
-    error = models.TextField(blank=True)
-    task_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_seconds = models.FloatField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(Job.Meta):
         constraints = [
-            models.CheckConstraint(condition=Q(progress__lte=100), name="backtestrun_progress_at_most_100"),
+            *Job.Meta.constraints,
             models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="backtestrun_status_valid"),
             models.CheckConstraint(condition=Q(execution__in=Execution.values), name="backtestrun_execution_valid"),
             models.CheckConstraint(
@@ -73,10 +65,6 @@ class BacktestRun(models.Model):
 
     def __str__(self) -> str:
         return f"backtest #{self.pk} {self.system} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
 
     @property
     def is_sweep(self) -> bool:

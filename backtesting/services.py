@@ -5,9 +5,9 @@
   :class:`RuleViolation` (422 in the API) when every value is well formed and a rule refuses the request.
 - :func:`backtest_create` stores a queued run and enqueues ``backtesting.tasks.run_backtest`` once the
   row is committed (``enqueue=False`` for a command that runs it in the foreground).
-- :func:`backtest_run` runs a queued run: short writes for its state and progress (pushed live to the
-  owner as ``job.progress``), the numerical work outside any transaction. A finished run is returned as
-  it is, never re-run, so a task delivered twice changes nothing.
+- :func:`backtest_run` runs a queued run through the long-job lifecycle of :mod:`quantai.jobs`: short writes
+  for its state and progress (pushed live to the owner as ``job.progress``), the numerical work outside any
+  transaction. A finished run is returned as it is, never re-run, so a task delivered twice changes nothing.
 """
 
 from __future__ import annotations
@@ -21,17 +21,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from backtesting import selectors
 from backtesting.model_systems import MODEL_SYSTEMS, model_history_error
-from backtesting.models import BacktestRun, Execution, RunStatus
+from backtesting.models import BacktestRun, Execution
 from backtesting.spec import MIN_SESSIONS, MIN_SPLIT_SESSIONS, MIN_SPLIT_SIDE, BacktestOutcome, BacktestSpec
 from backtesting.system_types import DataError
 from backtesting.systems import SYSTEMS, ParameterError, clean_parameters, parameter_grid, resolve_system
 from quantai.errors import RuleViolation, ValidationFailed
 from quantai.health import require_task_queue
-from quantai.notifier import notify_user
+from quantai.jobs import JobType, job_fail, job_progress_reporter, job_start, job_succeed
 
 logger = logging.getLogger(__name__)
 
@@ -263,90 +262,53 @@ def run_spec(run: BacktestRun) -> BacktestSpec:
     )
 
 
-def _notify(run: BacktestRun) -> None:
-    status = {RunStatus.SUCCEEDED: "finished", RunStatus.FAILED: "failed"}.get(run.status, "running")  # type: ignore[call-overload]
-    payload: Any = {"job": JOB_NAME, "job_id": str(run.pk), "done": int(run.progress), "total": 100, "status": status}
-    notify_user(run.owner_id, "job.progress", payload)
+#: Backtest runs as long jobs: their owner follows them live; the data refusing the period fails as
+#: ``insufficient_data``, a value the engine refuses as ``invalid_input`` (both with their message).
+BACKTEST = JobType(
+    model=BacktestRun,
+    name=JOB_NAME,
+    label="backtest",
+    recipients=lambda run: [run.owner_id],
+    error_codes=((DataError, "insufficient_data"), (ValueError, "invalid_input")),
+)
+#: Failures whose message is written for the run's owner; anything else is stored without its details.
+USER_ERRORS: tuple[type[Exception], ...] = (DataError, ValidationFailed, ValueError)
 
 
-def _claim(run_id: int) -> tuple[BacktestRun | None, bool]:
-    """Move a queued run to running: ``(run, True)``; a finished (or missing) run is left alone."""
-    with transaction.atomic():
-        run = BacktestRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.is_finished:
-            return run, False
-        # A run still marked running was handed over again after its worker was lost: start it afresh.
-        run.status = RunStatus.RUNNING
-        run.started_at = timezone.now()
-        run.progress, run.stage, run.error = 1, "starting", ""
-        run.save(update_fields=["status", "started_at", "progress", "stage", "error"])
-        _notify(run)
-    return run, True
-
-
-def _finish(run: BacktestRun, *, status: str, error: str = "", outcome: BacktestOutcome | None = None) -> BacktestRun:
-    now = timezone.now()
-    fields: dict[str, Any] = {
-        "status": status,
-        "finished_at": now,
-        "duration_seconds": round((now - run.started_at).total_seconds(), 3) if run.started_at else None,
-        "error": error[:10_000],
-        "stage": "done" if status == RunStatus.SUCCEEDED else "failed",
-    }
-    if status == RunStatus.SUCCEEDED:
-        fields["progress"] = 100
-    if outcome is not None:
-        fields.update(results=outcome.results, equity_curve=outcome.curve, data_hash=outcome.data_hash)
-    with transaction.atomic():
-        # Only a running run is finished: a duplicate delivery that lost the race changes nothing.
-        updated = BacktestRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields)
-        run.refresh_from_db()
-        if updated:
-            _notify(run)
-    return run
-
-
-def backtest_run(*, run_id: int, progress: Progress | None = None) -> BacktestRun | None:
+def backtest_run(*, run_id: int, progress: Progress | None = None, task_id: str = "") -> BacktestRun | None:
     """Run queued backtest ``run_id`` and store its results (or its error). Returns the run, None if gone.
 
     ``progress(percent, stage)`` is also called for a caller's own display (the command's progress bar).
-    Failures the user can act on (not enough data) and unexpected errors both end as ``failed`` with the
-    message stored; nothing is raised, so the task never retries a deterministic failure.
+    ``task_id``: the delivering task's id; a run left running by a lost worker restarts only for its own task.
+    Failures the user can act on (not enough data) and unexpected errors both end as ``failed`` with a code
+    from the error's type (:data:`BACKTEST`) and, for the former, the message; nothing is raised, so the task
+    never retries a deterministic failure.
     """
-    run, claimed = _claim(run_id)
-    if run is None or not claimed:
+    run, started = job_start(job_type=BACKTEST, job_id=run_id, task_id=task_id)
+    if run is None or not started:
         return run
-    last = {"percent": 1}
-
-    def report(percent: int, stage: str) -> None:
-        if progress is not None:
-            progress(percent, stage)
-        percent = max(1, min(99, int(percent)))
-        if percent == last["percent"]:
-            return
-        last["percent"] = percent
-        run.progress, run.stage = percent, stage[:120]
-        BacktestRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(progress=percent, stage=run.stage)
-        _notify(run)
-
-    started = time.perf_counter()
+    report = job_progress_reporter(job_type=BACKTEST, job=run, callback=progress)
+    started_at = time.perf_counter()
     try:
         spec = run_spec(run)
         report(3, "loading prices")
         bars = selectors.backtest_bars(end=spec.end)  # every earlier session: warm-up and training history
         outcome = backtest_compute(spec=spec, bars=bars, progress=report)
-    except (DataError, ValidationFailed, ValueError) as exc:
+    except USER_ERRORS as exc:
         logger.info("backtest #%s failed: %s", run.pk, exc)
-        return _finish(run, status=RunStatus.FAILED, error=str(exc))
+        job_fail(job_type=BACKTEST, job=run, error=exc)
+        return run
     except Exception as exc:  # stored on the run for its owner; the traceback goes to the log
         logger.exception("backtest #%s failed unexpectedly", run.pk)
-        return _finish(
-            run, status=RunStatus.FAILED, error=f"Internal error ({type(exc).__name__}); it was logged for the operators."
-        )
-    logger.info("backtest #%s computed in %.2f s", run.pk, time.perf_counter() - started)
+        message = f"Internal error ({type(exc).__name__}); it was logged for the operators."
+        job_fail(job_type=BACKTEST, job=run, error=exc, message=message)
+        return run
+    logger.info("backtest #%s computed in %.2f s", run.pk, time.perf_counter() - started_at)
     if progress is not None:
         progress(100, "done")
-    return _finish(run, status=RunStatus.SUCCEEDED, outcome=outcome)
+    fields = {"results": outcome.results, "equity_curve": outcome.curve, "data_hash": outcome.data_hash}
+    job_succeed(job_type=BACKTEST, job=run, fields=fields)
+    return run
 
 
 def backtest_evaluate(*, spec: BacktestSpec, progress: Progress | None = None, bars: Any = None) -> BacktestOutcome:

@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from quantai.jobs import Job, JobStatus
+
 
 class ModelKind(models.TextChoices):
     RANDOM_FOREST = "rf", "Random Forest"
@@ -84,12 +86,8 @@ class ModelVersion(models.Model):
         return f"{self.kind} v{self.version}"
 
 
-class RunStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
+#: A training run's statuses: every status of a long job (a run with nothing new to learn is skipped).
+RunStatus = JobStatus
 
 
 class RunTrigger(models.TextChoices):
@@ -98,44 +96,27 @@ class RunTrigger(models.TextChoices):
     COMMAND = "command", "Management command"
 
 
-#: Statuses after which a run never changes again.
-FINISHED_STATUSES: tuple[str, ...] = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED)
+class TrainingRun(Job):
+    """One training of the models (:mod:`learning.services.training`); its life is :mod:`quantai.jobs`'s."""
 
-
-class TrainingRun(models.Model):
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
     )
     trigger = models.CharField(max_length=16, choices=RunTrigger.choices, default=RunTrigger.USER)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    progress = models.PositiveSmallIntegerField(default=0, help_text="0-100 %")
-    stage = models.CharField(max_length=120, blank=True, help_text="what the run is doing now")
     kinds = models.JSONField(default=list, help_text="base models requested (empty: the configured default)")
     until = models.DateField(null=True, blank=True, help_text="train on bars up to this day (empty: all)")
     data_hash = models.CharField(max_length=64, blank=True)
-    log = models.TextField(blank=True)
-    error = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True, help_text="per kind: version, promoted, reason")
-    task_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_seconds = models.FloatField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(Job.Meta):
         constraints = [
-            models.CheckConstraint(condition=Q(progress__lte=100), name="trainingrun_progress_at_most_100"),
+            *Job.Meta.constraints,
             models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="trainingrun_status_valid"),
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="trainingrun_status_created_idx")]
 
     def __str__(self) -> str:
         return f"training run #{self.pk} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
 
     @property
     def started_by_label(self) -> str:

@@ -157,7 +157,7 @@ def test_prices_are_read_in_one_query_as_floats_on_the_adjusted_scale(market, dj
 
 def test_progress_is_pushed_live_to_the_owner(market, alice):
     run = services.backtest_create(user=alice, system="buy_and_hold", enqueue=False)
-    with mock.patch("backtesting.services.notify_user") as notify:
+    with mock.patch("quantai.jobs.notify_user") as notify:
         services.backtest_run(run_id=run.pk)
     payloads = [c.args for c in notify.call_args_list]
     assert {p[0] for p in payloads} == {alice.pk}
@@ -198,6 +198,19 @@ def test_running_the_task_twice_changes_nothing_the_second_time(market, alice):
     assert run.finished_at == finished_at and run.results == results
 
 
+def test_a_run_left_running_restarts_only_when_its_own_task_is_delivered_again(market, alice):
+    run = services.backtest_create(user=alice, system="buy_and_hold", enqueue=False)
+    BacktestRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, task_id="t-1", progress=40)
+
+    other = run_backtest.apply(kwargs={"run_id": run.pk}, task_id="t-2").get()
+    run.refresh_from_db()
+    assert other == {"run_id": run.pk, "status": "running"} and run.progress == 40
+
+    again = run_backtest.apply(kwargs={"run_id": run.pk}, task_id="t-1").get()
+    run.refresh_from_db()
+    assert again == {"run_id": run.pk, "status": "succeeded"} and "restarted after its worker was lost" in run.log
+
+
 def test_the_task_returns_quietly_when_the_run_is_gone(db):
     assert run_backtest(987654) == {"run_id": 987654, "status": "missing"}
 
@@ -206,7 +219,7 @@ def test_a_run_whose_prices_vanished_fails_with_a_message(market, alice):
     run = services.backtest_create(user=alice, system="buy_and_hold", start=date(2021, 6, 1), enqueue=False)
     PriceBar.objects.filter(date__gte=date(2021, 1, 1)).delete()
     run = services.backtest_run(run_id=run.pk)
-    assert run.status == RunStatus.FAILED
+    assert run.status == RunStatus.FAILED and run.error_code == "insufficient_data"
     assert "no session with prices" in run.error and "2019-01-02 to 2020-12-31" in run.error
     assert run.results == {} and run.finished_at is not None
 
@@ -215,7 +228,7 @@ def test_an_unexpected_error_fails_the_run_without_leaking_details(market, alice
     run = services.backtest_create(user=alice, system="buy_and_hold", enqueue=False)
     with mock.patch("backtesting.services.backtest_compute", side_effect=ZeroDivisionError("secret path /srv/x")):
         run = services.backtest_run(run_id=run.pk)
-    assert run.status == RunStatus.FAILED
+    assert run.status == RunStatus.FAILED and run.error_code == "internal_error"
     assert "ZeroDivisionError" in run.error and "/srv/x" not in run.error
 
 

@@ -47,7 +47,7 @@ import pandas as pd
 from learning.ml.calibration import calibrator_from_dict, logit, make_calibrator, sigmoid
 from learning.ml.metrics import grouped_auc
 from learning.ml.models import MODEL_CLASSES, ModelError, ProbabilityModel, make_model
-from learning.ml.models.base import FORMAT_VERSION, as_labels, atomic_write, library_versions
+from learning.ml.models.base import FORMAT_VERSION, InsufficientHistory, as_labels, atomic_write, library_versions
 from learning.ml.validation import walk_forward_folds
 
 DEFAULT_BASE: dict[str, dict[str, Any]] = {"rf": {}, "xgb": {}, "lstm": {}}
@@ -236,7 +236,7 @@ class StackedEnsemble:
             dates, label_ends_from_dates(dates, p["horizon"]), n_years=p["inner_years"], embargo=p["embargo"]
         )
         if len(folds) < 2:
-            raise ModelError("not enough history for the inner walk-forward of the ensemble")
+            raise InsufficientHistory("not enough history for the inner walk-forward of the ensemble")
         oof_parts = []
         for fold in folds:
             X_train, X_test = X.iloc[fold.train], X.iloc[fold.test]

@@ -51,7 +51,7 @@ from learning.ml.evaluation import combiner_record, evaluate_fold, next_day_retu
 from learning.ml.features import DEFAULT_BENCHMARK, FEATURE_NAMES
 from learning.ml.metrics import grouped_auc
 from learning.ml.models import make_model
-from learning.ml.models.base import FORMAT_VERSION
+from learning.ml.models.base import FORMAT_VERSION, InsufficientHistory
 from learning.ml.validation import Fold, walk_forward_folds
 
 ENSEMBLE = "ensemble"
@@ -221,12 +221,12 @@ def fold_key(data: Dataset, fold: Fold) -> str:
 
 def evaluation_folds(data: Dataset, *, eval_folds: int, embargo: int, min_fold_days: int) -> list[Fold]:
     """The last ``eval_folds`` yearly folds whose test year has at least ``min_fold_days`` sessions (or, if
-    none has, the last fold); oldest first. Raises ``ValueError`` when the data has no fold at all."""
+    none has, the last fold); oldest first. Raises :class:`InsufficientHistory` when the data has no fold at all."""
     folds = walk_forward_folds(data.dates, data.label_end, n_years=eval_folds + 1, embargo=embargo)
     long_enough = [f for f in folds if len(np.unique(data.dates[f.test])) >= min_fold_days]
     chosen = (long_enough or folds[-1:])[-eval_folds:]
     if not chosen:
-        raise ValueError("not enough labelled history for a walk-forward fold")
+        raise InsufficientHistory("not enough labelled history for a walk-forward fold")
     return chosen
 
 
@@ -414,13 +414,13 @@ def _json_default(value: Any) -> Any:
 def train_candidate(panel: Panel, config: TrainingConfig, *, progress: Progress = _no_progress) -> Candidate:
     """Walk-forward evidence, then the production ensemble fitted on every labelled row (see the module doc).
 
-    ``progress`` hears percentages from 5 to 95. Raises ``ValueError`` (or :class:`ModelError`) when the
-    panel holds too little history for the folds and the ensemble's inner walk-forward.
+    ``progress`` hears percentages from 5 to 95. Raises :class:`InsufficientHistory` when the panel holds too
+    little history for the folds and the ensemble's inner walk-forward.
     """
     progress(5, "computing features and labels")
     data = build_dataset(panel, horizon=config.horizon, benchmark=config.benchmark, feature_names=config.features)
     if len(data) == 0:
-        raise ValueError("no labelled rows: every symbol needs more than ~200 sessions of bars, and the benchmark too")
+        raise InsufficientHistory("no labelled rows: every symbol needs more than ~200 sessions of bars, and the benchmark too")
     folds = evaluation_folds(data, eval_folds=config.eval_folds, embargo=config.embargo, min_fold_days=config.min_fold_days)
     symbols = sorted(set(data.X.index.get_level_values("symbol")))
     next_ret = next_day_returns(panel, symbols)

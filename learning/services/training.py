@@ -20,7 +20,8 @@ run. In order, with the database touched only in short transactions between the 
 6. register the versions (one transaction) and finish the run.
 
 Prices are ``Decimal`` in the database; they become floats only when the panel is built for the numerical
-core. Any failure marks the run failed (with the error) and is re-raised to the caller.
+core. Any failure marks the run failed (with the error, and its code from its type: :class:`NoPriceBars`,
+:class:`NotEnoughHistory`, else :func:`quantai.jobs.error_code_of`'s) and is re-raised to the caller.
 """
 
 from __future__ import annotations
@@ -38,10 +39,24 @@ from learning.models import ModelVersion, RunTrigger, TrainingRun
 from learning.services import runs
 from learning.services.config import auc_margin, keep_versions, training_config
 from learning.services.versions import NewVersion, artifacts_prune, versions_register
+from quantai.jobs import JobError
 
 logger = logging.getLogger(__name__)
 
 ENSEMBLE = "ensemble"
+
+
+class NoPriceBars(JobError, ValueError):
+    """No price bar is stored up to the run's day: there is nothing to train on."""
+
+    code = "no_price_bars"
+
+
+class NotEnoughHistory(JobError, ValueError):
+    """The stored bars are too short for the walk-forward evaluation and the ensemble's inner walk-forward (the
+    numerical core's :class:`~learning.ml.models.base.InsufficientHistory`); the message says what is needed."""
+
+    code = "insufficient_history"
 
 
 def bars_digest(rows: Sequence[tuple[Any, ...]]) -> str:
@@ -156,22 +171,20 @@ def models_train(
         return _train(run, report)
     except BaseException as exc:
         # Anything (a time limit included) ends the run as failed before it propagates.
-        detail = f"{type(exc).__name__}: {exc}"
-        logger.error("training run #%s failed: %s\n%s", run.pk, detail, traceback.format_exc())
-        runs.training_run_fail(run=run, error=detail)
+        logger.error("training run #%s failed: %s: %s\n%s", run.pk, type(exc).__name__, exc, traceback.format_exc())
+        runs.training_run_fail(run=run, error=exc)
         raise
 
 
 def _train(run: TrainingRun, report: Callable[[int, str], None]) -> TrainingRun:
-    from learning.ml.models import ModelError
-    from learning.ml.models.base import FORMAT_VERSION, library_versions
+    from learning.ml.models.base import FORMAT_VERSION, InsufficientHistory, library_versions
     from learning.ml.pipeline import train_candidate
 
     config = training_config(kinds=run.kinds or None)
     report(2, "reading bars")
     rows = selectors.training_bars(until=run.until)
     if not rows:
-        raise ValueError("no price bars stored: load prices first (manage.py load_prices)")
+        raise NoPriceBars("no price bars stored: load prices first (manage.py load_prices)")
     data_hash = data_hash_of(rows, config)
     latest = selectors.latest_version(kind=ENSEMBLE)
     if latest is not None and latest.data_hash == data_hash and _artifacts_healthy([*config.kinds, ENSEMBLE]):
@@ -181,12 +194,10 @@ def _train(run: TrainingRun, report: Callable[[int, str], None]) -> TrainingRun:
         return run
     try:
         candidate = train_candidate(_panel(rows), config, progress=report)
-    except (ValueError, ModelError) as exc:
-        if "history" not in str(exc) and "labelled" not in str(exc):
-            raise
+    except InsufficientHistory as exc:
         first, last = min(r[1] for r in rows), max(r[1] for r in rows)
         years = (last - first).days / 365.25
-        raise ValueError(
+        raise NotEnoughHistory(
             f"{exc}: the stored bars cover {first}..{last} ({years:.1f} years); with LEARNING_INNER_YEARS="
             f"{config.inner_years} training needs about {config.inner_years + 3} years (indicator warm-up, the inner "
             "walk-forward years and one evaluation year). Load more history, e.g. manage.py load_prices --source demo "

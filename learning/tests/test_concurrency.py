@@ -1,4 +1,5 @@
-"""Concurrency on MariaDB/MySQL: row locks keep one active version per kind and one training run at a time.
+"""Concurrency on MariaDB/MySQL: row locks keep one active version per kind and one training run at a time, and a
+run is finished once however many finish it together.
 
 Each thread has its own database connection and closes it when done. Run with
 ``DATABASE_URL=mysql://root@127.0.0.1:3306/qa_learning``; skipped on SQLite, whose database-wide write
@@ -15,8 +16,9 @@ import pytest
 
 from learning.factories import ModelVersionFactory
 from learning.models import ModelStatus, ModelVersion, RunStatus, TrainingRun
-from learning.services.runs import training_run_start
+from learning.services.runs import TRAINING, training_run_start
 from learning.services.versions import model_version_activate
+from quantai.jobs import WorkerLost, job_fail, job_succeed
 from quantai.tests.concurrency import run_at_once
 
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True)]
@@ -49,3 +51,24 @@ def test_simultaneous_starts_let_exactly_one_run_work() -> None:
     assert sorted(r[1] for r in results) == [False] * 4 + [True]
     assert TrainingRun.objects.filter(status=RunStatus.RUNNING).count() == 1
     assert TrainingRun.objects.filter(status=RunStatus.SKIPPED).count() == 4
+
+
+def test_simultaneous_finishes_leave_exactly_one_result() -> None:
+    queued = TrainingRun.objects.create()
+    run, started = training_run_start(run_id=queued.pk)
+    assert started
+    copies = [TrainingRun.objects.get(pk=run.pk) for _ in range(6)]  # each delivery's own copy of the running row
+
+    def finish(i: int) -> bool:
+        if i % 2:
+            return job_fail(job_type=TRAINING, job=copies[i], error=WorkerLost(f"finisher {i}"))
+        return job_succeed(job_type=TRAINING, job=copies[i], note=f"finisher {i}", fields={"result": {"by": i}})
+
+    results = run_at_once(len(copies), finish)
+
+    assert [r for r in results if r[0] == "error"] == []
+    assert sorted(r[1] for r in results) == [False] * 5 + [True]
+    row = TrainingRun.objects.get(pk=run.pk)
+    winner = int(row.stage.rsplit(" ", 1)[1]) if row.status == RunStatus.SUCCEEDED else int(row.error.rsplit(" ", 1)[1])
+    assert row.status == (RunStatus.FAILED if winner % 2 else RunStatus.SUCCEEDED)
+    assert row.log.count("finisher") == 1

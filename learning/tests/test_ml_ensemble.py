@@ -12,6 +12,7 @@ import pytest
 from learning.ml.calibration import IsotonicCalibrator, PlattCalibrator, calibrator_from_dict, logit, sigmoid
 from learning.ml.ensemble import StackedEnsemble, fit_stacker, label_ends_from_dates
 from learning.ml.models import ModelError, make_model
+from learning.ml.models.base import InsufficientHistory
 from learning.ml.validation import walk_forward_folds
 from learning.tests.ml_synthetic import TINY_BASE, planted
 
@@ -107,6 +108,12 @@ def test_components_expose_each_model_and_the_calibrated_probability(fitted: Sta
 def test_ensemble_needs_two_inner_years() -> None:
     with pytest.raises(ValueError, match="inner_years"):
         StackedEnsemble(inner_years=1)
+
+
+def test_a_year_of_data_is_too_little_history_for_the_inner_walk_forward() -> None:
+    X, y = planted(n_days=260, n_symbols=2, seed=3)
+    with pytest.raises(InsufficientHistory, match="inner walk-forward"):
+        _ensemble().fit(X, y)
 
 
 def test_stacker_zeroes_an_anti_predictive_model_and_keeps_a_good_one() -> None:

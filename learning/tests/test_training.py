@@ -9,11 +9,13 @@ import pytest
 from django.utils import timezone
 
 from learning import registry
+from learning.ml.models.base import InsufficientHistory
 from learning.models import ModelStatus, ModelVersion, RunStatus, RunTrigger, TrainingRun
 from learning.services import runs
-from learning.services.training import models_train
+from learning.services.training import NoPriceBars, NotEnoughHistory, models_train
 from learning.tests.helpers import END, KINDS, operator_user
 from market.models import PriceBar
+from quantai import jobs
 
 pytestmark = pytest.mark.django_db
 OVERFIT_XGB = {"n_estimators": 80, "learning_rate": 1.0, "max_depth": 6, "min_child_weight": 0.0, "n_jobs": 1}
@@ -128,7 +130,7 @@ def test_progress_reaches_the_caller_and_every_operator_but_not_investors(
     operator = operator_user()
     investor = UserFactory()
     sent: list[tuple[int, str, dict[str, Any]]] = []
-    monkeypatch.setattr(runs, "notify_user", lambda user_id, kind, payload: sent.append((user_id, kind, dict(payload))))
+    monkeypatch.setattr(jobs, "notify_user", lambda user_id, kind, payload: sent.append((user_id, kind, dict(payload))))
     seen: list[int] = []
 
     run = models_train(progress=lambda percent, stage: seen.append(percent))
@@ -142,21 +144,24 @@ def test_progress_reaches_the_caller_and_every_operator_but_not_investors(
 
 
 def test_no_bars_fails_the_run_with_a_clear_error(learning_settings: Any, db: Any) -> None:
-    with pytest.raises(ValueError, match="no price bars"):
+    with pytest.raises(NoPriceBars, match="no price bars"):
         models_train()
 
     run = TrainingRun.objects.get()
     assert run.status == RunStatus.FAILED and "no price bars" in run.error and run.finished_at is not None
+    assert run.error_code == "no_price_bars"
 
 
 def test_too_little_history_fails_the_run(learning_settings: Any, db: Any) -> None:
     from learning.factories import demo_bars_load
 
     demo_bars_load(end=END, years=2, symbols=("AAPL", "AMZN", "SPY"))
-    with pytest.raises(ValueError, match="needs about 5 years"):
+    with pytest.raises(NotEnoughHistory, match="needs about 5 years") as info:
         models_train()
+    assert isinstance(info.value.__cause__, InsufficientHistory)  # what the numerical core raised, by its type
     run = TrainingRun.objects.get()
     assert run.status == RunStatus.FAILED and "load_prices" in run.error
+    assert run.error_code == "insufficient_history"
 
 
 def test_a_run_does_not_start_while_another_one_is_running(learning_settings: Any, db: Any) -> None:
@@ -177,8 +182,8 @@ def test_a_run_whose_worker_was_lost_no_longer_blocks(learning_settings: Any, de
     run = models_train()
 
     lost.refresh_from_db()
-    assert lost.status == RunStatus.FAILED and "worker was lost" in lost.error
-    assert run.status == RunStatus.SUCCEEDED
+    assert lost.status == RunStatus.FAILED and "worker was lost" in lost.error and lost.error_code == "worker_lost"
+    assert run.status == RunStatus.SUCCEEDED and run.error_code == ""
 
 
 def test_starting_an_already_handled_run_changes_nothing(trained: TrainingRun) -> None:

@@ -35,6 +35,12 @@ class ModelError(RuntimeError):
     """A model was used out of order (predict before fit) or a file is not what it should be."""
 
 
+class InsufficientHistory(ModelError, ValueError):
+    """The data hold too little history for what was asked: no labelled rows, no walk-forward fold, too few years
+    for the ensemble's inner walk-forward. Callers tell it apart by its type (more history is the cure); it is
+    a ``ModelError`` and a ``ValueError`` as well, what these places raised before it existed."""
+
+
 @runtime_checkable
 class ProbabilityModel(Protocol):
     kind: ClassVar[str]
