@@ -1,12 +1,16 @@
-"""Model artifacts on disk: stored atomically, verified before every load.
+"""The artifact store of every model kind: files stored atomically, verified before every load.
 
-Artifacts live under ``settings.MODELS_DIR`` (default ``VAR_DIR / "models"``), one folder per kind. A model
-is saved to a temporary file in the target folder, hashed, and renamed into place with ``os.replace``, so
-a reader sees either nothing or the complete file. The sha256 goes into the ``ModelVersion`` row.
+Artifacts live under ``settings.MODELS_DIR`` (default ``VAR_DIR / "models"``), one folder per kind: the
+ensemble and its base models (rows: :class:`~learning.models.ModelVersion`) and the recommendations app's
+acceptance model (rows: ``AcceptanceModelVersion``); any row with ``artifact_path`` and ``artifact_sha256``
+(:class:`ArtifactRecord`) is served alike. A model is saved to a temporary file in the target folder, hashed,
+and renamed into place with ``os.replace``, so a reader sees either nothing or the complete file. The sha256
+goes into the version's row.
 
-Loading goes through :func:`artifact_load`, which recomputes the file's sha256 first: a missing file, a
-path outside ``MODELS_DIR`` or a hash mismatch means "no model" (logged, ``None`` returned) and the file is
-never opened by a deserialiser. Unpickling an unverified file would run whatever code it contains.
+Reading goes through :func:`artifact_bytes` (and :func:`artifact_load` for this app's kinds), which hashes
+the bytes it read first: a missing file, a path outside ``MODELS_DIR`` or a hash mismatch means "no model"
+(logged, ``None`` returned) and nothing is handed to a deserialiser. Unpickling an unverified file would run
+whatever code it contains.
 
 ML libraries are imported inside the functions that need them: importing this module is cheap.
 """
@@ -19,7 +23,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -37,6 +41,20 @@ EXTENSIONS: dict[str, str] = {
     ModelKind.ENSEMBLE: ".zip",
 }
 _CHUNK = 1 << 20
+
+
+class ArtifactRecord(Protocol):
+    """A version row whose file the store serves: where it is (relative to ``MODELS_DIR``) and its sha256."""
+
+    pk: Any
+    artifact_path: str
+    artifact_sha256: str
+
+
+def _describe(record: ArtifactRecord) -> str:
+    """How log lines name a version: ``model rf v3 (id 7)``, ``acceptance model v2 (id 2)``."""
+    label = getattr(record, "label", None)
+    return f"{f'model {label}' if label else record} (id {record.pk})"
 
 
 def models_dir() -> Path:
@@ -84,7 +102,7 @@ def artifact_store(model: Any, *, kind: str, name: str) -> StoredArtifact:
     return StoredArtifact(path=final.relative_to(models_dir()).as_posix(), sha256=sha256, size=size)
 
 
-def artifact_path(version: ModelVersion) -> Path | None:
+def artifact_path(version: ArtifactRecord) -> Path | None:
     """The artifact's absolute path, or ``None`` when the stored path leaves ``MODELS_DIR``."""
     root = models_dir().resolve()
     candidate = (root / version.artifact_path).resolve()
@@ -93,26 +111,51 @@ def artifact_path(version: ModelVersion) -> Path | None:
     return candidate
 
 
-def artifact_problem(version: ModelVersion) -> str | None:
-    """Why ``version``'s artifact may not be loaded, or ``None`` when its file exists and its sha256 matches."""
+def _inspect(version: ArtifactRecord, *, keep: bool) -> tuple[str | None, bytes]:
+    """``(problem, data)``: why the artifact may not be loaded (None if it may) and, with ``keep``, the bytes that
+    were hashed (without it the file is hashed in chunks and nothing is kept)."""
     path = artifact_path(version)
     if path is None:
-        return f"artifact path {version.artifact_path!r} is outside the models directory"
-    if not path.is_file():
-        return f"artifact {path} is missing"
-    actual = file_sha256(path)
+        return f"artifact path {version.artifact_path!r} is outside the models directory", b""
+    data = b""
+    try:
+        if keep:
+            data = path.read_bytes()
+            actual = hashlib.sha256(data).hexdigest()
+        else:
+            actual = file_sha256(path)
+    except FileNotFoundError:
+        return f"artifact {path} is missing", b""
+    except OSError as exc:
+        return f"artifact {path} cannot be read: {exc}", b""
     if actual != version.artifact_sha256:
-        return f"artifact {path} has sha256 {actual}, the registry expects {version.artifact_sha256}"
-    return None
+        return f"artifact {path} has sha256 {actual}, the registry expects {version.artifact_sha256}", b""
+    return None, data
 
 
-def artifact_verify(version: ModelVersion) -> bool:
+def artifact_problem(version: ArtifactRecord) -> str | None:
+    """Why ``version``'s artifact may not be loaded, or ``None`` when its file exists and its sha256 matches."""
+    return _inspect(version, keep=False)[0]
+
+
+def artifact_verify(version: ArtifactRecord) -> bool:
     """Whether the artifact exists and matches its recorded sha256 (a mismatch is logged as an error)."""
     problem = artifact_problem(version)
     if problem is not None:
-        logger.error("model %s (id %s) refused: %s", version.label, version.pk, problem)
+        logger.error("%s refused: %s", _describe(version), problem)
         return False
     return True
+
+
+def artifact_bytes(version: ArtifactRecord) -> bytes | None:
+    """The artifact's bytes, read once and hashed: ``None`` ("no model", logged as refused) when the path leaves
+    ``MODELS_DIR``, the file is missing or unreadable, or its sha256 is not the recorded one. Deserialise only
+    these bytes (never the file again), so nothing can swap the file between the check and the load."""
+    problem, data = _inspect(version, keep=True)
+    if problem is not None:
+        logger.error("%s refused: %s", _describe(version), problem)
+        return None
+    return data
 
 
 def _model_class(kind: str) -> Any:
@@ -128,29 +171,13 @@ def _model_class(kind: str) -> Any:
 def artifact_load(version: ModelVersion) -> Any | None:
     """The model behind ``version``, or ``None`` ("no model") when its artifact is missing, altered or unreadable.
 
-    The file is read once; its bytes are hashed and, only if they match the recorded sha256, loaded from a
-    private copy of those same bytes, so nothing can swap the file between the check and the load.
+    The file is read once (:func:`artifact_bytes`); only bytes that match the recorded sha256 are loaded, from
+    a private copy of those same bytes.
     """
+    data = artifact_bytes(version)
     path = artifact_path(version)
-    problem: str | None = None
-    data = b""
-    if path is None:
-        problem = f"artifact path {version.artifact_path!r} is outside the models directory"
-    else:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            problem = f"artifact {path} is missing"
-        except OSError as exc:
-            problem = f"artifact {path} cannot be read: {exc}"
-        else:
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != version.artifact_sha256:
-                problem = f"artifact {path} has sha256 {actual}, the registry expects {version.artifact_sha256}"
-    if problem is not None:
-        logger.error("model %s (id %s) refused: %s", version.label, version.pk, problem)
+    if data is None or path is None:
         return None
-    assert path is not None
     cls = _model_class(version.kind)
     if cls is None:
         logger.error("model %s (id %s): no model class for kind %r in this installation", version.label, version.pk, version.kind)
@@ -167,7 +194,7 @@ def artifact_load(version: ModelVersion) -> Any | None:
             return None
 
 
-def artifact_delete(version: ModelVersion) -> bool:
+def artifact_delete(version: ArtifactRecord) -> bool:
     """Remove a version's file (for retired versions an operator prunes); ``False`` if there was none."""
     path = artifact_path(version)
     if path is None or not path.is_file():

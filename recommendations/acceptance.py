@@ -18,9 +18,10 @@ then fits on everything and stores the artifact. It is deterministic for a given
 skipped with a reason when there are too few answers (or too few of either kind), and skipped when the
 training data are unchanged since the newest version.
 
-Artifacts follow :mod:`learning.registry`: written under ``settings.MODELS_DIR / "acceptance"`` to a temporary
-file then renamed, sha256 recorded in :class:`~recommendations.models.AcceptanceModelVersion`, and verified
-before loading; a mismatch means "no model" and the file is never unpickled. scikit-learn is imported inside
+Artifacts live in the one artifact store of every model kind, :mod:`learning.registry`: written under
+``settings.MODELS_DIR / "acceptance"`` to a temporary file then renamed (``artifact_store``), sha256 recorded in
+:class:`~recommendations.models.AcceptanceModelVersion`, and read back only as verified bytes (``artifact_bytes``);
+a mismatch means "no model" and nothing is unpickled. scikit-learn is imported inside
 the functions that need it: importing this module (the web process does, through the services) stays cheap.
 """
 
@@ -357,13 +358,6 @@ def sizing_equity(model_features: Any) -> float:
         return 0.0
 
 
-def _library_versions() -> dict[str, str]:
-    import pandas as pd
-    import sklearn
-
-    return {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "pandas": pd.__version__}
-
-
 def acceptance_model_train(*, seed: int = 0, force: bool = False) -> TrainResult:
     """Train the acceptance model on every answer so far and register it (see the module docstring).
 
@@ -371,6 +365,7 @@ def acceptance_model_train(*, seed: int = 0, force: bool = False) -> TrainResult
     :data:`MIN_RESPONSES` answers or fewer than :data:`MIN_PER_CLASS` of either kind, or when the training
     data hash equals the newest version's (unless ``force``).
     """
+    from learning.ml.models.base import library_versions
     from learning.registry import artifact_store
     from market.symbols import TRADABLE
     from recommendations.models import AcceptanceModelVersion
@@ -413,7 +408,7 @@ def acceptance_model_train(*, seed: int = 0, force: bool = False) -> TrainResult
         users=int(frame["user_id"].nunique()),
         features=model.features,
         hyperparameters={**HYPERPARAMETERS, "random_state": seed},
-        library_versions=_library_versions(),
+        library_versions=library_versions("scikit-learn"),
         metrics={k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()},
         feature_importance=importance,
         artifact_path=stored.path,
@@ -426,40 +421,16 @@ def acceptance_model_train(*, seed: int = 0, force: bool = False) -> TrainResult
     return result
 
 
-def _artifact_bytes(version: Any) -> bytes | None:
-    """The artifact's bytes when the path stays inside ``MODELS_DIR`` and the sha256 matches; else ``None`` (logged)."""
-    from learning.registry import models_dir
-
-    root = models_dir().resolve()
-    path = (root / version.artifact_path).resolve()
-    problem = ""
-    data = b""
-    if not version.artifact_path or not path.is_relative_to(root) or path == root:
-        problem = f"artifact path {version.artifact_path!r} is outside the models directory"
-    else:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            problem = f"artifact {path} cannot be read: {exc}"
-        else:
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != version.artifact_sha256:
-                problem = f"artifact {path} has sha256 {actual}, the registry expects {version.artifact_sha256}"
-    if problem:
-        logger.error("acceptance model v%s refused: %s", version.version, problem)
-        return None
-    return data
-
-
 def acceptance_model_load() -> tuple[AcceptanceModel | None, Any]:
     """The newest acceptance model and its version row, or ``(None, None)``: no version, or its artifact fails
     verification (missing, altered, outside ``MODELS_DIR``) or cannot be read. An unverified file is never unpickled."""
+    from learning.registry import artifact_bytes
     from recommendations.models import AcceptanceModelVersion
 
     version = AcceptanceModelVersion.objects.order_by("-version").first()
     if version is None:
         return None, None
-    data = _artifact_bytes(version)
+    data = artifact_bytes(version)  # verified against the recorded sha256, else None (logged as refused)
     if data is None:
         return None, None
     try:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 
-from learning.registry import models_dir
+from learning.registry import artifact_problem, artifact_verify, models_dir
 from market.symbols import TRADABLE
 from portfolios.factories import funded_investor
 from recommendations import acceptance
@@ -286,6 +286,19 @@ def test_a_tampered_artifact_is_never_loaded(signal_day, models_tmp, caplog):
     version.artifact_path = "../../etc/passwd"
     version.save()
     assert acceptance.acceptance_model_load() == (None, None)
+
+
+@pytest.mark.django_db
+def test_the_acceptance_artifact_is_checked_by_the_one_artifact_store_of_every_model_kind(signal_day, models_tmp, caplog):
+    store_answers(signal_day)
+    version = acceptance.acceptance_model_train().version
+    assert artifact_verify(version) and artifact_problem(version) is None
+
+    (models_dir() / version.artifact_path).unlink()
+
+    assert artifact_problem(version).endswith("is missing")
+    assert acceptance.acceptance_model_load() == (None, None)
+    assert f"acceptance model v1 (id {version.pk}) refused" in caplog.text and "is missing" in caplog.text
 
 
 @pytest.mark.django_db
