@@ -9,8 +9,7 @@ from django.urls import reverse
 from accounts.factories import UserFactory
 from backtesting.factories import BacktestRunFactory
 from backtesting.models import RunStatus
-
-from .test_views import assert_no_inline_script
+from backtesting.tests.page_checks import assert_no_inline_script
 
 COMPARE = reverse("backtesting:compare")
 

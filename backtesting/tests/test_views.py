@@ -7,18 +7,8 @@ from django.urls import reverse
 from backtesting import services
 from backtesting.factories import BacktestRunFactory, owned_backtest_run_id
 from backtesting.models import BacktestRun, RunStatus
-from quantai.tests import test_url_access as harness
-
-SCRIPT_TAG = re.compile(r"<script([^>]*)>", re.IGNORECASE)
-EVENT_HANDLER = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
-
-
-def assert_no_inline_script(html):
-    scripts = SCRIPT_TAG.findall(html)
-    assert scripts
-    # Every <script> loads a file, except json_script's data block (not executable).
-    assert all("src=" in attrs or 'type="application/json"' in attrs for attrs in scripts), scripts
-    assert not EVENT_HANDLER.search(html)
+from backtesting.tests.page_checks import assert_no_inline_script
+from quantai.tests import url_access
 
 
 @pytest.fixture
@@ -131,10 +121,9 @@ def test_the_page_form_is_rate_limited(signed_in, market, settings):
     assert BacktestRun.objects.count() == 1
 
 
-def test_run_ids_are_in_the_url_access_harness(monkeypatch):
-    assert "run_id" not in harness.OWNED_OBJECT or harness.OWNED_OBJECT["run_id"] is owned_backtest_run_id
-    monkeypatch.setitem(harness.OWNED_OBJECT, "run_id", owned_backtest_run_id)
-    routes = {r.name for r in harness._routes()}
+def test_run_ids_are_in_the_url_access_harness():
+    assert url_access.OWNED_OBJECT.get("run_id", owned_backtest_run_id) is owned_backtest_run_id
+    routes = {r.name for r in url_access.routes()}
     assert {
         "backtests-api:runs",
         "backtests-api:run",
@@ -147,21 +136,16 @@ def test_run_ids_are_in_the_url_access_harness(monkeypatch):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "check",
-    [
-        harness.test_anonymous_visitors_are_turned_away_from_every_private_route,
-        harness.test_no_user_reaches_another_users_objects,
-        harness.test_signed_in_users_never_get_a_server_error_on_their_own_routes,
-    ],
+    "problems",
+    [url_access.anonymous_access_problems, url_access.cross_user_problems, url_access.server_error_problems],
     ids=lambda f: f.__name__,
 )
-def test_the_projects_access_checks_pass_with_the_backtesting_routes(check, client, django_user_model, monkeypatch):
+def test_the_projects_access_checks_pass_with_the_backtesting_routes(problems, client, django_user_model):
     # Only this app's routes: other apps' routes are the project harness's own business.
-    ours = [r for r in harness._routes() if r.name.startswith(("backtests-api:", "backtesting:"))]
+    ours = [r for r in url_access.routes() if r.name.startswith(("backtests-api:", "backtesting:"))]
     assert len(ours) == 6
-    monkeypatch.setattr(harness, "_routes", lambda: ours)
-    monkeypatch.setitem(harness.OWNED_OBJECT, "run_id", owned_backtest_run_id)
-    check(client, django_user_model)
+    found = problems(client, django_user_model, ours, owned={**url_access.OWNED_OBJECT, "run_id": owned_backtest_run_id})
+    assert found == []
 
 
 def test_services_are_what_the_page_calls(signed_in, market, alice, monkeypatch):

@@ -15,7 +15,7 @@ from portfolios.factories import InvestorFactory
 from portfolios.models import CashAccount, Trade
 from portfolios.selectors import ledger_verify
 from portfolios.services.imports import ImportRefused, transactions_import
-from portfolios.tests.test_imports import HISTORY
+from portfolios.tests.import_files import HISTORY
 from quantai.tests.concurrency import run_at_once
 
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True)]

@@ -17,16 +17,10 @@ from portfolios.factories import InvestorFactory, funded_investor, price_bar
 from portfolios.models import CashAccount, Position, Trade, TradeSource
 from portfolios.selectors import ledger_verify
 from portfolios.services.imports import ImportRefused, transactions_import, transactions_import_preview
+from portfolios.tests.import_files import HISTORY
 from quantai.errors import RuleViolation, ValidationFailed
 
 D = Decimal
-
-HISTORY = b"""date,symbol,side,shares,price,fees,amount,note
-2024-03-01,,DEPOSIT,,,,10000.00,Opening cash
-2024-03-04,AAPL,BUY,10,100.00,1.00,,first lot
-2024-03-05,AAPL,SELL,4,110.00,2.00,,trim
-2024-03-05,NVDA,BUY,2.5,200.00,0,,
-"""
 
 IB_HEADER = (
     '"ClientAccountID","CurrencyPrimary","AssetClass","Symbol","TradeDate","DateTime","Quantity","TradePrice",'
