@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from benchmarks.load import figures, infra
+from benchmarks.load import cpu, figures, infra
 from benchmarks.load.mix import (
     ENDPOINTS,
     MIX,
@@ -180,17 +180,24 @@ def load(context: BenchmarkContext) -> SectionResult:
             run_wrk(stack.base_url, data_file("warm-up"), clients=WARMUP_CLIENTS, per_client=WARMUP_PER_CLIENT)
             table: list[tuple[str, Any]] = []
             peaks: dict[str, float] = {}
+            cpu_lines: list[str] = []
+            servers = cpu.server_processes()
             for c in levels:
                 per_client = -(-total // c)
                 data = data_file(f"c={c}")
                 context.log(f"load: {c * per_client} requests of the mix at concurrency {c}")
+                before = cpu.take(stack.processes(), servers)
                 with PeakSampler(lambda: figures.with_total(stack.rss_mib()), interval=0.5) as sampler:
                     mix = run_wrk(stack.base_url, data, clients=c, per_client=per_client, budget_s=240)
+                mix_cpu = cpu.used(before, cpu.take(stack.processes(), servers))
                 context.log(f"load: {c * per_client} requests of the bare endpoint at concurrency {c}")
+                before = cpu.take(stack.processes(), servers)
                 bare = run_wrk(stack.base_url, data, clients=c, per_client=per_client, mode="bare", budget_s=120)
-                for run, label in ((mix, f"c={c} mix"), (bare, f"c={c} bare")):
+                bare_cpu = cpu.used(before, cpu.take(stack.processes(), servers))
+                for run, label, use in ((mix, f"c={c} mix", mix_cpu), (bare, f"c={c} bare", bare_cpu)):
                     _note_run(result, label, run)
                     table += [(f"c={c}", stats) for stats in summarise(run.samples)]
+                    cpu_lines.append(use.line(label, len(run.samples)))
                 for key, value in sampler.peaks.items():
                     peaks[key] = max(peaks.get(key, 0.0), value)
                 figures.add_run_figures(result, f"c{c}_", summarise(mix.samples), summarise(bare.samples))
@@ -200,6 +207,8 @@ def load(context: BenchmarkContext) -> SectionResult:
             logs = {name: service.log_tail(5_000_000) for name, service in stack.services.items()}
 
     for line in table_lines(table, target_ms=TARGET_MS):
+        result.note(line)
+    for line in cpu_lines:
         result.note(line)
     result.note("endpoints: " + "; ".join(f"{name} = {what}" for name, what in ENDPOINTS.items()))
     figures.add_memory_figures(result, rss, pss, peaks, target_mb=TARGET_MB)

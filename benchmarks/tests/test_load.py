@@ -376,3 +376,21 @@ def test_the_stack_serves_http_with_either_server_as_compose_starts_them(tmp_pat
 
     with pytest.raises(ValueError, match="unknown web server"):
         Stack({}, tmp_path, server="waitress")
+
+
+def test_cpu_use_splits_the_machines_busy_time_between_the_stack_the_servers_wrk_and_everything_else():
+    from benchmarks.load.cpu import CpuSnapshot, stack_group, used
+
+    before = CpuSnapshot(at=10.0, groups={"web": 5.0, "MariaDB": 1.0}, machine_busy=100.0, wrk=0.5, driver=2.0)
+    after = CpuSnapshot(at=20.0, groups={"web": 12.0, "MariaDB": 4.0}, machine_busy=116.0, wrk=1.5, driver=2.5)
+
+    use = used(before, after, cores=2)
+
+    assert use.capacity_s == 20.0
+    assert use.by_group == {"web": 7.0, "MariaDB": 3.0, "wrk": 1.0, "driver": 0.5, "everything else": 4.5, "idle": 4.0}
+    assert "web 35.0 ms per request" in use.line("c=16 mix", 200)
+    assert [stack_group(label) for label in ("web worker 1", "celery pool child 2", "celery beat")] == [
+        "web",
+        "celery worker",
+        "beat",
+    ]
