@@ -80,6 +80,8 @@ def add_memory_figures(
         result.add(f"rss_{_slug(label)}_mib", mib, "MiB")
     result.add("rss_total_mib", sum(rss.values()), "MiB")
     result.add("pss_total_mib", sum(pss.values()), "MiB")
+    if pss:
+        result.note("PSS per process (MiB): " + ", ".join(f"{label} {mib:.1f}" for label, mib in pss.items()))
     if "total" in peaks:
         result.add("rss_total_peak_during_mix_mib", peaks["total"], "MiB")
     result.note(
