@@ -368,7 +368,10 @@ def test_the_stack_serves_http_with_either_server_as_compose_starts_them(tmp_pat
     assert command[:2] == ["gunicorn", "quantai.wsgi:application"]
     assert command[command.index("--worker-class") + 1] == "gthread"
     assert command[command.index("--threads") + 1] == "8"
-    assert gunicorn.web_env() == {"AXES_IPWARE_PROXY_COUNT": "1"}  # Django reads the client from the proxy header
+    # Django reads the client from the proxy header, and each long-lived thread keeps its database connection.
+    assert gunicorn.web_env() == {"AXES_IPWARE_PROXY_COUNT": "1", "CONN_MAX_AGE": "60"}
+    compose = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+    assert 'CONN_MAX_AGE: "60"' in compose.split("\n  web:", 1)[1].split("\n  ws:", 1)[0]
 
     uvicorn = Stack({}, tmp_path, server="uvicorn")
     assert uvicorn.web_command()[:2] == ["uvicorn", "quantai.asgi:application"]
