@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import F, Max, QuerySet
@@ -16,9 +16,6 @@ from portfolios.core.ledger import SHORT_RESERVE
 from portfolios.models import CashAccount, Position, PositionType
 from recommendations.models import Recommendation, UserPreferenceProfile
 
-#: Calendar days of bars read for one generation: about 1,300 sessions (the GARCH window, the trend filter, the brake).
-HISTORY_CALENDAR_DAYS = 1900
-
 
 def users_for_generation() -> QuerySet[User]:
     """Active users who have set up a portfolio (a cash account exists), in id order."""
@@ -26,9 +23,14 @@ def users_for_generation() -> QuerySet[User]:
 
 
 def closes_up_to(day: date, *, symbols: Iterable[str] = ALL_SYMBOLS) -> dict[str, list[tuple[date, Decimal]]]:
-    """Each symbol's closes from about a year before ``day`` up to ``day`` included, oldest first. Nothing after ``day``."""
+    """Each symbol's closes from the engine's history start up to ``day`` included, oldest first. Nothing after ``day``.
+
+    The start is :func:`recommendations.policy.daily.history_start`: 1 January five years before ``day``'s year.
+    """
+    from recommendations.policy.daily import history_start  # pandas: loaded when generating, not by the web process
+
     rows = (
-        PriceBar.objects.filter(symbol__in=list(symbols), date__lte=day, date__gt=day - timedelta(days=HISTORY_CALENDAR_DAYS))
+        PriceBar.objects.filter(symbol__in=list(symbols), date__lte=day, date__gte=history_start(day))
         .order_by("symbol", "date")
         .values_list("symbol", "date", "close")
     )

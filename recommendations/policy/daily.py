@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -16,8 +17,9 @@ import pandas as pd
 from recommendations.policy.targets import PolicyParams, params_for, target_weights
 from recommendations.policy.volatility import garch_forecasts, log_returns
 
-#: Sessions of history the engine passes (five years): enough for the GARCH window, the trend filter and the brake.
-HISTORY_SESSIONS = 1260
+#: Whole calendar years of closes the engine reads before the day's own year (:func:`history_start`): between five
+#: and six years, enough for the GARCH window (1,000 returns), the trend filter and the brake.
+HISTORY_YEARS = 5
 #: Sessions back for "forecast volatility changed in N days" in the reason.
 VOL_LOOKBACK = 10
 
@@ -82,6 +84,16 @@ def forecasts(close: pd.DataFrame) -> pd.DataFrame:
     return garch_forecasts(log_returns(close))
 
 
+def history_start(day: date) -> date:
+    """The first day of history the engine uses for ``day``: 1 January, :data:`HISTORY_YEARS` years before its year.
+
+    Anchored to the calendar rather than sliding with the day, so the window starts on the same date all year: the
+    monthly volatility fits then see the same samples day after day and are fitted once (a window sliding by a
+    session each day changed the sample of every fit shorter than the GARCH window, and refitted them all daily).
+    """
+    return date(day.year - HISTORY_YEARS, 1, 1)
+
+
 def day_targets(
     close: pd.DataFrame,
     profiles: list[str],
@@ -94,9 +106,10 @@ def day_targets(
 
     Symbols without a close on the day are left out. ``volatility`` may be passed when already computed.
     """
-    close = close.astype(float).iloc[-HISTORY_SESSIONS:]
+    close = close.astype(float)
     if close.empty:
         return {}
+    close = close[close.index >= pd.Timestamp(history_start(close.index[-1].date()))]
     vol = forecasts(close) if volatility is None else volatility.reindex(index=close.index, columns=close.columns)
     symbols = list(close.columns)
     p_up = skill = payoff = None
