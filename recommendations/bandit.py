@@ -20,6 +20,13 @@ the symbol and the action (one-hot); the confidence as steps ``1[confidence >= c
 ``1[risk > r]`` on :data:`RISK_STEPS`; the size as a share of the portfolio. The user's profile and history enter
 through the prior and the user's own statistics.
 
+**Monotone in confidence and risk.** The weights of the confidence steps are never negative and those of the risk
+steps never positive, in the posterior mean and in every Thompson draw: nobody rejects a card *because* it is more
+confident, or accepts it because it is riskier. Without this the model can explain the rejections of one symbol
+whose cards are both confident and risky by their confidence, and then shows less of the confident, safe cards the
+user does accept. The mean is the constrained ridge solution (:func:`ridge_mean`, an active set: a weight of the
+wrong sign is held at zero and the rest refitted); a draw is projected onto the same signs.
+
 Per user the sufficient statistics are ``XᵀX`` and ``Xᵀy`` of their answers (:class:`ArmStats`). The posterior is
 ``A = Λ₀ + XᵀX / σ²``, ``μ = A⁻¹ (Λ₀ μ₀ + Xᵀy / σ²)`` with ``σ² =`` :data:`NOISE_VARIANCE` (a Bernoulli answer's
 variance is at most 1/4) and ``Λ₀ = PRIOR_STRENGTH · I / σ²``: the prior counts as :data:`PRIOR_STRENGTH` answers on
@@ -162,10 +169,40 @@ def default_prior() -> FloatArray:
     return mu
 
 
+def _signs() -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    names = feature_names()
+    return (
+        np.array([n.startswith("confidence_ge_") for n in names]),
+        np.array([n.startswith("risk_gt_") for n in names]),
+    )
+
+
+#: Weights that must be >= 0 (the confidence steps) and <= 0 (the risk steps): see "Monotone" in the module docstring.
+NON_NEGATIVE, NON_POSITIVE = _signs()
+
+
+def monotone(weights: FloatArray) -> FloatArray:
+    """``weights`` with a negative confidence step or a positive risk step set to zero."""
+    w = np.asarray(weights, dtype=float)
+    return np.where(NON_NEGATIVE, np.maximum(w, 0.0), np.where(NON_POSITIVE, np.minimum(w, 0.0), w))
+
+
 def ridge_mean(stats: ArmStats, *, prior_mean: FloatArray, strength: float) -> FloatArray:
-    """Posterior mean of the weights: ``(strength·I + XᵀX)⁻¹ (strength·μ₀ + Xᵀy)`` (σ² cancels)."""
+    """Posterior mean of the weights, ``(strength·I + XᵀX)⁻¹ (strength·μ₀ + Xᵀy)`` (σ² cancels), constrained to be
+    monotone: a weight that comes out with the wrong sign is held at zero and the others refitted, until none does."""
     a = strength * np.eye(DIMENSION) + stats.xtx
-    return np.asarray(np.linalg.solve(a, strength * prior_mean + stats.xty), dtype=float)
+    b = strength * monotone(prior_mean) + stats.xty
+    held = np.zeros(DIMENSION, dtype=bool)
+    w = np.zeros(DIMENSION)
+    for _ in range(DIMENSION):  # each pass holds at least one more weight at zero, so this ends
+        free = ~held
+        w = np.zeros(DIMENSION)
+        w[free] = np.linalg.solve(a[np.ix_(free, free)], b[free])
+        wrong = free & ((NON_NEGATIVE & (w < 0)) | (NON_POSITIVE & (w > 0)))
+        if not wrong.any():
+            break
+        held |= wrong
+    return w
 
 
 def population_prior(groups: dict[Any, ArmStats], key: Any) -> FloatArray:
@@ -193,17 +230,34 @@ class Posterior:
         return float(np.clip(x @ self.mean, 0.0, 1.0))
 
     def sample(self, xs: FloatArray, rng: np.random.Generator) -> FloatArray:
-        """One Thompson draw of the weights, applied to every row of ``xs`` (one draw per decision)."""
-        theta = rng.multivariate_normal(self.mean, (EXPLORATION**2) * self.covariance, method="cholesky")
-        return np.asarray(np.clip(xs @ theta, 0.0, 1.0), dtype=float)
+        """One Thompson draw of the weights, applied to every row of ``xs`` (one draw per decision).
+
+        A weight the constraint holds at zero stays at zero (the draw is of the others, given it); any other weight
+        the draw gives the wrong sign is projected to zero (:func:`monotone`).
+        """
+        free = np.flatnonzero(np.any(self.covariance != 0.0, axis=1))
+        z = rng.standard_normal(DIMENSION)
+        theta = self.mean.copy()
+        if free.size:
+            factor = np.linalg.cholesky(self.covariance[np.ix_(free, free)])
+            theta[free] += EXPLORATION * (factor @ z[: free.size])
+        return np.asarray(np.clip(xs @ monotone(theta), 0.0, 1.0), dtype=float)
 
 
 def posterior(stats: ArmStats, prior_mean: FloatArray, *, strength: float = PRIOR_STRENGTH) -> Posterior:
-    """The user's posterior from their statistics and the prior (see the module docstring)."""
+    """The user's posterior from their statistics and the prior (see the module docstring).
+
+    The covariance is that of the weights the constraint leaves free, given the held ones at zero (rows and columns
+    of held weights are zero).
+    """
+    mean = ridge_mean(stats, prior_mean=prior_mean, strength=strength)
+    held = (NON_NEGATIVE | NON_POSITIVE) & (mean == 0.0)
+    free = np.flatnonzero(~held)
     precision = (strength * np.eye(DIMENSION) + stats.xtx) / NOISE_VARIANCE
-    covariance = np.linalg.inv(precision)
-    covariance = (covariance + covariance.T) / 2.0  # symmetric to the last bit, so Cholesky never complains
-    return Posterior(mean=ridge_mean(stats, prior_mean=prior_mean, strength=strength), covariance=covariance, answers=stats.n)
+    covariance = np.zeros((DIMENSION, DIMENSION))
+    block = np.linalg.inv(precision[np.ix_(free, free)])
+    covariance[np.ix_(free, free)] = (block + block.T) / 2.0  # symmetric to the last bit, so Cholesky never complains
+    return Posterior(mean=mean, covariance=covariance, answers=stats.n)
 
 
 @dataclass(frozen=True)
