@@ -5,7 +5,10 @@ Five things are learned from a user's past responses (accepted or rejected recom
 1. **Symbol preferences**: the acceptance rate per symbol, smoothed toward the user's overall rate with a
    Beta prior of strength :data:`SYMBOL_PRIOR_STRENGTH` (``(accepted + k * overall) / (n + k)``). The overall
    rate itself is Laplace-smoothed toward 1/2 (``(accepted + 1) / (n + 2)``). A symbol seen twice says little,
-   so it stays near the overall rate; one seen thirty times speaks for itself.
+   so it stays near the overall rate; one seen thirty times speaks for itself. Only the cards that clear the
+   user's learned confidence threshold and risk ceiling (3 and 4 below) count here, and the rates are smoothed
+   toward the overall rate of those cards: a card rejected for its low confidence says nothing about its symbol,
+   and a symbol whose cards never cleared keeps that overall rate (no evidence either way).
 2. **Action preferences**: the same smoothed rate per action (BUY, SELL, HOLD), prior strength
    :data:`ACTION_PRIOR_STRENGTH`: some people ignore HOLDs, some take profits gladly and buy reluctantly.
 3. **Confidence threshold**: the confidence below which the user usually rejects. Every midpoint between two
@@ -338,13 +341,6 @@ def build_profile(responses: pd.DataFrame) -> Profile:
     n, k = int(accepted.size), int(accepted.sum())
     overall = smoothed_rate(k, n, prior=OVERALL_PRIOR_RATE, strength=OVERALL_PRIOR_STRENGTH)
 
-    per_symbol = df.assign(accepted=accepted.astype(float)).groupby("symbol", sort=True)["accepted"].agg(["sum", "count"])
-    symbol_rates = {
-        str(s): smoothed_rate(float(row["sum"]), float(row["count"]), prior=overall, strength=SYMBOL_PRIOR_STRENGTH)
-        for s, row in per_symbol.iterrows()
-    }
-    symbol_counts = {str(s): int(row["count"]) for s, row in per_symbol.iterrows()}
-
     action_rates: dict[str, float] = {}
     action_counts: dict[str, int] = {}
     if "action" in df.columns:
@@ -356,12 +352,14 @@ def build_profile(responses: pd.DataFrame) -> Profile:
                 float(accepted[mask].sum()), float(mask.sum()), prior=overall, strength=ACTION_PRIOR_STRENGTH
             )
 
-    t, below, above = confidence_threshold(df["confidence"].to_numpy(dtype=float), accepted)
+    confidence = df["confidence"].to_numpy(dtype=float)
+    t, below, above = confidence_threshold(confidence, accepted)
     ceiling, rate_above_c, rate_below_c = (None, None, None)
+    risk = np.full(n, np.nan)
     if "risk_score" in df.columns:
-        ceiling, rate_above_c, rate_below_c = risk_ceiling(
-            pd.to_numeric(df["risk_score"], errors="coerce").to_numpy(dtype=float), accepted
-        )
+        risk = pd.to_numeric(df["risk_score"], errors="coerce").to_numpy(dtype=float)
+        ceiling, rate_above_c, rate_below_c = risk_ceiling(risk, accepted)
+    symbol_rates, symbol_counts = _symbol_rates(df["symbol"].astype(str).to_numpy(), accepted, confidence, risk, t, ceiling)
 
     traded = df[accepted & df["has_trade"].to_numpy(dtype=bool)]
     scale, samples = size_scale(traded["recommended_shares"].to_numpy(dtype=float), traded["actual_shares"].to_numpy(dtype=float))
@@ -384,6 +382,37 @@ def build_profile(responses: pd.DataFrame) -> Profile:
         rate_below_ceiling=rate_below_c,
         size_fraction=fraction,
     )
+
+
+def _symbol_rates(
+    symbols: npt.NDArray[np.str_],
+    accepted: npt.NDArray[np.bool_],
+    confidence: FloatArray,
+    risk: FloatArray,
+    threshold: float | None,
+    ceiling: float | None,
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Smoothed acceptance per symbol over the cards that clear ``threshold`` and ``ceiling`` (see the module docstring).
+
+    Every answered symbol gets a rate; ``counts`` say how many clearing cards it rests on (0: the prior alone).
+    """
+    clears = np.ones(symbols.size, dtype=bool)
+    if threshold is not None:
+        clears &= confidence >= threshold
+    if ceiling is not None:
+        clears &= ~(risk > ceiling)  # an unknown risk score clears
+    prior = smoothed_rate(
+        float(accepted[clears].sum()), float(clears.sum()), prior=OVERALL_PRIOR_RATE, strength=OVERALL_PRIOR_STRENGTH
+    )
+    rates: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for symbol in sorted(set(symbols.tolist())):
+        mask = clears & (symbols == symbol)
+        counts[str(symbol)] = int(mask.sum())
+        rates[str(symbol)] = smoothed_rate(
+            float(accepted[mask].sum()), float(mask.sum()), prior=prior, strength=SYMBOL_PRIOR_STRENGTH
+        )
+    return rates, counts
 
 
 def adapt_sizing(

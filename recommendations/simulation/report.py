@@ -13,6 +13,12 @@ Definitions (rates and accuracy are :mod:`recommendations.stats`'s, so they matc
 - ``benchmark_pnl``: buy-and-hold of SPY with the same money over the same days: for each of those trades,
   ``traded value * (SPY close on the horizon day / SPY close on the signal day - 1)``.
 
+- ``ceiling``: what a personaliser that *knew* every persona's hidden preferences would reach on the control
+  group's cards (:func:`ceiling_figures`): it folds exactly the cards a persona's hard rules reject (never a
+  risk-rule sale), puts the likeliest first, and its acceptance is the expected one
+  (``noise / 2 + (1 - noise) * P(accept)`` per answered card). It says how much of a gap to the control group the
+  cards themselves allow: no learner can fold better than knowing.
+
 Weeks are Monday-to-Friday calendar weeks of the recommendations' trading dates. The personalised group's figures
 are at the top level; the control group's (same personas and random streams, personalisation off) under ``control``.
 """
@@ -32,7 +38,7 @@ from market.models import PriceBar
 from market.symbols import BENCHMARK, TRADABLE
 from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
 from recommendations.personalisation import Profile
-from recommendations.simulation.personas import Persona
+from recommendations.simulation.personas import Card, Persona
 from recommendations.simulation.runner import SimulationResult, SimUser
 from recommendations.stats import DECISION_TYPES, recommendation_stats
 
@@ -97,12 +103,14 @@ def weekly(qs: QuerySet[Recommendation], sessions: list[date], spy: dict[date, D
 
 
 def _spearman(a: list[float], b: list[float]) -> float | None:
-    """Rank correlation of two equal-length lists; ``None`` when either is constant or shorter than 3."""
+    """Spearman's rank correlation of two equal-length lists, ties given their average rank (the textbook
+    definition: three symbols a persona is indifferent to are one tied rank, not an arbitrary order); ``None``
+    when either list is constant or shorter than 3."""
+    from scipy.stats import spearmanr
+
     if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
         return None
-    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(float)
-    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(float)
-    return float(np.corrcoef(ra, rb)[0, 1])
+    return float(spearmanr(a, b).statistic)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -158,6 +166,61 @@ def persona_figures(persona: Persona, sims: list[SimUser]) -> dict[str, Any]:
     }
 
 
+def _ceiling_day(persona: Persona, cards: list[Recommendation]) -> tuple[int, float]:
+    """(answered, expected accepted) of one user-day of ``cards`` under the all-knowing personaliser."""
+    from recommendations.personalisation import TIER_HELD_SELL, ranking_tier
+
+    scored = []
+    for rec in cards:
+        card = Card(
+            symbol=rec.symbol,
+            action=rec.recommendation_type,
+            trade_side=rec.trade_side,
+            confidence=float(rec.confidence_score),
+            risk_score=float(rec.risk_score or 0),
+            shares=rec.recommended_shares,
+        )
+        decision = card.action in DECISION_TYPES
+        risk_sale = ranking_tier(card.action, card.trade_side) == TIER_HELD_SELL
+        p = persona.acceptance_probability(card) if decision else 0.0
+        if decision and not risk_sale and p <= 0.0:
+            continue  # folded: the persona's own rules reject it
+        tier = 0 if risk_sale else 1 if decision else 2
+        scored.append((tier, -p, decision, p))
+    scored.sort(key=lambda row: (row[0], row[1]))
+    read = scored if persona.attention is None else scored[: persona.attention]
+    answered = [p for _tier, _neg, decision, p in read if decision]
+    return len(answered), sum(persona.noise / 2 + (1 - persona.noise) * p for p in answered)
+
+
+def ceiling_figures(result: SimulationResult) -> dict[str, Any]:
+    """The all-knowing personaliser's acceptance on the control group's cards (the personalised group's without one),
+    overall, from week 3 and per week (see the module docstring)."""
+    personalised = not result.config.control
+    sims = {s.user.pk: s for s in result.users if s.personalised is personalised}
+    per_day: dict[tuple[int, date], list[Recommendation]] = defaultdict(list)
+    for rec in Recommendation.objects.filter(user_id__in=list(sims)).order_by("user_id", "trading_date", "priority", "symbol"):
+        per_day[(rec.user_id, rec.trading_date)].append(rec)
+    first_week = _week_start(result.sessions[0])
+    weeks: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for (user_id, day), cards in per_day.items():
+        answered, accepted = _ceiling_day(sims[user_id].persona, cards)
+        week = (_week_start(day) - first_week).days // 7 + 1
+        weeks[week][0] += answered
+        weeks[week][1] += accepted
+
+    def rate(rows: list[list[float]]) -> float | None:
+        answered = sum(r[0] for r in rows)
+        return _round(sum(r[1] for r in rows) / answered) if answered else None
+
+    return {
+        "group": "personalised" if personalised else "control",
+        "acceptance_rate": rate(list(weeks.values())),
+        "acceptance_rate_from_week_3": rate([v for k, v in weeks.items() if k >= 3]),
+        "weeks": [{"week": k, "answered": round(v[0]), "acceptance_rate": rate([v])} for k, v in sorted(weeks.items())],
+    }
+
+
 def simulation_report(result: SimulationResult) -> dict[str, Any]:
     """The whole report as plain JSON (see the module docstring); reads the simulation's rows from the database."""
     cfg = result.config
@@ -200,6 +263,7 @@ def simulation_report(result: SimulationResult) -> dict[str, Any]:
             entry[key] = figures["acceptance_rate"] if figures else None
             entry[key.replace("acceptance_rate", "accepted_per_user")] = figures["accepted_per_user"] if figures else None
     report["control"] = section(groups[False], False) if cfg.control else None
+    report["ceiling"] = ceiling_figures(result)
     report["config"] = {
         "users": cfg.users,
         "days": cfg.days,
@@ -250,6 +314,13 @@ def format_report(report: dict[str, Any]) -> str:
         f"{_fmt(ctl.get('acceptance_rate_from_week_3'), True)}), accepted per user {report['accepted_per_user_from_week_3']} "
         f"(control {ctl.get('accepted_per_user_from_week_3')})"
     )
+    ceiling = report.get("ceiling") or {}
+    if ceiling:
+        lines.append(
+            f"ceiling (a personaliser knowing every hidden preference, on the {ceiling['group']} group's cards): "
+            f"{_fmt(ceiling['acceptance_rate'], True)}, from week 3 {_fmt(ceiling['acceptance_rate_from_week_3'], True)}; "
+            "by week " + ", ".join(_fmt(w["acceptance_rate"], True).strip() for w in ceiling["weeks"])
+        )
     lines.append(
         f"accuracy {_fmt(report['accuracy'], True)} vs base rate {_fmt(report['base_rate'], True)}; P&L of accepted trades "
         f"{_fmt(report['pnl'])} vs SPY buy-and-hold of the same money {_fmt(report['benchmark_pnl'])} (control "

@@ -66,6 +66,23 @@ def test_symbol_rates_shrink_toward_the_users_overall_rate():
     assert profile.symbol_counts == {"AAPL": 4, "GOOGL": 2, "NVDA": 4}
 
 
+def test_a_symbol_rejected_only_for_its_low_confidence_is_not_learned_as_disliked():
+    """The symbol rates count the cards that clear the learned threshold: AMZN's cards were all below it."""
+    nan = float("nan")
+    rows = [("AMZN", 0.49, False, 1, nan)] * 10  # always rejected, always below the user's threshold
+    rows += [("AAPL", 0.60, i % 4 != 0, 1, nan) for i in range(8)]  # 6 of 8
+    rows += [("NVDA", 0.60, i % 4 == 0, 1, nan) for i in range(8)]  # 2 of 8
+    profile = pers.build_profile(answers(rows))
+
+    assert profile.confidence_threshold is not None and 0.49 < profile.confidence_threshold <= 0.60
+    clearing = (8 + 1) / (16 + 2)  # the overall rate of the clearing cards, Laplace-smoothed
+    assert profile.symbol_counts == {"AAPL": 8, "AMZN": 0, "NVDA": 8}
+    assert profile.symbol_rate("AMZN") == pytest.approx(clearing)  # no evidence either way
+    assert profile.symbol_rate("AAPL") == pytest.approx((6 + 4 * clearing) / (8 + 4))
+    assert profile.symbol_rate("NVDA") == pytest.approx((2 + 4 * clearing) / (8 + 4))
+    assert profile.symbol_rate("NVDA") < profile.symbol_rate("AMZN") < profile.symbol_rate("AAPL")
+
+
 def test_the_threshold_is_where_the_user_starts_accepting():
     confidences = [0.52, 0.54, 0.56, 0.58, 0.60, 0.62, 0.64, 0.66, 0.68, 0.70]
     accepted = np.array([c >= 0.60 for c in confidences])

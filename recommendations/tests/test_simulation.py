@@ -272,3 +272,14 @@ def test_the_command_writes_the_json_report_in_place(learning_settings, demo_bar
     assert all({"acceptance_rate", "accuracy", "base_rate", "pnl", "benchmark_pnl"} <= set(w) for w in report["weeks"])
     assert report["retrains"][0]["trained_until"] == calendar.previous_trading_day(t).isoformat()
     assert "overall: acceptance" in capsys.readouterr().out
+
+
+def test_the_symbol_rank_correlation_gives_tied_symbols_their_average_rank():
+    """A persona indifferent to three symbols (hidden 0) learned as indifferent to them is a perfect match."""
+    from recommendations.simulation.report import _spearman
+
+    hidden = [0.8, 0.0, 0.0, 0.0, -1.0]
+    assert _spearman(hidden, [0.7, 0.4, 0.4, 0.4, 0.2]) == pytest.approx(1.0)
+    assert _spearman(hidden, [0.2, 0.4, 0.4, 0.4, 0.7]) == pytest.approx(-1.0)
+    assert _spearman(hidden, [0.7, 0.3, 0.4, 0.5, 0.2]) < 1.0  # an order among the indifferent ones is a mismatch
+    assert _spearman([0.0, 0.0, 0.0], [0.1, 0.2, 0.3]) is None
