@@ -12,7 +12,7 @@ from quantai.personal_data import Table, register, table_from
 
 
 def export(user: User) -> dict[str, Table]:
-    return {"backtest_runs": table_from(BacktestRun.objects.filter(owner=user))}
+    return {"backtest_runs": table_from(BacktestRun.objects.filter(owner=user), exclude=("log",))}
 
 
 def erase(*, user: User, placeholder: User) -> dict[str, int]:

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 #: Model kinds the first start trains (minutes on two cores); the nightly run trains every available kind.
 FIRST_START_KINDS: tuple[str, ...] = ("rf", "xgb")
+#: The error code of a job the stopped server left running (the jobs' other codes: quantai.jobs).
+SERVER_STOPPED = "server_stopped"
 STOPPED = "the server stopped while this ran (the embedded worker stops with it); start it again"
 
 
@@ -33,10 +35,10 @@ def orphaned_runs_fail() -> dict[str, int]:
 
     now = timezone.now()
     training = TrainingRun.objects.filter(status=RunStatus.RUNNING).update(
-        status=RunStatus.FAILED, finished_at=now, error=STOPPED, stage="failed: server stopped"
+        status=RunStatus.FAILED, finished_at=now, error=STOPPED, error_code=SERVER_STOPPED, stage="failed: server stopped"
     )
     backtests = BacktestRun.objects.filter(status=BacktestStatus.RUNNING).update(
-        status=BacktestStatus.FAILED, finished_at=now, error=STOPPED
+        status=BacktestStatus.FAILED, finished_at=now, error=STOPPED, error_code=SERVER_STOPPED, stage="failed: server stopped"
     )
     if training or backtests:
         logger.warning("marked %s training run(s) and %s backtest(s) failed: %s", training, backtests, STOPPED)

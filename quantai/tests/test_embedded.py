@@ -203,8 +203,10 @@ def test_runs_a_stopped_worker_left_running_are_marked_failed_and_queued_ones_ke
     queued.refresh_from_db()
     backtest.refresh_from_db()
     assert running.status == RunStatus.FAILED and "server stopped" in running.error
+    assert running.error_code == backtest.error_code == "server_stopped"  # classified by type, as every job failure
     assert queued.status == RunStatus.QUEUED
     assert backtest.status == BacktestStatus.FAILED and backtest.finished_at is not None
+    assert backtest.stage == "failed: server stopped"
 
 
 # --- serve: worker and web server started together, stopped together --------------------------
