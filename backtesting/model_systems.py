@@ -6,7 +6,7 @@ before the simulated window (so a recent period is evaluated with years of train
 refitted inside it; features and the engine's volatility estimates are warmed up on that history too.
 ``ml`` turns them into 1/N slots like the rule systems (long at or above a threshold, optionally short at
 or below its mirror image) and the lab simulates them; ``engine`` sizes them with the recommendation
-engine's own policy for a risk profile (:mod:`recommendations.policy`). Models are fitted on the ML workers (the
+engine's own policy for a risk profile (:mod:`recommendations.core.policy`). Models are fitted on the ML workers (the
 task's queue); nothing here imports scikit-learn or XGBoost at import time. No Django.
 """
 
@@ -154,7 +154,7 @@ def _ml(run: SystemRun, grid: Grid) -> tuple[Any, dict[str, Any]]:
 def engine_weights(run: SystemRun, grid: Grid, wf: Any) -> np.ndarray:
     """(P, T, N) weights the engine's cards lead to for each profile of the grid over the run's whole history.
 
-    The recommendation policy itself (:func:`recommendations.policy.targets.target_weights`): GARCH volatility
+    The recommendation policy itself (:func:`recommendations.core.policy.targets.target_weights`): GARCH volatility
     forecasts, the trend filter, the profile's volatility target and cap, the drawdown brake and the model tilt
     in proportion to the walk-forward model's skill on predictions whose labels had ended (zero skill: no tilt),
     then the minimum trade and trims above the cap (:func:`with_min_trade`), as a user accepting every card holds.
@@ -164,8 +164,8 @@ def engine_weights(run: SystemRun, grid: Grid, wf: Any) -> np.ndarray:
     import pandas as pd
 
     from backtesting.scoreboard.stats import direction_labels, expanding_skill
-    from recommendations.policy.targets import followed_weights
-    from recommendations.policy.volatility import garch_forecasts, log_returns
+    from recommendations.core.policy.targets import followed_weights
+    from recommendations.core.policy.volatility import garch_forecasts, log_returns
 
     close = run.stocks.close_frame()
     volatility = garch_forecasts(log_returns(close))

@@ -141,7 +141,7 @@ def walk_forward_probabilities(
     from learning.ml.models import ModelError
     from learning.ml.pipeline import return_stats
     from learning.ml.validation import train_positions_before
-    from recommendations.sizing import payoff_ratio
+    from recommendations.core.sizing import payoff_ratio
 
     n_days, n_sym = stocks.n_days, len(stocks.symbols)
     p_up = np.full((n_days, n_sym), np.nan)

@@ -117,7 +117,7 @@ def acceptance_importance() -> AcceptanceImportance | None:
 
 class PersonalisationQualityBlock(TypedDict):
     """The newest nightly time-ordered quality of the bandit and the acceptance model (each answer scored by the
-    model as it stood before it; :mod:`recommendations.prequential`). A model's entry is ``None`` before its first."""
+    model as it stood before it; :mod:`recommendations.core.prequential`). A model's entry is ``None`` before its first."""
 
     computed_at: str  # ISO 8601
     answers: int

@@ -77,27 +77,27 @@ class UserPreferenceProfileAdmin(_ReadOnlyAdmin):
 
     @admin.display(description="size traded")
     def learned_size_fraction(self, obj: UserPreferenceProfile) -> str:
-        from recommendations.personalisation import Profile
+        from recommendations.core.learned_profile import Profile
 
         value = Profile.from_dict(obj.profile).size_fraction
         return "-" if value is None else f"{100 * value:.0f} %"
 
     @admin.display(description="cards read a day")
     def learned_cards_read(self, obj: UserPreferenceProfile) -> str:
-        from recommendations.personalisation import Profile
+        from recommendations.core.learned_profile import Profile
 
         value = Profile.from_dict(obj.profile).cards_read
         return "all" if value is None else f"{value:g}"
 
     @admin.display(description="bandit answers")
     def bandit_answers(self, obj: UserPreferenceProfile) -> int:
-        from recommendations.bandit import ArmStats
+        from recommendations.core.bandit import ArmStats
 
         return ArmStats.from_dict((obj.profile or {}).get("bandit")).n
 
     @admin.display(description="what QuantAI has learned")
     def learned(self, obj: UserPreferenceProfile) -> str:
-        from recommendations.personalisation import Profile, learned_summary
+        from recommendations.core.learned_profile import Profile, learned_summary
 
         summary = learned_summary(Profile.from_dict(obj.profile))
         symbols = ", ".join(f"{s} {100 * r:.0f} % ({n})" for s, r, n in summary.symbols)

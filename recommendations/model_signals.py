@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal
 
 from market.symbols import TRADABLE
-from recommendations.sizing import payoff_ratio
+from recommendations.core.sizing import payoff_ratio
 
 logger = logging.getLogger(__name__)
 

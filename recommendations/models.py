@@ -152,7 +152,7 @@ class Recommendation(models.Model):
 
 
 class UserPreferenceProfile(models.Model):
-    """One user's learned profile (:class:`recommendations.personalisation.Profile`), recomputed nightly.
+    """One user's learned profile (:class:`recommendations.core.learned_profile.Profile`), recomputed nightly.
 
     ``profile`` holds the whole estimate; the columns repeat the headline numbers for the admin and queries.
     """
@@ -209,8 +209,8 @@ class AcceptanceModelVersion(models.Model):
 class PersonalisationQuality(models.Model):
     """The nightly time-ordered (prequential) quality of the bandit and of the acceptance model, one row a run.
 
-    Each answer scored by the model as it stood before it (:mod:`recommendations.prequential`): answers, accepts,
-    AUC, Brier score and a reliability table of at most 10 bins, as JSON (:meth:`~recommendations.prequential.
+    Each answer scored by the model as it stood before it (:mod:`recommendations.core.prequential`): answers, accepts,
+    AUC, Brier score and a reliability table of at most 10 bins, as JSON (:meth:`~recommendations.core.prequential.
     Quality.as_dict`). ``acceptance`` is the newest acceptance model's, ``{}`` before the first one.
     """
 

@@ -25,9 +25,9 @@ def users_for_generation() -> QuerySet[User]:
 def closes_up_to(day: date, *, symbols: Iterable[str] = ALL_SYMBOLS) -> dict[str, list[tuple[date, Decimal]]]:
     """Each symbol's closes from the engine's history start up to ``day`` included, oldest first. Nothing after ``day``.
 
-    The start is :func:`recommendations.policy.daily.history_start`: 1 January five years before ``day``'s year.
+    The start is :func:`recommendations.core.policy.daily.history_start`: 1 January five years before ``day``'s year.
     """
-    from recommendations.policy.daily import history_start  # pandas: loaded when generating, not by the web process
+    from recommendations.core.policy.daily import history_start  # pandas: loaded when generating, not by the web process
 
     rows = (
         PriceBar.objects.filter(symbol__in=list(symbols), date__lte=day, date__gte=history_start(day))

@@ -91,7 +91,7 @@ def evaluate_recommendations(as_of: str | None = None) -> dict[str, Any]:
 @once_per_period(DAILY)
 def learn_personalisation(seed: int = 0) -> dict[str, Any]:
     """Nightly (ml queue): recompute every answering user's learned profile and the contextual bandit's statistics
-    (:mod:`recommendations.bandit`: the population prior is pooled from them at generation), then (re)train the
+    (:mod:`recommendations.core.bandit`: the population prior is pooled from them at generation), then (re)train the
     acceptance model, and store both models' time-ordered quality (:mod:`recommendations.services.quality`).
 
     Safe to run twice: profiles are recomputed from the same answers, and training is skipped (with the reason)

@@ -340,7 +340,7 @@ def learned_view(request: HttpRequest) -> HttpResponse:
         messages.success(request, "QuantAI has forgotten what it learned about you; it starts again from your next answers.")
         return redirect("recommendations:learned")
     # Imported here: personalisation brings numpy, which the other pages of a web process do not need.
-    from recommendations.personalisation import NEUTRAL, Profile, learned_summary
+    from recommendations.core.learned_profile import NEUTRAL, Profile, learned_summary
 
     row = selectors.preference_profile_of(user=user)
     profile = Profile.from_dict(row.profile) if row is not None else NEUTRAL

@@ -30,7 +30,8 @@ from learning.models import TrainingRun
 from portfolios.models import CashAccount, Position, RiskAlert, Trade
 from quantai import personal_data
 from quantai.errors import Conflict, ValidationFailed
-from recommendations.acceptance import answers_frame, history_features
+from recommendations.acceptance import answers_frame
+from recommendations.core.acceptance_model import history_features
 from recommendations.models import Recommendation
 from recommendations.stats import recommendation_stats, recommendation_stats_by
 

@@ -10,10 +10,10 @@ and fills at the next open, as for every other day.
 
 The policies (target weights decided at each close, from data up to that close only):
 
-- ``engine_<profile>``: :func:`recommendations.policy.targets.target_weights` with GJR-GARCH volatility
+- ``engine_<profile>``: :func:`recommendations.core.policy.targets.target_weights` with GJR-GARCH volatility
   forecasts, tilted by the walk-forward direction model's P(up) in proportion to its demonstrated skill, and
-  followed with the profile's minimum trade (:func:`~recommendations.policy.targets.with_min_trade`). The
-  policy's parameters are the frozen ones of :func:`~recommendations.policy.targets.params_for`.
+  followed with the profile's minimum trade (:func:`~recommendations.core.policy.targets.with_min_trade`). The
+  policy's parameters are the frozen ones of :func:`~recommendations.core.policy.targets.params_for`.
 - ``ml_only``: the direction model alone, long a 1/N slot while P(up) > 0.5, flat otherwise.
 - ``equal_weight``: the stocks at equal weight, rebalanced on the first session of each month.
 - ``spy``: SPY bought on the first decision and held (only when SPY prices were given).
@@ -66,8 +66,8 @@ from backtesting.scoreboard.stats import (
     roc_auc,
     sharpe_difference_interval,
 )
-from recommendations.policy.targets import params_for
-from recommendations.policy.volatility import evaluate_forecasts, log_returns
+from recommendations.core.policy.targets import params_for
+from recommendations.core.policy.volatility import evaluate_forecasts, log_returns
 
 __all__ = [
     "BASELINES",

@@ -17,8 +17,8 @@ from backtesting.engine.core import only_on_change
 from backtesting.engine.data import Bars, load_bars_csv_dirs
 from backtesting.scoreboard.stats import BOOTSTRAP_BLOCK, BOOTSTRAP_SAMPLES, direction_labels, expanding_skill
 from backtesting.walkforward import MODEL_KINDS, WalkForwardConfig, retrain_sessions, walk_forward_probabilities
-from recommendations.policy.targets import followed_weights, params_for
-from recommendations.policy.volatility import HORIZON, garch_series, log_returns, naive_forecasts
+from recommendations.core.policy.targets import followed_weights, params_for
+from recommendations.core.policy.volatility import HORIZON, garch_series, log_returns, naive_forecasts
 
 PROFILES: tuple[str, ...] = ("Conservative", "Moderate", "Aggressive")
 BASELINES: tuple[str, ...] = ("ml_only", "equal_weight", "spy", "trend_ma", "vol_target")

@@ -254,7 +254,7 @@ def test_the_schema_documents_the_live_block() -> None:
 
 
 def _store_quality():
-    from recommendations import prequential
+    from recommendations.core import prequential
     from recommendations.models import PersonalisationQuality
 
     bandit = prequential.quality([1, 0, 1, 0, 1], [0.9, 0.2, 0.7, 0.4, 0.35]).as_dict()

@@ -21,13 +21,14 @@ from market import calendar
 from market.symbols import BENCHMARK, TRADABLE
 from portfolios.core.ledger import SHORT_RESERVE
 from quantai.notifier import RecommendationNew, notify_user
-from recommendations import conditions, reasoning, selectors, sizing
+from recommendations import selectors
+from recommendations.core import conditions, reasoning, sizing
 from recommendations.model_signals import DEFAULT_HORIZON, Signal, SignalBatch, SignalProvider, signals_for
 from recommendations.models import Recommendation, RecommendationType
 from recommendations.services.personalise import Personaliser
 
 if TYPE_CHECKING:  # pandas and the policy are imported when generating, not when the web process loads services
-    from recommendations.policy import daily
+    from recommendations.core.policy import daily
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def recommendations_generate(
     can be passed instead (tests, simulations).
 
     The size is the trade from the user's holding to the risk-first policy's target weight for their profile
-    (:mod:`recommendations.policy`): volatility target, trend filter, drawdown brake, and a tilt from the direction
+    (:mod:`recommendations.core.policy`): volatility target, trend filter, drawdown brake, and a tilt from the direction
     model in proportion to its demonstrated skill. A symbol without a model signal is sized by the risk-only policy
     (no tilt) and its card says so, as does a symbol whose signal is unusable (for another day, or not a
     probability: it is refused, never used); the result names them and says why the model gave nothing. Only a
@@ -320,7 +321,7 @@ def _policy_targets(
 
     import pandas as pd
 
-    from recommendations.policy import daily
+    from recommendations.core.policy import daily
 
     series = {s: rows for s, rows in history.items() if s in TRADABLE and rows}
     if not series:

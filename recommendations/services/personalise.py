@@ -27,9 +27,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from quantai.flags import Flag, flag_enabled
-from recommendations import bandit, sizing
-from recommendations import personalisation as pers
-from recommendations.acceptance import AcceptanceModel, acceptance_model_load, answers_frame, sizing_equity
+from recommendations.acceptance import acceptance_model_load, answers_frame, sizing_equity
+from recommendations.core import bandit, sizing
+from recommendations.core import learned_profile as pers
+from recommendations.core.acceptance_model import AcceptanceModel
 from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
 
 if TYPE_CHECKING:  # answers frames are built by acceptance.answers_frame, which imports pandas itself

@@ -1,4 +1,4 @@
-"""The nightly time-ordered quality of personalisation (:mod:`recommendations.prequential`), stored for the Learning page.
+"""The nightly time-ordered quality of personalisation (:mod:`recommendations.core.prequential`), stored for the Learning page.
 
 The bandit is replayed on every answer to a decision card (BUY, SELL), in response-time order, each answer scored
 by the bandit's posterior mean from the answers before it (the population prior of the answering user's
@@ -10,16 +10,15 @@ answers before the block).
 
 from __future__ import annotations
 
-from recommendations import bandit, prequential
-from recommendations import personalisation as pers
 from recommendations.acceptance import answers_frame
+from recommendations.core import bandit, learned_profile, prequential
 from recommendations.models import AcceptanceModelVersion, PersonalisationQuality
 
 
 def personalisation_quality_record() -> PersonalisationQuality:
     """Replay the bandit on every decision answer so far, take the acceptance model's figures, store one row."""
     answers = answers_frame()
-    decisions = pers.decision_answers(answers) if not answers.empty else answers
+    decisions = learned_profile.decision_answers(answers) if not answers.empty else answers
     items = [
         prequential.BanditAnswer(
             user_id=int(row.user_id),

@@ -36,8 +36,8 @@ from django.db.models import QuerySet
 
 from market.models import PriceBar
 from market.symbols import BENCHMARK, TRADABLE
+from recommendations.core.learned_profile import Profile
 from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
-from recommendations.personalisation import Profile
 from recommendations.simulation.personas import Card, Persona
 from recommendations.simulation.runner import SimulationResult, SimUser
 from recommendations.stats import DECISION_TYPES, recommendation_stats
@@ -168,7 +168,7 @@ def persona_figures(persona: Persona, sims: list[SimUser]) -> dict[str, Any]:
 
 def _ceiling_day(persona: Persona, cards: list[Recommendation]) -> tuple[int, float]:
     """(answered, expected accepted) of one user-day of ``cards`` under the all-knowing personaliser."""
-    from recommendations.personalisation import TIER_HELD_SELL, ranking_tier
+    from recommendations.core.learned_profile import TIER_HELD_SELL, ranking_tier
 
     scored = []
     for rec in cards:

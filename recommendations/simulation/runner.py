@@ -46,9 +46,9 @@ from quantai.errors import ApplicationError, Conflict
 from quantai.flags import Flag, flag_enabled
 from recommendations import selectors
 from recommendations.acceptance import acceptance_model_train
+from recommendations.core.learned_profile import DECISION_ACTIONS
 from recommendations.model_signals import SignalBatch, signals_for
 from recommendations.models import Recommendation, RecommendationStatus
-from recommendations.personalisation import DECISION_ACTIONS
 from recommendations.services import recommendation_respond, recommendations_evaluate, recommendations_generate
 from recommendations.services.personalise import preference_profiles_recompute
 from recommendations.simulation.personas import Card, Persona

@@ -19,6 +19,7 @@ from learning.registry import artifact_problem, artifact_verify, models_dir
 from market.symbols import TRADABLE
 from portfolios.factories import funded_investor
 from recommendations import acceptance
+from recommendations.core import acceptance_model
 from recommendations.factories import RecommendationFactory, signal_batch
 from recommendations.models import (
     AcceptanceModelVersion,
@@ -87,7 +88,7 @@ def test_history_features_use_only_earlier_answers_of_the_same_user():
             "accepted": [True, False, True, False],
         }
     )
-    out = acceptance.history_features(answers)
+    out = acceptance_model.history_features(answers)
 
     assert out["user_responses"].tolist() == [0, 0, 1, 2]
     assert out["user_rate"].tolist() == pytest.approx([0.5, 0.5, (1 + 1) / (1 + 2), (2 + 1) / (2 + 2)])
@@ -105,7 +106,7 @@ def test_the_action_rate_uses_only_earlier_answers_of_the_same_user_and_action()
             "accepted": [False, True, True, False],
         }
     )
-    out = acceptance.history_features(answers)
+    out = acceptance_model.history_features(answers)
     rate_before_last = (1 + 1) / (2 + 2)  # user 1: one accept in two answers
     expected = [0.5, (0 + 4 * 1 / 3) / 4, 0.5, (0 + 4 * rate_before_last) / (1 + 4)]  # the BUY: never seen, user rate 1/3
     assert out["user_action_rate"].tolist() == pytest.approx(expected)
@@ -114,26 +115,26 @@ def test_the_action_rate_uses_only_earlier_answers_of_the_same_user_and_action()
 def test_the_forest_learns_a_user_who_declines_holds():
     answers = planted(seed=4)
     answers["accepted"] = (answers["action"] != "HOLD") != (np.random.default_rng(2).random(len(answers)) < 0.05)
-    frame = acceptance.history_features(answers)
-    model = acceptance.fit_acceptance(frame, frame["accepted"].to_numpy(dtype=np.int64), symbols=SYMBOLS, seed=0)
+    frame = acceptance_model.history_features(answers)
+    model = acceptance_model.fit_acceptance(frame, frame["accepted"].to_numpy(dtype=np.int64), symbols=SYMBOLS, seed=0)
     assert model.predict(one_row("AAPL", action="HOLD", user_action_rate=0.1))[0] < 0.3
     assert model.predict(one_row("AAPL", action="BUY", user_action_rate=0.9))[0] > 0.7
 
 
 def test_a_later_answer_never_changes_the_features_of_an_earlier_one():
     answers = planted(users=3, per_user=10)
-    full = acceptance.history_features(answers)
-    prefix = acceptance.history_features(answers.iloc[:17])
+    full = acceptance_model.history_features(answers)
+    prefix = acceptance_model.history_features(answers.iloc[:17])
     pd.testing.assert_frame_equal(full.iloc[:17].reset_index(drop=True), prefix)
 
 
 def test_the_forest_learns_a_user_who_accepts_only_aapl():
-    frame = acceptance.history_features(planted())
+    frame = acceptance_model.history_features(planted())
     y = frame["accepted"].to_numpy(dtype=np.int64)
-    x = acceptance.feature_matrix(frame, SYMBOLS).to_numpy()
+    x = acceptance_model.feature_matrix(frame, SYMBOLS).to_numpy()
 
-    aucs = acceptance.cross_validated_auc(x, y, seed=0)
-    model = acceptance.fit_acceptance(frame, y, symbols=SYMBOLS, seed=0)
+    aucs = acceptance_model.cross_validated_auc(x, y, seed=0)
+    model = acceptance_model.fit_acceptance(frame, y, symbols=SYMBOLS, seed=0)
 
     assert len(aucs) >= 3 and np.mean(aucs) > 0.7
     p_aapl = model.predict(one_row("AAPL"))[0]
@@ -145,30 +146,31 @@ def test_the_forest_learns_a_user_who_accepts_only_aapl():
 def test_without_a_pattern_the_cross_validated_auc_stays_near_chance():
     answers = planted(seed=3)
     answers["accepted"] = np.random.default_rng(5).random(len(answers)) < 0.5
-    frame = acceptance.history_features(answers)
-    x = acceptance.feature_matrix(frame, SYMBOLS).to_numpy()
-    aucs = acceptance.cross_validated_auc(x, frame["accepted"].to_numpy(dtype=np.int64), seed=0)
+    frame = acceptance_model.history_features(answers)
+    x = acceptance_model.feature_matrix(frame, SYMBOLS).to_numpy()
+    aucs = acceptance_model.cross_validated_auc(x, frame["accepted"].to_numpy(dtype=np.int64), seed=0)
     assert 0.3 < np.mean(aucs) < 0.7
 
 
 def test_training_is_deterministic_for_a_seed():
-    frame = acceptance.history_features(planted())
+    frame = acceptance_model.history_features(planted())
     y = frame["accepted"].to_numpy(dtype=np.int64)
-    first = acceptance.fit_acceptance(frame, y, symbols=SYMBOLS, seed=7)
-    second = acceptance.fit_acceptance(frame, y, symbols=SYMBOLS, seed=7)
+    first = acceptance_model.fit_acceptance(frame, y, symbols=SYMBOLS, seed=7)
+    second = acceptance_model.fit_acceptance(frame, y, symbols=SYMBOLS, seed=7)
     probe = pd.concat([one_row(s, confidence=c) for s in SYMBOLS for c in (0.55, 0.7)], ignore_index=True)
 
     assert np.array_equal(first.predict(probe), second.predict(probe))
     assert first.importances() == second.importances()
-    x = acceptance.feature_matrix(frame, SYMBOLS).to_numpy()
-    assert acceptance.cross_validated_auc(x, y, seed=7) == acceptance.cross_validated_auc(x, y, seed=7)
-    assert acceptance.AcceptanceModel.loads(first.dumps()).importances() == first.importances()
+    x = acceptance_model.feature_matrix(frame, SYMBOLS).to_numpy()
+    assert acceptance_model.cross_validated_auc(x, y, seed=7) == acceptance_model.cross_validated_auc(x, y, seed=7)
+    assert acceptance_model.AcceptanceModel.loads(first.dumps()).importances() == first.importances()
 
 
 def test_importing_personalisation_and_acceptance_loads_no_ml_library():
     code = (
         "import sys, django; django.setup();"
-        "import recommendations.personalisation, recommendations.acceptance, recommendations.services,"
+        "import recommendations.core.learned_profile, recommendations.core.acceptance_model, recommendations.acceptance,"
+        " recommendations.services,"
         " recommendations.services.personalise, recommendations.tasks, recommendations.admin;"
         "heavy = {'torch', 'xgboost', 'sklearn', 'scipy'};"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
@@ -180,7 +182,10 @@ def test_importing_personalisation_and_acceptance_loads_no_ml_library():
 
 
 def test_the_numerical_core_of_personalisation_imports_no_django():
-    code = "import sys; import recommendations.personalisation; print('django' in sys.modules)"
+    code = (
+        "import sys; import recommendations.core.learned_profile, recommendations.core.acceptance_model,"
+        " recommendations.core.bandit, recommendations.core.prequential; print('django' in sys.modules)"
+    )
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, "-c", code],

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommendations import bandit
+from recommendations.core import bandit
 
 SYMBOLS = bandit.SYMBOLS
 

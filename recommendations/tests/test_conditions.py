@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommendations import conditions
+from recommendations.core import conditions
 
 
 def walk(n: int, drift: float, vol: float, seed: int = 1) -> np.ndarray:

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 from portfolios.factories import funded_investor
-from recommendations import bandit
-from recommendations import personalisation as pers
+from recommendations.core import bandit, learned_profile
 from recommendations.factories import RecommendationFactory
 from recommendations.models import RecommendationStatus, UserPreferenceProfile
 from recommendations.services.personalise import preference_profile_reset, preference_profiles_recompute
@@ -42,11 +41,11 @@ def persona_answers(n: int, *, min_confidence: float, size_fraction: float, seed
                 "actual_shares": 10.0 * size_fraction if accepted else np.nan,
             }
         )
-    return pd.DataFrame.from_records(rows, columns=list(pers.RESPONSE_COLUMNS))
+    return pd.DataFrame.from_records(rows, columns=list(learned_profile.RESPONSE_COLUMNS))
 
 
 def test_a_persona_trading_30_percent_is_learned_as_30_percent():
-    profile = pers.build_profile(persona_answers(80, min_confidence=0.0, size_fraction=0.3))
+    profile = learned_profile.build_profile(persona_answers(80, min_confidence=0.0, size_fraction=0.3))
     assert profile.size_fraction == pytest.approx(0.3)
     assert profile.size_scale < 0.6  # what is applied moves towards it (smoothed, bounded)
 
@@ -55,12 +54,14 @@ def test_someone_who_never_traded_has_no_learned_size():
     """Before: the prior (1.0) read as "trades 100 %" for a persona whose accepted cards never traded."""
     frame = persona_answers(40, min_confidence=0.0, size_fraction=0.3)
     frame["has_trade"] = False
-    assert pers.build_profile(frame).size_fraction is None
+    assert learned_profile.build_profile(frame).size_fraction is None
 
 
 @pytest.mark.parametrize("threshold", [0.53, 0.55, 0.57, 0.6])
 def test_the_confidence_a_persona_rejects_below_is_recovered_within_003(threshold):
-    profile = pers.build_profile(persona_answers(120, min_confidence=threshold, size_fraction=1.0, seed=int(threshold * 100)))
+    profile = learned_profile.build_profile(
+        persona_answers(120, min_confidence=threshold, size_fraction=1.0, seed=int(threshold * 100))
+    )
     assert profile.confidence_threshold is not None
     assert abs(profile.confidence_threshold - threshold) <= 0.03
 
@@ -70,20 +71,22 @@ def test_the_old_youden_rule_missed_a_threshold_the_change_point_finds():
     overall) stayed under 0.2 and there was no threshold; the likelihood sees the step."""
     conf = np.linspace(0.5, 0.65, 64)
     accepted = (conf >= 0.52) & (np.arange(64) % 3 == 0)
-    t, below, above = pers.confidence_threshold(conf, accepted)
+    t, below, above = learned_profile.confidence_threshold(conf, accepted)
     assert t is not None and abs(t - 0.52) <= 0.01 and below < above
 
 
 def test_cards_read_is_what_a_person_answers_when_they_stop_early():
-    assert pers.cards_read([5, 4, 5, 3], [2, 2, 2, 3]) == 2  # the fourth day they answered all three shown
-    assert pers.cards_read([3, 2], [3, 2]) is None  # reads them all
+    assert learned_profile.cards_read([5, 4, 5, 3], [2, 2, 2, 3]) == 2  # the fourth day they answered all three shown
+    assert learned_profile.cards_read([3, 2], [3, 2]) is None  # reads them all
 
 
 def test_the_summary_says_only_what_was_learned():
-    profile = pers.build_profile(persona_answers(120, min_confidence=0.56, size_fraction=0.3))
-    lines = " ".join(pers.learned_summary(profile).lines)
+    profile = learned_profile.build_profile(persona_answers(120, min_confidence=0.56, size_fraction=0.3))
+    lines = " ".join(learned_profile.learned_summary(profile).lines)
     assert "30 % of the recommended size" in lines and "below 5" in lines
-    assert pers.learned_summary(pers.NEUTRAL).lines == ["Nothing yet: QuantAI learns from your answers to BUY and SELL cards."]
+    assert learned_profile.learned_summary(learned_profile.NEUTRAL).lines == [
+        "Nothing yet: QuantAI learns from your answers to BUY and SELL cards."
+    ]
 
 
 def _answer(user, i: int, symbol: str, action: str, accepted: bool, *, day=None, shares: str = "10", actual: str | None = None):
@@ -111,7 +114,7 @@ def test_profiles_and_the_bandit_learn_from_decision_cards_only_and_a_reset_forg
 
     preference_profiles_recompute(user_ids=[user.pk])
     row = UserPreferenceProfile.objects.get(user=user)
-    profile = pers.Profile.from_dict(row.profile)
+    profile = learned_profile.Profile.from_dict(row.profile)
     assert profile.responses == 16 and "AAPL" not in profile.symbol_counts and "HOLD" not in profile.action_counts
     assert profile.size_fraction == pytest.approx(0.3)
     assert bandit.ArmStats.from_dict(row.profile["bandit"]).n == 16
@@ -126,7 +129,7 @@ def test_profiles_and_the_bandit_learn_from_decision_cards_only_and_a_reset_forg
     )
     preference_profiles_recompute(user_ids=[user.pk])
     row.refresh_from_db()
-    assert row.responses == 1 and pers.Profile.from_dict(row.profile).symbol_counts == {"META": 1}
+    assert row.responses == 1 and learned_profile.Profile.from_dict(row.profile).symbol_counts == {"META": 1}
 
 
 @pytest.mark.django_db

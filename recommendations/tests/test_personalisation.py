@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portfolios.factories import buy, funded_investor
-from recommendations import bandit, sizing
-from recommendations import personalisation as pers
+from recommendations.core import bandit, learned_profile, sizing
 from recommendations.factories import RecommendationFactory, signal_batch
 from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
 from recommendations.services import recommendations_generate
@@ -38,7 +37,7 @@ def answers(rows: list[tuple[str, float, bool, float, float]]) -> pd.DataFrame:
             }
             for i, (s, c, a, rec, actual) in enumerate(rows)
         ],
-        columns=list(pers.RESPONSE_COLUMNS),
+        columns=list(learned_profile.RESPONSE_COLUMNS),
     )
 
 
@@ -46,16 +45,16 @@ def answers(rows: list[tuple[str, float, bool, float, float]]) -> pd.DataFrame:
 
 
 def test_smoothed_rate_is_the_beta_posterior_mean():
-    assert pers.smoothed_rate(3, 4, prior=0.5, strength=2) == pytest.approx(4 / 6)
-    assert pers.smoothed_rate(0, 0, prior=0.3, strength=4) == pytest.approx(0.3)
-    assert pers.smoothed_rate(30, 30, prior=0.5, strength=4) == pytest.approx(32 / 34)
+    assert learned_profile.smoothed_rate(3, 4, prior=0.5, strength=2) == pytest.approx(4 / 6)
+    assert learned_profile.smoothed_rate(0, 0, prior=0.3, strength=4) == pytest.approx(0.3)
+    assert learned_profile.smoothed_rate(30, 30, prior=0.5, strength=4) == pytest.approx(32 / 34)
 
 
 def test_symbol_rates_shrink_toward_the_users_overall_rate():
     nan = float("nan")
     rows = [("AAPL", 0.6, True, 1, nan)] * 4 + [("NVDA", 0.6, False, 1, nan)] * 4 + [("GOOGL", 0.6, True, 1, nan)]
     rows += [("GOOGL", 0.6, False, 1, nan)]
-    profile = pers.build_profile(answers(rows))
+    profile = learned_profile.build_profile(answers(rows))
 
     assert (profile.responses, profile.accepted) == (10, 5)
     assert profile.acceptance_rate == pytest.approx((5 + 1) / (10 + 2))  # Laplace: 0.5
@@ -72,7 +71,7 @@ def test_a_symbol_rejected_only_for_its_low_confidence_is_not_learned_as_dislike
     rows = [("AMZN", 0.49, False, 1, nan)] * 10  # always rejected, always below the user's threshold
     rows += [("AAPL", 0.60, i % 4 != 0, 1, nan) for i in range(8)]  # 6 of 8
     rows += [("NVDA", 0.60, i % 4 == 0, 1, nan) for i in range(8)]  # 2 of 8
-    profile = pers.build_profile(answers(rows))
+    profile = learned_profile.build_profile(answers(rows))
 
     assert profile.confidence_threshold is not None and 0.49 < profile.confidence_threshold <= 0.60
     clearing = (8 + 1) / (16 + 2)  # the overall rate of the clearing cards, Laplace-smoothed
@@ -87,7 +86,7 @@ def test_the_threshold_is_where_the_user_starts_accepting():
     confidences = [0.52, 0.54, 0.56, 0.58, 0.60, 0.62, 0.64, 0.66, 0.68, 0.70]
     accepted = np.array([c >= 0.60 for c in confidences])
 
-    t, below, above = pers.confidence_threshold(np.array(confidences), accepted)
+    t, below, above = learned_profile.confidence_threshold(np.array(confidences), accepted)
 
     assert t == pytest.approx(0.59)
     assert below == pytest.approx((0 + 1) / (4 + 2))
@@ -96,54 +95,58 @@ def test_the_threshold_is_where_the_user_starts_accepting():
 
 def test_no_threshold_without_evidence():
     conf = np.linspace(0.5, 0.8, 12)
-    assert pers.confidence_threshold(conf, np.ones(12, dtype=bool)) == (None, None, None)  # never rejects
-    assert pers.confidence_threshold(conf[:5], np.array([False, False, True, True, True])) == (None, None, None)  # too few
+    assert learned_profile.confidence_threshold(conf, np.ones(12, dtype=bool)) == (None, None, None)  # never rejects
+    assert learned_profile.confidence_threshold(conf[:5], np.array([False, False, True, True, True])) == (
+        None,
+        None,
+        None,
+    )  # too few
     alternating = np.arange(12) % 2 == 0  # acceptance unrelated to confidence
-    assert pers.confidence_threshold(conf, alternating)[0] is None
+    assert learned_profile.confidence_threshold(conf, alternating)[0] is None
 
 
 def test_a_user_below_their_threshold_is_expected_to_reject_more():
     rows = [("AAPL", c, c >= 0.6, 1, float("nan")) for c in np.linspace(0.5, 0.7, 11)]
-    profile = pers.build_profile(answers(rows))
+    profile = learned_profile.build_profile(answers(rows))
     assert profile.confidence_threshold is not None
     assert profile.expected_acceptance("AAPL", 0.55) < profile.expected_acceptance("AAPL", 0.65)
 
 
 def test_a_user_who_keeps_halving_sizes_gets_about_half():
     rows = [("AAPL", 0.6, True, 10.0, 5.0)] * 20
-    profile = pers.build_profile(answers(rows))
+    profile = learned_profile.build_profile(answers(rows))
     assert profile.size_scale == pytest.approx((20 * 0.5 + 3) / (20 + 3))
     assert profile.size_samples == 20
 
 
 @pytest.mark.parametrize(
     ("ratio", "expected"),
-    [(0.01, pers.MIN_SIZE_SCALE), (3.0, 1.0), (1.0, 1.0)],
+    [(0.01, learned_profile.MIN_SIZE_SCALE), (3.0, 1.0), (1.0, 1.0)],
     ids=["never-below-a-quarter", "buying-more-never-grows-sizes", "full-size"],
 )
 def test_risk_adaptation_is_bounded(ratio, expected):
-    scale, _ = pers.size_scale(np.full(30, 10.0), np.full(30, 10.0 * ratio))
+    scale, _ = learned_profile.size_scale(np.full(30, 10.0), np.full(30, 10.0 * ratio))
     assert scale == pytest.approx(expected)
 
 
 def test_only_recent_trades_count_for_risk_adaptation():
     old = [("AAPL", 0.6, True, 10.0, 2.0)] * 30
-    recent = [("AAPL", 0.6, True, 10.0, 10.0)] * pers.SIZE_WINDOW
-    assert pers.build_profile(answers(old + recent)).size_scale == pytest.approx(1.0)
+    recent = [("AAPL", 0.6, True, 10.0, 10.0)] * learned_profile.SIZE_WINDOW
+    assert learned_profile.build_profile(answers(old + recent)).size_scale == pytest.approx(1.0)
 
 
 def test_a_profile_survives_its_json_form():
     rows = [("AAPL", c, c >= 0.6, 10.0, 4.0 if c >= 0.6 else float("nan")) for c in np.linspace(0.5, 0.7, 11)]
-    profile = pers.build_profile(answers(rows))
-    assert pers.Profile.from_dict(profile.as_dict()) == profile
-    assert pers.Profile.from_dict(None) == pers.NEUTRAL
+    profile = learned_profile.build_profile(answers(rows))
+    assert learned_profile.Profile.from_dict(profile.as_dict()) == profile
+    assert learned_profile.Profile.from_dict(None) == learned_profile.NEUTRAL
 
 
 def test_action_rates_are_learned_and_a_declined_action_is_expected_less_often():
     frame = answers([("AAPL", 0.6, i % 4 != 0, 1, float("nan")) for i in range(20)] * 2)
     frame["action"] = ["BUY"] * 20 + ["HOLD"] * 20
     frame.loc[20:, "accepted"] = [i % 5 == 0 for i in range(20)]  # HOLDs: 4 of 20 accepted, BUYs: 15 of 20
-    profile = pers.build_profile(frame)
+    profile = learned_profile.build_profile(frame)
 
     assert profile.action_counts == {"BUY": 20, "HOLD": 20}
     overall = profile.acceptance_rate
@@ -155,32 +158,36 @@ def test_action_rates_are_learned_and_a_declined_action_is_expected_less_often()
         > profile.expected_acceptance("AAPL", 0.6)
         > (profile.expected_acceptance("AAPL", 0.6, "HOLD"))
     )
-    assert pers.Profile.from_dict(profile.as_dict()) == profile
+    assert learned_profile.Profile.from_dict(profile.as_dict()) == profile
 
 
 def test_the_risk_ceiling_is_where_the_user_stops_accepting():
     risks = np.linspace(0.1, 0.6, 11)
-    ceiling, above, below = pers.risk_ceiling(risks, risks <= 0.35)
+    ceiling, above, below = learned_profile.risk_ceiling(risks, risks <= 0.35)
     assert ceiling == pytest.approx(0.375)
     assert above == pytest.approx((0 + 1) / (5 + 2))
     assert below == pytest.approx((6 + 1) / (6 + 2))
-    assert pers.risk_ceiling(risks, np.arange(11) % 2 == 0)[0] is None  # unrelated to risk: no ceiling
+    assert learned_profile.risk_ceiling(risks, np.arange(11) % 2 == 0)[0] is None  # unrelated to risk: no ceiling
 
     frame = answers([("AAPL", 0.6, bool(r <= 0.35), 1, float("nan")) for r in risks])
     frame["risk_score"] = risks
-    profile = pers.build_profile(frame)
+    profile = learned_profile.build_profile(frame)
     assert profile.risk_ceiling == pytest.approx(0.375)
     assert profile.expected_acceptance("AAPL", 0.6, risk_score=0.5) < profile.expected_acceptance("AAPL", 0.6, risk_score=0.2)
 
 
 def test_a_likelier_hold_comes_before_a_trade_the_user_usually_declines():
-    tiers = [pers.ranking_tier("BUY", "BUY"), pers.ranking_tier("HOLD", ""), pers.ranking_tier("SELL", "SELL")]
-    assert pers.rank_order(tiers, [0.2, 0.8, 0.1]).tolist() == [3, 2, 1]  # the held sale stays first
+    tiers = [
+        learned_profile.ranking_tier("BUY", "BUY"),
+        learned_profile.ranking_tier("HOLD", ""),
+        learned_profile.ranking_tier("SELL", "SELL"),
+    ]
+    assert learned_profile.rank_order(tiers, [0.2, 0.8, 0.1]).tolist() == [3, 2, 1]  # the held sale stays first
 
 
 def test_scores_closer_than_the_resolution_keep_the_default_order():
-    assert pers.rank_order([1, 1, 1], [0.50, 0.53, 0.71]).tolist() == [2, 3, 1]
-    assert pers.rank_order([1, 1, 1], [0.50, 0.53, 0.71], resolution=0).tolist() == [3, 2, 1]
+    assert learned_profile.rank_order([1, 1, 1], [0.50, 0.53, 0.71]).tolist() == [2, 3, 1]
+    assert learned_profile.rank_order([1, 1, 1], [0.50, 0.53, 0.71], resolution=0).tolist() == [3, 2, 1]
 
 
 # --- invariants of applying a profile (hypothesis) -----------------------------------------------------------------
@@ -219,7 +226,7 @@ def sized_books(draw: st.DrawFn) -> tuple[sizing.Sizing, sizing.Accounts, sizing
 @given(sized_books())
 def test_personalisation_never_flips_direction_grows_a_size_or_shrinks_a_sale_of_held_shares(book):
     sized, accounts, market, scale = book
-    adapted = pers.adapt_sizing(
+    adapted = learned_profile.adapt_sizing(
         sized,
         scale,
         price=market.price,
@@ -235,7 +242,7 @@ def test_personalisation_never_flips_direction_grows_a_size_or_shrinks_a_sale_of
     assert ((adapted.shares > 0) == (sized.shares > 0)).all()  # a trade stays a trade
     held_sale = sized.side == sizing.SIDE_SELL
     assert (adapted.shares[held_sale] == sized.shares[held_sale]).all()
-    assert (adapted.shares >= np.minimum(sized.shares, sizing.floor_shares(sized.shares * pers.MIN_SIZE_SCALE))).all()
+    assert (adapted.shares >= np.minimum(sized.shares, sizing.floor_shares(sized.shares * learned_profile.MIN_SIZE_SCALE))).all()
     assert (adapted.weight_after <= sized.weight_after + 1e-9).all()
     assert (adapted.risk_score <= sized.risk_score + 1e-9).all()
 
@@ -249,8 +256,8 @@ def test_personalisation_never_flips_direction_grows_a_size_or_shrinks_a_sale_of
     )
 )
 def test_ranking_keeps_every_recommendation_and_puts_sales_of_held_shares_first(items):
-    tiers = [pers.ranking_tier(a, s) for a, s, _ in items]
-    ranks = pers.rank_order(tiers, [score for *_, score in items])
+    tiers = [learned_profile.ranking_tier(a, s) for a, s, _ in items]
+    ranks = learned_profile.rank_order(tiers, [score for *_, score in items])
 
     assert sorted(ranks.tolist()) == list(range(1, len(items) + 1))  # nothing hidden
     held_sales = [r for r, (a, s, _) in zip(ranks, items, strict=True) if a == "SELL" and s == "SELL"]
@@ -260,7 +267,7 @@ def test_ranking_keeps_every_recommendation_and_puts_sales_of_held_shares_first(
 
 
 def test_within_a_tier_the_likelier_answer_comes_first():
-    assert pers.rank_order([1, 1, 1, 2], [0.2, 0.9, 0.5, 0.99]).tolist() == [3, 1, 2, 4]
+    assert learned_profile.rank_order([1, 1, 1, 2], [0.2, 0.9, 0.5, 0.99]).tolist() == [3, 1, 2, 4]
 
 
 # --- generation with and without the flag --------------------------------------------------------------------------
@@ -268,7 +275,7 @@ def test_within_a_tier_the_likelier_answer_comes_first():
 
 def _store_profile(user, answers: list[tuple[str, str, bool, int]] | None = None, **kwargs) -> None:
     """A stored profile; ``answers`` (symbol, action, accepted, times) become the bandit's statistics."""
-    profile = pers.Profile(**kwargs)
+    profile = learned_profile.Profile(**kwargs)
     data = profile.as_dict()
     if answers:
         contexts = [
@@ -379,10 +386,10 @@ def test_profiles_are_learned_from_stored_answers(signal_day):
     assert preference_profiles_recompute(user_ids=[user.pk, other.pk]) == 2  # idempotent, and neutral for the silent
 
     row = UserPreferenceProfile.objects.get(user=user)
-    profile = pers.Profile.from_dict(row.profile)
+    profile = learned_profile.Profile.from_dict(row.profile)
     assert profile.symbol_rate("AAPL") > 0.7 > 0.3 > profile.symbol_rate("NVDA")
     assert row.size_scale == Decimal(str(round((6 * 0.4 + 3) / 9, 4)))
-    assert UserPreferenceProfile.objects.get(user=other).profile == pers.NEUTRAL.as_dict()
+    assert UserPreferenceProfile.objects.get(user=other).profile == learned_profile.NEUTRAL.as_dict()
 
 
 @pytest.mark.django_db

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommendations.policy.targets import PolicyParams, params_for, target_weights, with_min_trade
-from recommendations.policy.volatility import evaluate_forecasts, garch_series, log_returns, naive_forecasts
+from recommendations.core.policy.targets import PolicyParams, params_for, target_weights, with_min_trade
+from recommendations.core.policy.volatility import evaluate_forecasts, garch_series, log_returns, naive_forecasts
 
 SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE"]
 
@@ -134,14 +134,14 @@ def test_profile_caps_match_the_accounts_profiles():
 
 
 def test_a_zero_target_from_the_trend_filter_is_explained_by_the_trend_even_when_the_brake_is_on():
-    from recommendations.policy.daily import BRAKE, TREND_OFF, _driver
+    from recommendations.core.policy.daily import BRAKE, TREND_OFF, _driver
 
     assert _driver(trend=0.0, vol_now=0.3, vol_before=0.3, brake=0.5, tilt=0.0) == TREND_OFF
     assert _driver(trend=1.0, vol_now=0.3, vol_before=0.3, brake=0.5, tilt=0.0) == BRAKE
 
 
 def test_day_targets_read_the_last_row_of_the_same_policy_as_the_replay():
-    from recommendations.policy.daily import day_targets
+    from recommendations.core.policy.daily import day_targets
 
     close = market(n=400)
     vol = naive_forecasts(log_returns(close))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommendations import bandit
-from recommendations import prequential as pq
+from recommendations.core import bandit
+from recommendations.core import prequential as pq
 
 
 def test_auc_counts_ties_half_and_needs_both_classes():

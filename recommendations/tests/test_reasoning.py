@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from recommendations import reasoning
-from recommendations.reasoning import ADVANCED, BEGINNER, INTERMEDIATE, JARGON, Facts, reasoning_text
+from recommendations.core import reasoning
+from recommendations.core.reasoning import ADVANCED, BEGINNER, INTERMEDIATE, JARGON, Facts, reasoning_text
 
 
 def facts(**overrides):

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommendations import sizing
-from recommendations.sizing import Accounts, Market, size_to_target
+from recommendations.core import sizing
+from recommendations.core.sizing import Accounts, Market, size_to_target
 
 PROFILES = {
     # name: (max weight, var budget, minimum trade)

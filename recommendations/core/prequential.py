@@ -29,7 +29,7 @@ from typing import Any, Final, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from recommendations import bandit
+from recommendations.core import bandit
 
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
@@ -227,7 +227,7 @@ class BanditAnswer:
 
 @dataclass
 class BanditLearner:
-    """The bandit's posterior mean P(accept) (:func:`recommendations.bandit.posterior`, no Thompson noise), on the
+    """The bandit's posterior mean P(accept) (:func:`recommendations.core.bandit.posterior`, no Thompson noise), on the
     population prior of the user's questionnaire group pooled from the *other* users' answers so far, as at
     generation (:func:`recommendations.services.personalise.bandit_prior`)."""
 

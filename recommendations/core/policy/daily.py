@@ -14,8 +14,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from recommendations.policy.targets import PolicyParams, params_for, target_weights
-from recommendations.policy.volatility import garch_forecasts, log_returns
+from recommendations.core.policy.targets import PolicyParams, params_for, target_weights
+from recommendations.core.policy.volatility import garch_forecasts, log_returns
 
 #: Whole calendar years of closes the engine reads before the day's own year (:func:`history_start`): between five
 #: and six years, enough for the GARCH window (1,000 returns), the trend filter and the brake.
@@ -80,7 +80,7 @@ def _driver(trend: float, vol_now: float, vol_before: float, brake: float, tilt:
 
 
 def forecasts(close: pd.DataFrame) -> pd.DataFrame:
-    """GARCH volatility forecasts for the history (see :mod:`recommendations.policy.volatility`)."""
+    """GARCH volatility forecasts for the history (see :mod:`recommendations.core.policy.volatility`)."""
     return garch_forecasts(log_returns(close))
 
 

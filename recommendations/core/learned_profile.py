@@ -34,7 +34,7 @@ the first few cards must see the ones they are likely to act on, and a HOLD on a
 likelier than a buy they usually decline. P(accept) is the profile's own estimate
 (:meth:`Profile.expected_acceptance`: in log-odds, the overall rate plus the symbol's, the action's and the
 threshold/ceiling sides' departures from it), averaged in log-odds with the acceptance model's
-(:mod:`recommendations.acceptance`) when one verifies: the pooled forest knows what users like this one do
+(:mod:`recommendations.core.acceptance_model`) when one verifies: the pooled forest knows what users like this one do
 but barely separates one user's symbols; the profile knows this user but is noisy while young. Scores are
 compared at a resolution of :data:`RANK_RESOLUTION`: estimates closer than that are ties and keep the
 default (symbol) order, so noise in a young profile does not shuffle the cards every day.
@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from recommendations import sizing
+from recommendations.core import sizing
 
 if TYPE_CHECKING:  # frames come from the nightly job; the web process reads stored profiles without pandas
     import pandas as pd

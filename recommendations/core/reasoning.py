@@ -42,7 +42,7 @@ class Facts:
     var_budget_pct: float
     kelly_full: float
     kelly_fraction: float
-    reason: str  # the sizing reason code (see recommendations.sizing)
+    reason: str  # the sizing reason code (see recommendations.core.sizing)
     contributions: Sequence[tuple[str, float]] = ()
     feature_values: dict[str, float] = field(default_factory=dict)
     no_signal_reason: str = ""
@@ -50,7 +50,7 @@ class Facts:
     #: and the user's learned size scale (the share of suggested sizes they usually take).
     personal_base_shares: float = 0.0
     personal_size_scale: float = 1.0
-    #: The risk-first policy's target and what drove it (``recommendations.policy.daily.SymbolTarget.as_dict()``);
+    #: The risk-first policy's target and what drove it (``recommendations.core.policy.daily.SymbolTarget.as_dict()``);
     #: None for a card sized without the policy.
     policy: dict[str, Any] | None = None
     #: The direction model's demonstrated out-of-fold skill on this symbol (0..1) and hit rate (NaN: unknown).

@@ -9,7 +9,7 @@
   away, never removed. A risk-rule sale is never folded; a user with fewer than :data:`MIN_ANSWERS_TO_FOLD`
   answers never has a card folded; otherwise a card is folded when its *sampled* P(accept) is below
   :data:`FOLD_LEVEL`, so a card the bandit is unsure about is sometimes shown open (that is the exploration);
-- the size scale is the learned profile's (:mod:`recommendations.personalisation`): the fraction of a recommended
+- the size scale is the learned profile's (:mod:`recommendations.core.learned_profile`): the fraction of a recommended
   size the user trades, applied to risk-increasing trades only and never above the risk limits' size.
 
 **The model** is Bayesian linear regression of the answer (1 accepted, 0 rejected) on the card's context

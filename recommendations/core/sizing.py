@@ -1,6 +1,6 @@
 """The trade each user is recommended, for many users at once. Pure numpy: no Django, no I/O.
 
-The risk-first policy (:mod:`recommendations.policy`) sets a target weight per profile and symbol; here each
+The risk-first policy (:mod:`recommendations.core.policy`) sets a target weight per profile and symbol; here each
 user's card is the trade from their holding to it (:func:`size_to_target`), one element per user:
 
 - BUY the difference when the target is above the position by at least the minimum trade, within the cash
