@@ -205,28 +205,33 @@ def target_weights(
     b_arr = payoff.reindex(index=close.index, columns=symbols).to_numpy(dtype=float) if payoff is not None else None
 
     c = close.to_numpy()
-    ret = np.nan_to_num(returns.to_numpy(), nan=0.0)
+    growth_factor = np.exp(np.nan_to_num(returns.to_numpy(), nan=0.0)) - 1.0
     v = vol.to_numpy()
     tr = trend.to_numpy()
-    corr_values = corr.to_numpy().reshape(n_days, n_sym, n_sym)
+    # Every day's inputs to the volatility target at once (the loop below only carries the brake's state).
+    ok_all = np.isfinite(c) & np.isfinite(v) & (v > 0) & np.isfinite(tr)
+    raw_all = np.where(ok_all, np.nan_to_num(tr) / np.where(ok_all, v, 1.0), 0.0)
+    cm_all = np.nan_to_num(corr.to_numpy().reshape(n_days, n_sym, n_sym), nan=0.0)
+    cm_all[:, np.arange(n_sym), np.arange(n_sym)] = 1.0
+    sig_all = np.where(ok_all, v, 0.0)
+    cov_all = cm_all * (sig_all[:, :, None] * sig_all[:, None, :])
+    if p_arr is not None and s_arr is not None:
+        skill_all = np.clip(np.nan_to_num(s_arr), 0.0, 1.0)
+        p_known = np.isfinite(p_arr)
+        p_filled = np.nan_to_num(p_arr, nan=0.5)
 
     equity, peak = 1.0, 1.0
     held = np.zeros(n_sym)  # the model portfolio's weights after the previous close's rebalance
     for t in range(n_days):
         # The model portfolio earns today's returns on yesterday's targets (for the brake only).
         if t > 0:
-            growth = float(held @ (np.exp(ret[t]) - 1.0))
+            growth = float(held @ growth_factor[t])
             equity *= 1.0 + growth
             peak = max(peak, equity)
         dd = equity / peak - 1.0
         dd_out[t] = dd
-        ok = np.isfinite(c[t]) & np.isfinite(v[t]) & (v[t] > 0) & np.isfinite(tr[t])
-        raw = np.where(ok, np.nan_to_num(tr[t]) / np.where(ok, v[t], 1.0), 0.0)
-        cm = np.nan_to_num(corr_values[t], nan=0.0)
-        np.fill_diagonal(cm, 1.0)
-        sig = np.where(ok, v[t], 0.0)
-        cov = cm * np.outer(sig, sig)
-        w, _ = _cap_and_scale(raw, cov, params)
+        cov = cov_all[t]
+        w, _ = _cap_and_scale(raw_all[t], cov, params)
         base[t] = w
         depth = -dd
         if depth <= params.brake_start:
@@ -238,12 +243,12 @@ def target_weights(
         brake[t] = m
         w = w * m
         if p_arr is not None and s_arr is not None and params.tilt > 0:
-            p, s = p_arr[t], np.clip(np.nan_to_num(s_arr[t]), 0.0, 1.0)
-            rel = np.where(np.isfinite(p) & (w > 0), params.tilt * s * (2.0 * np.nan_to_num(p, nan=0.5) - 1.0), 0.0)
+            pp = p_filled[t]
+            rel = np.where(p_known[t] & (w > 0), params.tilt * skill_all[t] * (2.0 * pp - 1.0), 0.0)
             new = w * (1.0 + rel)
             # Kelly bounds the increase: never above kelly_fraction * f*, with f* = p - (1 - p) / b.
             if b_arr is not None:
-                pp, b = np.nan_to_num(p, nan=0.5), b_arr[t]
+                b = b_arr[t]
                 good = np.isfinite(b) & (b > 0)
                 kelly = np.where(good, params.kelly_fraction * (pp - (1 - pp) / np.where(good, b, 1.0)), 0.0)
                 new = np.where(new > w, np.minimum(new, np.maximum(w, kelly)), new)
