@@ -1,12 +1,14 @@
 """The plain-language reason on a recommendation card. Pure: no Django, no I/O.
 
-Built from what the model said (calibrated P(up), the features that pushed hardest) and what the risk
-checks did (position weight against the profile's limit, the VaR budget, the Kelly size, or why the size is
-zero), and why personalisation sized it below what the limits allowed, worded for the user's experience:
+Every card is the trade from today's holding to the risk-first policy's target (:mod:`recommendations.core.policy`),
+so the reason says what drove the target (volatility, the trend filter, the drawdown brake or the model's tilt), a
+trim above the profile's cap, what the risk checks did (position weight against the profile's limit, the VaR
+budget, or why the size is zero), the features that pushed hardest when the model has a demonstrated edge, and why
+personalisation sized it below what the limits allowed, worded for the user's experience:
 
 - Beginner: everyday words, no jargon, no formulas ("has risen 8 % over the past month");
 - Intermediate: the common terms with numbers ("20-day momentum +8 %, RSI 71");
-- Advanced: the numbers behind the decision (P(up), Kelly fraction, 1-day 95 % VaR against the budget).
+- Advanced: the numbers behind the decision (the target weight, the model's tilt, 1-day 95 % VaR against the budget).
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ BEGINNER, INTERMEDIATE, ADVANCED = "Beginner", "Intermediate", "Advanced"
 #: Words a Beginner's text must never contain (tests check it).
 JARGON: Final = ("RSI", "VaR", "Kelly", "SMA", "MACD", "volatility", "momentum", "log-odds", "P(up)", "Bollinger", "beta")
 
-_KELLY_NAMES: Final = {0.25: "quarter", 0.5: "half", 0.75: "three-quarter", 1.0: "full"}
-
 
 @dataclass(frozen=True)
 class Facts:
@@ -34,25 +34,20 @@ class Facts:
     shares: float
     price: float
     p_up: float
-    horizon_days: int
     profile: str
     max_weight: float
     weight_after: float
     var_after_pct: float  # portfolio 1-day 95 % VaR after the trade, fraction of equity
     var_budget_pct: float
-    kelly_full: float
-    kelly_fraction: float
     reason: str  # the sizing reason code (see recommendations.core.sizing)
+    #: The risk-first policy's target and what drove it (``recommendations.core.policy.daily.SymbolTarget.as_dict()``).
+    policy: dict[str, Any]
     contributions: Sequence[tuple[str, float]] = ()
     feature_values: dict[str, float] = field(default_factory=dict)
-    no_signal_reason: str = ""
     #: What the risk limits allowed before personalisation shrank the size (0: personalisation did not shrink it),
     #: and the user's learned size scale (the share of suggested sizes they usually take).
     personal_base_shares: float = 0.0
     personal_size_scale: float = 1.0
-    #: The risk-first policy's target and what drove it (``recommendations.core.policy.daily.SymbolTarget.as_dict()``);
-    #: None for a card sized without the policy.
-    policy: dict[str, Any] | None = None
     #: The direction model's demonstrated out-of-fold skill on this symbol (0..1) and hit rate (NaN: unknown).
     model_skill: float = 0.0
     model_hit_rate: float = float("nan")
@@ -201,19 +196,6 @@ def feature_phrase(name: str, value: float | None, *, experience: str) -> str:
     return f"{name} {value:.3g}" if value is not None else name
 
 
-def _why_model(f: Facts, experience: str) -> str:
-    up = f.p_up >= 0.5
-    prob = f.p_up if up else 1 - f.p_up
-    days = f.horizon_days
-    if experience == BEGINNER:
-        chance = round(prob * 100)
-        word = "rise" if up else "fall"
-        return f"Our model sees about a {chance} in 100 chance that {f.symbol} will {word} over the next {days} trading days."
-    if experience == INTERMEDIATE:
-        return f"The model gives {f.symbol} a {_pct(f.p_up, False)} chance of closing higher in {days} trading days."
-    return f"P(up over {days}d) = {f.p_up:.3f} (calibrated ensemble)."
-
-
 def _drivers(f: Facts, experience: str) -> str:
     items = [(n, c) for n, c in f.contributions if c][:3]
     if not items:
@@ -236,10 +218,6 @@ def _and_join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _kelly_name(fraction: float) -> str:
-    return _KELLY_NAMES.get(round(fraction, 2), f"{fraction:.2f}x")
-
-
 def _risk_checks(f: Facts, experience: str) -> str:
     weight, limit = _pct(f.weight_after, False), _pct(f.max_weight, False)
     profile = f.profile
@@ -256,17 +234,10 @@ def _risk_checks(f: Facts, experience: str) -> str:
     text = (
         f"Suggested: {verb} {size}; the position would reach {weight} of your portfolio, inside your {profile} limit of {limit}."
     )
-    if experience == ADVANCED and f.policy is not None:
-        # A policy card is the trade to a target weight: no Kelly size was computed (Kelly only bounds the tilt).
+    if experience == ADVANCED:
+        # The trade to a target weight: no Kelly size was computed (Kelly only bounds the policy's tilt).
         text += (
             f" Trade to the policy's target of {_pct(float(f.policy.get('weight', 0.0)), False)};"
-            f" portfolio 1-day 95 % VaR after the trade {_pct(f.var_after_pct, False, 2)}"
-            f" of a {_pct(f.var_budget_pct, False, 1)} budget"
-            f"{_binding(f.reason)}."
-        )
-    elif experience == ADVANCED:
-        text += (
-            f" Sized at {_kelly_name(f.kelly_fraction)} Kelly (f* = {f.kelly_full:.3f});"
             f" portfolio 1-day 95 % VaR after the trade {_pct(f.var_after_pct, False, 2)}"
             f" of a {_pct(f.var_budget_pct, False, 1)} budget"
             f"{_binding(f.reason)}."
@@ -301,9 +272,6 @@ def _binding(reason: str) -> str:
         "weight_limit": "; capped by the position weight limit",
         "var_budget": "; capped by the VaR budget",
         "cash": "; capped by available cash",
-        "holdings": "; all of the shares held",
-        "target": "",
-        "kelly": "",
     }.get(reason, "")
 
 
@@ -313,25 +281,9 @@ _HOLD_TEXT: dict[str, tuple[str, str]] = {
         "The signal is not strong enough to act on for a {profile} investor, so we suggest doing nothing today.",
         "Not strong enough to act on for your {profile} profile: hold.",
     ),
-    "no_kelly_edge": (
-        "The possible gain is too small for the risk, so we suggest doing nothing today.",
-        "No Kelly edge at this payoff ratio (f* <= 0): hold.",
-    ),
-    "payoff_unknown": (
-        "We cannot size this safely today, so we suggest doing nothing.",
-        "The model version has no payoff ratio, so no Kelly size can be computed: hold.",
-    ),
     "no_equity": (
         "Your portfolio has no money in it yet, so there is nothing to suggest.",
         "The portfolio has no value to size against: hold.",
-    ),
-    "nothing_held": (
-        "The model leans down, but you hold no {symbol} to sell, so there is nothing to do.",
-        "Bearish, but you hold no {symbol} and short selling is not available to you: hold.",
-    ),
-    "at_target": (
-        "You already hold as much {symbol} as we would suggest.",
-        "The position is already at or above its Kelly target: hold.",
     ),
     "weight_limit": (
         "{symbol} is already as large a part of your money as a {profile} investor should hold ({limit}).",
@@ -379,7 +331,7 @@ def _hold_reason(f: Facts, experience: str) -> str:
 
 def _why_policy(f: Facts, experience: str) -> str:
     """What drove the policy's target: volatility, the trend filter, the drawdown brake or the model tilt."""
-    pol = f.policy or {}
+    pol = f.policy
     driver = str(pol.get("driver", ""))
     target = float(pol.get("weight", 0.0))
     vol, before = float(pol.get("volatility", 0.0)), float(pol.get("volatility_before", float("nan")))
@@ -460,23 +412,16 @@ def _no_edge_note(f: Facts, experience: str) -> str:
 
 
 def reasoning_text(facts: Facts, *, experience: str) -> str:
-    """The full reason: what the model says, why (top features), and what the risk checks did."""
+    """The full reason: a trim above the cap, what drove the policy's target, what the risk checks did, the model's
+    top features when it has a demonstrated edge (else a note that it has none), and a size personalisation shrank."""
     if experience not in (BEGINNER, INTERMEDIATE, ADVANCED):
         experience = BEGINNER  # the safest wording when the level is unknown
-    if facts.policy is not None:
-        policy_parts = [
-            _trim(facts, experience),
-            _why_policy(facts, experience),
-            _risk_checks(facts, experience),
-            _no_edge_note(facts, experience),
-            _drivers(facts, experience) if facts.model_skill > 0 else "",
-            _personal_size(facts, experience),
-        ]
-        return " ".join(p for p in policy_parts if p)
     parts = [
-        _why_model(facts, experience),
-        _drivers(facts, experience),
+        _trim(facts, experience),
+        _why_policy(facts, experience),
         _risk_checks(facts, experience),
+        _no_edge_note(facts, experience),
+        _drivers(facts, experience) if facts.model_skill > 0 else "",
         _personal_size(facts, experience),
     ]
     return " ".join(p for p in parts if p)

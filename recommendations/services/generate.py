@@ -181,15 +181,16 @@ def recommendations_generate(
             payoff_ratio=signal.payoff_ratio,
             short_reserve=float(SHORT_RESERVE),
         )
-        targets = [policy.get(p.name, {}).get(symbol) for p in profiles]
-        if any(t is None for t in targets):
+        found = [policy.get(p.name, {}).get(symbol) for p in profiles]
+        targets = [t for t in found if t is not None]
+        if len(targets) < len(found):
             result.missing[symbol] = f"no policy target for {symbol} on {day}"
             continue
         sized = sizing.size_to_target(
             accounts,
             market,
-            target_weight=np.array([t.weight for t in targets if t is not None]),
-            min_trade=np.array([t.min_trade for t in targets if t is not None]),
+            target_weight=np.array([t.weight for t in targets]),
+            min_trade=np.array([t.min_trade for t in targets]),
         )
         if personaliser is not None:  # personalisation hook (2/3): shrinks buys/new shorts only, never above `sized`
             sized = personaliser.adapt(symbol=symbol, user_ids=user_ids, sized=sized, market=market, accounts=accounts)
@@ -389,8 +390,8 @@ def _row(
     expires_on: date,
     evaluate_on: date,
     market_conditions: dict[str, Any],
+    target: daily.SymbolTarget,
     personal: tuple[float, float] | None = None,
-    target: daily.SymbolTarget | None = None,
 ) -> Recommendation:
     action = str(sized.action[i])
     side = str(sized.side[i])
@@ -416,21 +417,18 @@ def _row(
         shares=float(shares),
         price=float(price),
         p_up=signal.p_up,
-        horizon_days=horizon,
         profile=profile.name,
         max_weight=float(profile.max_position_weight),
         weight_after=float(sized.weight_after[i]),
         var_after_pct=var_after_pct,
         var_budget_pct=float(profile.var_budget_1d_95),
-        kelly_full=float(sized.kelly_full[i]),
-        kelly_fraction=float(profile.kelly_fraction),
         reason=reason,
+        policy=target.as_dict(),
         contributions=signal.top_contributions,
         feature_values=signal.feature_values,
         # (size the risk limits allowed, learned scale) when personalisation shrank this size: the reason says so.
         personal_base_shares=personal[0] if personal else 0.0,
         personal_size_scale=personal[1] if personal else 1.0,
-        policy=target.as_dict() if target is not None else None,
         model_skill=signal.skill if math.isfinite(signal.skill) else 0.0,
         model_hit_rate=signal.hit_rate,
         weight_before=weight_before,
@@ -443,7 +441,7 @@ def _row(
         "contributions": [[n, round(v, 6)] for n, v in signal.top_contributions],
         "feature_values": {k: round(v, 6) for k, v in signal.feature_values.items()},
         "model_label": signal.model_label,
-        "policy": target.as_dict() if target is not None else None,
+        "policy": target.as_dict(),
         "skill": round(signal.skill, 6) if math.isfinite(signal.skill) else 0.0,
         "combiner_weights": {k: round(float(v), 6) for k, v in signal.combiner_weights.items()},
         "sizing": {
