@@ -5,7 +5,7 @@
 - :func:`preference_profile_reset` forgets what was learned about a user (the Settings page's "reset").
 - :class:`Personaliser` is what :func:`recommendations.services.generate.recommendations_generate` uses when the
   flag is on: it shrinks risk-increasing sizes by the user's learned scale (never above what sizing allowed) and
-  lets the contextual bandit (:mod:`recommendations.bandit`) order the day's cards and fold the ones below what the
+  lets the contextual bandit (:mod:`recommendations.core.bandit`) order the day's cards and fold the ones below what the
   user usually acts on: risk-rule sales of held shares first and never folded, then the decision cards by their
   Thompson-sampled P(accept), then the folded ones, then the HOLDs (information, nothing to answer). The bandit's
   prior is the population's: the pooled statistics of the users who answered the questionnaire the same way (the
@@ -50,22 +50,26 @@ def _optional_fraction(value: float | None) -> Decimal | None:
 
 
 def bandit_stats(answers: pd.DataFrame) -> bandit.ArmStats:
-    """The bandit's statistics of one user's answers (columns of :func:`~recommendations.acceptance.answers_frame`)."""
-    stats = bandit.ArmStats()
-    for row in answers.itertuples(index=False):
-        x = bandit.context_vector(
-            symbol=str(row.symbol),
-            action=str(row.action),
-            confidence=float(row.confidence),
-            risk_score=float(row.risk_score),
-            size_pct=float(row.size_pct),
-        )
-        stats.update(x, 1.0 if row.accepted else 0.0)
-    return stats
+    """The bandit's statistics of one user's answers (columns of :func:`~recommendations.acceptance.answers_frame`):
+    what :meth:`~recommendations.core.bandit.ArmStats.update` would build answer by answer, as two matrix products."""
+    if answers.empty:
+        return bandit.ArmStats()
+    xs = np.vstack(
+        [
+            bandit.context_vector(
+                symbol=str(symbol), action=str(action), confidence=float(conf), risk_score=float(risk), size_pct=float(size)
+            )
+            for symbol, action, conf, risk, size in answers[
+                ["symbol", "action", "confidence", "risk_score", "size_pct"]
+            ].itertuples(index=False, name=None)
+        ]
+    )
+    rewards = answers["accepted"].to_numpy(dtype=float)
+    return bandit.ArmStats(xtx=xs.T @ xs, xty=xs.T @ rewards, n=int(rewards.size))
 
 
 def _cards_read(user_ids: list[int], since: dict[int, Any]) -> dict[int, float | None]:
-    """Each user's :func:`~recommendations.personalisation.cards_read` from the decision cards shown open to them.
+    """Each user's :func:`~recommendations.core.learned_profile.cards_read` from the decision cards shown open to them.
 
     A day counts once it is over for the user: every day but their latest, whose cards may still be answered.
     """
@@ -95,7 +99,7 @@ def preference_profiles_recompute(*, user_ids: list[int] | None = None) -> int:
     """Recompute and store the learned profile of ``user_ids`` (default: every user with an answer); returns how many.
 
     Learns from the answers to decision cards (BUY, SELL) given after the user's last reset. The stored JSON is the
-    :class:`~recommendations.personalisation.Profile` plus ``"bandit"``: the bandit's sufficient statistics. A listed
+    :class:`~recommendations.core.learned_profile.Profile` plus ``"bandit"``: the bandit's sufficient statistics. A listed
     user without answers gets the neutral profile (which changes nothing). Idempotent.
     """
     answers = answers_frame(user_ids=user_ids)
@@ -106,29 +110,37 @@ def preference_profiles_recompute(*, user_ids: list[int] | None = None) -> int:
     )
     read = _cards_read(targets, resets)
     now = timezone.now()
+    rows: dict[int, dict[str, Any]] = {}
+    for uid in targets:
+        group = groups.get(uid)
+        if group is not None and uid in resets:
+            group = group[group["timestamp"] >= resets[uid]]
+        decisions = pers.decision_answers(group) if group is not None else None
+        if decisions is not None and not decisions.empty:
+            profile = pers.build_profile(decisions)
+            stats = bandit_stats(decisions)
+        else:
+            profile, stats = pers.NEUTRAL, bandit.ArmStats()
+        profile = replace(profile, cards_read=read.get(uid))
+        rows[uid] = {
+            "responses": profile.responses,
+            "acceptance_rate": _fraction(profile.acceptance_rate),
+            "confidence_threshold": _optional_fraction(profile.confidence_threshold),
+            "size_scale": _fraction(profile.size_scale),
+            "profile": {**profile.as_dict(), "bandit": stats.as_dict()} if stats.n else profile.as_dict(),
+            "computed_at": now,
+        }
+    fields = ["responses", "acceptance_rate", "confidence_threshold", "size_scale", "profile", "computed_at"]
     with transaction.atomic():
-        for uid in targets:
-            group = groups.get(uid)
-            if group is not None and uid in resets:
-                group = group[group["timestamp"] >= resets[uid]]
-            decisions = pers.decision_answers(group) if group is not None else None
-            if decisions is not None and not decisions.empty:
-                profile = pers.build_profile(decisions)
-                stats = bandit_stats(decisions)
-            else:
-                profile, stats = pers.NEUTRAL, bandit.ArmStats()
-            profile = replace(profile, cards_read=read.get(uid))
-            UserPreferenceProfile.objects.update_or_create(
-                user_id=uid,
-                defaults={
-                    "responses": profile.responses,
-                    "acceptance_rate": _fraction(profile.acceptance_rate),
-                    "confidence_threshold": _optional_fraction(profile.confidence_threshold),
-                    "size_scale": _fraction(profile.size_scale),
-                    "profile": {**profile.as_dict(), "bandit": stats.as_dict()} if stats.n else profile.as_dict(),
-                    "computed_at": now,
-                },
-            )
+        # One UPDATE per batch for the users who have a profile (the reset date is not written: a reset meanwhile
+        # keeps it), a get-or-create for the few who have none yet.
+        stored = UserPreferenceProfile.objects.select_for_update().filter(user_id__in=list(rows)).in_bulk(field_name="user_id")
+        for uid, obj in stored.items():
+            for name, value in rows[uid].items():
+                setattr(obj, name, value)
+        UserPreferenceProfile.objects.bulk_update(list(stored.values()), fields, batch_size=500)
+        for uid in rows.keys() - stored.keys():
+            UserPreferenceProfile.objects.update_or_create(user_id=uid, defaults=rows[uid])
     return len(targets)
 
 
@@ -226,7 +238,7 @@ class Personaliser:
     def adapt(
         self, *, symbol: str, user_ids: list[int], sized: sizing.Sizing, market: sizing.Market, accounts: sizing.Accounts
     ) -> sizing.Sizing:
-        """``sized`` with each user's risk adaptation applied (:func:`recommendations.personalisation.adapt_sizing`)."""
+        """``sized`` with each user's risk adaptation applied (:func:`recommendations.core.learned_profile.adapt_sizing`)."""
         scale = np.array([self.profile(uid).size_scale for uid in user_ids], dtype=float)
         adapted = pers.adapt_sizing(
             sized,
@@ -244,7 +256,7 @@ class Personaliser:
     def rank(self, rows: list[Recommendation]) -> None:
         """Set ``priority`` (1 first, per user), ``acceptance_probability`` and the audit trail on unsaved ``rows``.
 
-        The bandit (:func:`recommendations.bandit.decide`) orders and folds each user's cards of the day. Never
+        The bandit (:func:`recommendations.core.bandit.decide`) orders and folds each user's cards of the day. Never
         removes a row and never changes an action; sales of held shares come first and are never folded. A HOLD
         asks nothing: it has no P(accept) and comes after the decision cards.
         """
