@@ -6,8 +6,8 @@ over the investor's whole history) in :class:`~recommendations.api.stats.Recomme
 shape. A request reads one aggregate, the fingerprint of the investor's recommendations, and the cache entry
 stored under it; the six aggregates run only when the fingerprint is new.
 
-The fingerprint is the number of recommendations, how many are accepted, rejected, expired and scored, and
-the newest ``updated_at``. Every change the statistics can see moves it: a new card adds one to the count; an
+The fingerprint is how many recommendations there are per status and scored-or-not, with the newest
+``updated_at`` of each group. Every change the statistics can see moves it: a new card adds one to the count; an
 answer, an expiry and a score move a row one way (pending to accepted, rejected or expired; unscored to
 scored), so a count changes whatever order concurrent transactions commit in; any other write goes through
 ``save()`` or sets ``updated_at`` (the evaluate and expiry services do). Erasing a user's data moves their rows
@@ -17,15 +17,16 @@ changed: the next request finds no entry under the new fingerprint and computes 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max
 
 from accounts.models import User
 from recommendations.api.stats import RecommendationStatisticsSerializer, user_statistics
-from recommendations.models import Recommendation, RecommendationStatus
+from recommendations.models import Recommendation
 
 #: Part of every key: change it when the stored shape changes, so old entries are never read.
 CACHE_FORMAT = 1
@@ -34,21 +35,19 @@ CACHE_SECONDS = 24 * 3600
 
 
 def recommendations_fingerprint(*, user: User) -> str:
-    """What the investor's recommendations look like to the statistics, in one query (see the module docstring)."""
-    row = (
+    """What the investor's recommendations look like to the statistics, in one query (see the module docstring):
+    per status and scored-or-not, how many there are and the newest ``updated_at``. A GROUP BY over two columns:
+    far cheaper to build and run than conditional counts."""
+    rows = (
         Recommendation.objects.filter(user=user)
         .order_by()
-        .aggregate(
-            total=Count("id"),
-            accepted=Count("id", filter=Q(status=RecommendationStatus.ACCEPTED)),
-            rejected=Count("id", filter=Q(status=RecommendationStatus.REJECTED)),
-            expired=Count("id", filter=Q(status=RecommendationStatus.EXPIRED)),
-            scored=Count("id", filter=Q(outcome_evaluated=True)),
-            last=Max("updated_at"),
-        )
+        .values_list("status", "outcome_evaluated")
+        .annotate(n=Count("id"), last=Max("updated_at"))
     )
-    last = row["last"].isoformat() if row["last"] is not None else "-"
-    return f"{row['total']}.{row['accepted']}.{row['rejected']}.{row['expired']}.{row['scored']}.{last}"
+    return ";".join(
+        f"{status}.{int(scored)}.{n}.{last.isoformat() if last is not None else '-'}"
+        for status, scored, n, last in sorted(rows, key=lambda row: (row[0], row[1]))
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -63,7 +62,8 @@ def _plain(value: Any) -> Any:
 def recommendation_statistics(*, user: User) -> dict[str, Any]:
     """``user``'s statistics overall, per symbol and per model version, serialised: from the cache when the
     fingerprint of their recommendations is unchanged, else computed and stored."""
-    key = f"insights:recommendation-stats:{CACHE_FORMAT}:{user.pk}:{recommendations_fingerprint(user=user)}"
+    fingerprint = hashlib.sha256(recommendations_fingerprint(user=user).encode()).hexdigest()[:32]
+    key = f"insights:recommendation-stats:{CACHE_FORMAT}:{user.pk}:{fingerprint}"
     stored = cache.get(key)
     if isinstance(stored, dict):
         return stored
