@@ -2,7 +2,8 @@
 
 The learning app shows its models; whether they helped lives to its right: how the recommendations did once
 scored (the ``live`` block: accuracy beside the base rate, acceptance, calibration, overall and per model
-version, from :mod:`recommendations.stats`) and what the acceptance model learned (its stored feature importances,
+version: :mod:`recommendations.stats`' own typed result, which the page reads as it is and the API publishes with
+the recommendations stats API's serializers) and what the acceptance model learned (its stored feature importances,
 read from the newest :class:`~recommendations.models.AcceptanceModelVersion` row; the artifact is not loaded).
 Both are read on every request that shows them: a few queries at most.
 """
@@ -10,40 +11,21 @@ Both are read on every request that shows them: a few queries at most.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field, fields
 from typing import Any, TypedDict
 
 from recommendations import stats
 from recommendations.models import AcceptanceModelVersion
 
 
-class LiveCalibrationBucket(TypedDict):
-    lower: float
-    upper: float
-    evaluated: int
-    mean_confidence: float
-    hit_rate: float
+@dataclass
+class LivePerformance(stats.RecommendationStats):
+    """Every user's recommendations taken together (the inherited figures, as :func:`recommendations.stats.
+    recommendation_stats` computes them) and the same figures per model version (each ``key`` a model version id,
+    ``None`` for those made without a registered model), as :func:`recommendations.stats.recommendation_stats_by`
+    computes them."""
 
-
-class LiveGroup(TypedDict):
-    """Scored recommendations of one group (all, or one model version). Rates are ``None`` with nothing behind them."""
-
-    total: int
-    answered: int
-    accepted: int
-    acceptance_rate: float | None
-    evaluated: int
-    correct: int
-    accuracy: float | None
-    base_rate: float | None
-    calibration: list[LiveCalibrationBucket]
-
-
-class LiveModelVersion(LiveGroup):
-    model_version_id: int | None
-
-
-class LivePerformance(LiveGroup):
-    by_model_version: list[LiveModelVersion]
+    by_model_version: list[stats.RecommendationStats] = field(default_factory=list)
 
 
 class AcceptanceImportance(TypedDict):
@@ -58,40 +40,13 @@ class AcceptanceImportance(TypedDict):
     importances: list[tuple[str, float]]
 
 
-def _group(s: stats.RecommendationStats) -> LiveGroup:
-    calibration: list[LiveCalibrationBucket] = [
-        {
-            "lower": b.lower,
-            "upper": b.upper,
-            "evaluated": b.evaluated,
-            "mean_confidence": b.mean_confidence,
-            "hit_rate": b.hit_rate,
-        }
-        for b in s.calibration
-    ]
-    return {
-        "total": s.total,
-        "answered": s.answered,
-        "accepted": s.accepted,
-        "acceptance_rate": s.acceptance_rate,
-        "evaluated": s.evaluated,
-        "correct": s.correct,
-        "accuracy": s.accuracy,
-        "base_rate": s.base_rate,
-        "calibration": calibration,
-    }
-
-
 def live_performance() -> LivePerformance | None:
     """Every user's recommendations together, and per model version; ``None`` while there are none (four queries)."""
     overall = stats.recommendation_stats()
     if overall.total == 0:
         return None
-    by_version: list[LiveModelVersion] = [
-        {**_group(s), "model_version_id": s.key}  # type: ignore[typeddict-item]
-        for s in stats.recommendation_stats_by(dimension="model_version")
-    ]
-    return {**_group(overall), "by_model_version": by_version}  # type: ignore[typeddict-item]
+    figures = {f.name: getattr(overall, f.name) for f in fields(overall)}
+    return LivePerformance(**figures, by_model_version=stats.recommendation_stats_by(dimension="model_version"))
 
 
 def _finite(value: Any) -> float | None:

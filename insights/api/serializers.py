@@ -1,6 +1,8 @@
 """Shapes of the APIs composed here: the portfolio analytics with the investor's recommendation statistics, and the
 learning performance summary with its ``live`` block (how the recommendations did once scored, from
-:mod:`insights.learning_loop`)."""
+:mod:`insights.learning_loop`). Both publish :mod:`recommendations.stats`' figures with the serializers of
+``GET /api/recommendations/{user_id}/stats`` (:mod:`recommendations.api.stats`), so a figure has one shape and
+one meaning wherever it appears."""
 
 from __future__ import annotations
 
@@ -9,37 +11,13 @@ from rest_framework import serializers
 
 from learning.api.serializers import PerformanceSerializer
 from portfolios.api.serializers import AnalyticsSerializer
-from recommendations.api.stats import RecommendationStatisticsSerializer
+from recommendations.api.stats import GroupStatsSerializer, ModelVersionStatsSerializer, RecommendationStatisticsSerializer
 
 
-class LiveCalibrationBucketSerializer(serializers.Serializer):
-    lower = serializers.FloatField(help_text="Lower confidence bound (included)")
-    upper = serializers.FloatField(help_text="Upper confidence bound (excluded, except 1.0)")
-    evaluated = serializers.IntegerField()
-    mean_confidence = serializers.FloatField()
-    hit_rate = serializers.FloatField(help_text="Share of the bucket whose call was right")
-
-
-class LiveGroupSerializer(serializers.Serializer):
-    total = serializers.IntegerField(help_text="Recommendations made")
-    answered = serializers.IntegerField(help_text="Accepted + rejected")
-    accepted = serializers.IntegerField()
-    acceptance_rate = serializers.FloatField(allow_null=True, help_text="Accepted / answered")
-    evaluated = serializers.IntegerField(help_text="Scored at their horizon")
-    correct = serializers.IntegerField()
-    accuracy = serializers.FloatField(allow_null=True, help_text="Correct / evaluated (BUY up, SELL down, HOLD in band)")
-    base_rate = serializers.FloatField(
-        allow_null=True, help_text="Accuracy the same mix of calls would have had by luck on the same scored rows"
-    )
-    calibration = LiveCalibrationBucketSerializer(many=True, help_text="Confidence buckets of 0.1: mean confidence vs hit rate")
-
-
-class LiveModelVersionSerializer(LiveGroupSerializer):
-    model_version_id = serializers.IntegerField(allow_null=True, help_text="null: made without a registered model")
-
-
-class LivePerformanceSerializer(LiveGroupSerializer):
-    by_model_version = LiveModelVersionSerializer(many=True)
+# Every user's recommendations together, with the same figures per model version: the stats API's own serializers
+# over insights.learning_loop.LivePerformance. (No docstring: drf-spectacular would publish it as a description.)
+class LivePerformanceSerializer(GroupStatsSerializer):
+    by_model_version = ModelVersionStatsSerializer(many=True)
 
 
 class AcceptanceReliabilityBinSerializer(serializers.Serializer):
@@ -77,8 +55,10 @@ class PersonalisationQualitySerializer(serializers.Serializer):
 class LearningPerformanceSerializer(PerformanceSerializer):
     live = LivePerformanceSerializer(
         allow_null=True,
-        help_text="How the recommendations made so far did, all users together and per model version: acceptance "
-        "rate, accuracy of the scored ones beside their base rate, calibration (null until there are recommendations).",
+        help_text="How the recommendations made so far did, all users together and per model version, in the shape of "
+        "`GET /api/recommendations/{user_id}/stats`: acceptance rate, accuracy of the scored ones beside their base "
+        "rate, the share whose price rose, accuracy and base rate per action, calibration (null until there are "
+        "recommendations).",
     )
     personalisation = PersonalisationQualitySerializer(
         allow_null=True,

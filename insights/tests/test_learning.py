@@ -16,6 +16,7 @@ from accounts.factories import UserFactory
 from insights import learning_loop
 from learning.tests.helpers import analyst_user, operator_user
 from portfolios.factories import funded_investor
+from recommendations import stats
 from recommendations.factories import RecommendationFactory
 from recommendations.models import AcceptanceModelVersion, RecommendationStatus
 
@@ -23,9 +24,11 @@ pytestmark = [pytest.mark.django_db]
 D = Decimal
 
 
-def _scored(user, *, correct, outcome, status=RecommendationStatus.REJECTED, version=None, day=1):
+def _scored(user, *, correct, outcome, status=RecommendationStatus.REJECTED, version=None, day=1, action="BUY"):
     return RecommendationFactory(
         user=user,
+        recommendation_type=action,
+        trade_side="" if action == "HOLD" else action,
         recommended_price=D("100.00"),
         outcome_price=D(outcome),
         outcome_evaluated=True,
@@ -52,13 +55,15 @@ def test_live_counts_every_users_recommendations_overall_and_per_model_version()
     live = learning_loop.live_performance()
 
     assert live is not None
-    assert (live["total"], live["answered"], live["accepted"], live["evaluated"], live["correct"]) == (4, 3, 2, 3, 2)
-    assert live["acceptance_rate"] == pytest.approx(2 / 3) and live["accuracy"] == pytest.approx(2 / 3)
-    assert live["base_rate"] == pytest.approx(2 / 3)  # three BUYs; two of the three moves went up
-    assert sum(b["evaluated"] for b in live["calibration"]) == 3
-    versions = {g["model_version_id"]: g for g in live["by_model_version"]}
+    assert (live.total, live.answered, live.accepted, live.evaluated, live.correct) == (4, 3, 2, 3, 2)
+    assert live.acceptance_rate == pytest.approx(2 / 3) and live.accuracy == pytest.approx(2 / 3)
+    assert live.base_rate == pytest.approx(2 / 3)  # three BUYs; two of the three moves went up
+    assert live.up_share == pytest.approx(2 / 3)
+    assert [(a.action, a.evaluated, a.correct) for a in live.by_action] == [("BUY", 3, 2)]
+    assert sum(b.evaluated for b in live.calibration) == 3
+    versions = {g.key: g for g in live.by_model_version}
     assert set(versions) == {7, 8, None}
-    assert (versions[7]["evaluated"], versions[7]["accuracy"]) == (2, 0.5) and versions[8]["accuracy"] == 1.0
+    assert (versions[7].evaluated, versions[7].accuracy) == (2, 0.5) and versions[8].accuracy == 1.0
 
 
 def test_the_performance_api_shows_live_figures_to_analysts():
@@ -69,7 +74,10 @@ def test_the_performance_api_shows_live_figures_to_analysts():
     live = client.get("/api/learning/performance").json()["live"]
 
     assert (live["evaluated"], live["accuracy"], live["base_rate"], live["acceptance_rate"]) == (1, 1.0, 1.0, 1.0)
+    assert live["up_share"] == 1.0
+    assert live["by_action"] == [{"action": "BUY", "evaluated": 1, "correct": 1, "accuracy": 1.0, "base_rate": 1.0}]
     assert live["by_model_version"][0]["model_version_id"] is None
+    assert live["by_model_version"][0]["by_action"] == live["by_action"]
 
 
 def _acceptance_version(number: int, importance: list[list[object]]) -> AcceptanceModelVersion:
@@ -168,13 +176,13 @@ def test_the_page_says_so_when_no_acceptance_model_exists():
 
 
 def test_the_page_shows_live_accuracy_beside_the_base_rate(monkeypatch: pytest.MonkeyPatch) -> None:
-    group = _live_group(calibration=[])
-    by_version = [{**group, "model_version_id": 7}]
-    monkeypatch.setattr(learning_loop, "live_performance", lambda: {**group, "by_model_version": by_version})
+    monkeypatch.setattr(learning_loop, "live_performance", lambda: _live(versions=[7, None]))
 
     html = _page()
 
-    assert 'data-live="accuracy">75 %' in html and 'data-live="base-rate">50 %' in html and "#7" in html
+    assert 'data-live="accuracy">75 %' in html and 'data-live="base-rate">50 %' in html
+    assert 'data-live="acceptance">50 %' in html
+    assert "<td>#7</td>" in html and "<td>no registered model</td>" in html
 
 
 # --- GET /api/learning/performance: the `live` block ---------------------------------------------------------------
@@ -189,20 +197,45 @@ def _api(user: Any) -> APIClient:
     return client
 
 
-def _live_group(**extra: Any) -> dict[str, Any]:
-    bucket = {"lower": 0.6, "upper": 0.7, "evaluated": 4, "mean_confidence": 0.64, "hit_rate": 0.75}
+def _figures(key: Any = None) -> dict[str, Any]:
+    """One group's figures as :mod:`recommendations.stats` types them: 10 made, 8 answered, 4 accepted, 4 scored
+    BUYs of which 3 right; one of the four moves went up."""
     return {
+        "key": key,
         "total": 10,
         "answered": 8,
         "accepted": 4,
-        "acceptance_rate": 0.5,
         "evaluated": 4,
         "correct": 3,
-        "accuracy": 0.75,
-        "base_rate": 0.5,
-        "calibration": [bucket],
-        **extra,
+        "base_rate": 0.25,
+        "up_share": 0.25,
+        "by_status": {"accepted": 4, "rejected": 4, "pending": 2},
+        "by_action": [stats.ActionStats(action="BUY", evaluated=4, correct=3, base_rate=0.25)],
+        "calibration": [stats.CalibrationBucket(lower=0.6, upper=0.7, evaluated=4, mean_confidence=0.64, hit_rate=0.75)],
     }
+
+
+def _live(*, versions: list[int | None]) -> learning_loop.LivePerformance:
+    figures = {**_figures(), "base_rate": 0.5}
+    return learning_loop.LivePerformance(
+        **figures, by_model_version=[stats.RecommendationStats(**_figures(key)) for key in versions]
+    )
+
+
+#: The live block's fields before it took the stats API's serializers; none may go away or change meaning.
+LIVE_GROUP_FIELDS = {
+    "total",
+    "answered",
+    "accepted",
+    "acceptance_rate",
+    "evaluated",
+    "correct",
+    "accuracy",
+    "base_rate",
+    "calibration",
+}
+#: What the stats API's group has besides them.
+ADDED_FIELDS = {"up_share", "by_action"}
 
 
 def test_performance_carries_the_live_block(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,7 +243,7 @@ def test_performance_carries_the_live_block(monkeypatch: pytest.MonkeyPatch) -> 
 
     def live() -> Any:
         calls.append(1)
-        return {**_live_group(), "by_model_version": [_live_group(model_version_id=None)]}
+        return _live(versions=[None])
 
     monkeypatch.setattr(learning_loop, "live_performance", live)
 
@@ -218,8 +251,41 @@ def test_performance_carries_the_live_block(monkeypatch: pytest.MonkeyPatch) -> 
 
     assert calls == [1]
     assert body["live"]["accuracy"] == 0.75 and body["live"]["base_rate"] == 0.5 and body["live"]["acceptance_rate"] == 0.5
-    assert body["live"]["calibration"][0]["hit_rate"] == 0.75
-    assert body["live"]["by_model_version"][0]["model_version_id"] is None
+    assert body["live"]["calibration"] == [
+        {"lower": 0.6, "upper": 0.7, "evaluated": 4, "mean_confidence": 0.64, "hit_rate": 0.75}
+    ]
+    assert body["live"]["up_share"] == 0.25
+    assert body["live"]["by_action"] == [{"action": "BUY", "evaluated": 4, "correct": 3, "accuracy": 0.75, "base_rate": 0.25}]
+    (version,) = body["live"]["by_model_version"]
+    assert version["model_version_id"] is None and version["base_rate"] == 0.25 and version["accuracy"] == 0.75
+
+
+def test_the_live_block_keeps_every_field_it_had_and_gains_the_stats_apis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(learning_loop, "live_performance", lambda: _live(versions=[7, None]))
+
+    live = _api(analyst_user()).get(PERFORMANCE).json()["live"]
+
+    assert set(live) == LIVE_GROUP_FIELDS | ADDED_FIELDS | {"by_model_version"}
+    assert [set(g) for g in live["by_model_version"]] == [LIVE_GROUP_FIELDS | ADDED_FIELDS | {"model_version_id"}] * 2
+    assert [g["model_version_id"] for g in live["by_model_version"]] == [7, None]
+
+
+def test_the_live_block_reports_what_the_stats_api_reports_for_the_same_rows():
+    investor = funded_investor("1000.00")
+    _scored(investor, correct=True, outcome="105.00", status=RecommendationStatus.ACCEPTED, version=7, day=1)
+    _scored(investor, correct=False, outcome="96.00", version=7, day=2)
+    _scored(investor, correct=True, outcome="95.00", version=None, day=3, action="SELL")
+    RecommendationFactory(user=investor, recommendation_type="HOLD", trade_side="", trading_date=date(2024, 5, 4))
+    operator = _api(operator_user())  # staff: may read any investor's statistics and the learning API
+
+    live = operator.get(PERFORMANCE).json()["live"]
+    mine = operator.get(f"/api/recommendations/{investor.pk}/stats").json()
+
+    by_model_version = live.pop("by_model_version")
+    assert live == mine["overall"] and live["evaluated"] == 3
+    assert [a["action"] for a in live["by_action"]] == ["BUY", "SELL"]
+    assert by_model_version == mine["by_model_version"]
+    assert sorted(g["model_version_id"] or 0 for g in by_model_version) == [0, 7]
 
 
 def test_performance_live_is_null_before_any_recommendation():
@@ -229,7 +295,7 @@ def test_performance_live_is_null_before_any_recommendation():
 
 
 def test_the_live_block_is_refused_to_anonymous_callers_and_investors(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(learning_loop, "live_performance", lambda: {**_live_group(), "by_model_version": []})
+    monkeypatch.setattr(learning_loop, "live_performance", lambda: _live(versions=[]))
 
     anonymous, investor = _api(None).get(PERFORMANCE), _api(UserFactory()).get(PERFORMANCE)
 
@@ -245,7 +311,17 @@ def test_the_schema_documents_the_live_block() -> None:
     components = schema["components"]["schemas"]
     live = components["Performance"]["properties"]["live"]
     ref = (live.get("allOf") or live.get("oneOf") or [live])[0]["$ref"].rsplit("/", 1)[-1]
-    assert {"accuracy", "base_rate", "acceptance_rate", "calibration", "by_model_version"} <= set(components[ref]["properties"])
+    block = components[ref]["properties"]
+    assert set(block) == LIVE_GROUP_FIELDS | ADDED_FIELDS | {"by_model_version"}
+    assert live["nullable"] is True
+    # The stats API's own components, not copies: the same figure has one definition in the schema.
+    assert {name: definition for name, definition in block.items() if name != "by_model_version"} == components["GroupStats"][
+        "properties"
+    ]
+    assert block["by_model_version"]["items"]["$ref"].endswith("/ModelVersionStats")
+    assert components["ModelVersionStats"]["properties"]["model_version_id"]["nullable"] is True
+    assert block["calibration"]["items"]["$ref"].endswith("/CalibrationBucket")
+    assert [name for name in components if name.startswith("Live")] == [ref]
     operation = schema["paths"][PERFORMANCE]["get"]
     assert operation["tags"] == ["learning"] and {"401", "403"} <= set(operation["responses"])
 

@@ -1,6 +1,7 @@
 """Every place that shows how the recommendations did reads one selector (``recommendations.stats``): the History
-page, ``GET /api/recommendations/me/stats``, the portfolio analytics block, the System page's figures and
-``/metrics`` report the same accuracy, base rate and acceptance for the same rows."""
+page, ``GET /api/recommendations/me/stats``, the portfolio analytics block, the System page's figures, ``/metrics``,
+the Learning page's live table and the ``live`` block of ``GET /api/learning/performance`` report the same
+accuracy, base rate and acceptance for the same rows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
 from insights.system import system_metrics
+from learning.tests.helpers import analyst_user
 from portfolios.factories import funded_investor
 from recommendations.factories import RecommendationFactory
 from recommendations.models import RecommendationStatus, RecommendationType
@@ -68,7 +70,7 @@ def _pct(value: float) -> str:
     return f"{round(value * 100)} %"
 
 
-def test_history_page_stats_api_analytics_system_and_metrics_agree(client, settings, investor):
+def test_history_page_stats_api_analytics_system_metrics_and_learning_agree(client, settings, investor):
     client.force_login(investor)
 
     html = client.get(reverse("recommendations:history")).content.decode()
@@ -84,9 +86,15 @@ def test_history_page_stats_api_analytics_system_and_metrics_agree(client, setti
     settings.METRICS_TOKEN = TOKEN
     body = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
     metrics = {f.name: f.samples[0].value for f in text_string_to_metric_families(body) if f.samples}
+    client.force_login(analyst_user(username="analyst"))  # the Learning page and API show every user's figures to analysts
+    live = client.get("/api/learning/performance").json()["live"]
+    page = client.get(reverse("learning")).content.decode()
+    learning_page = tuple(
+        re.search(rf'data-live="{name}">([^<]*)<', page).group(1) for name in ("accuracy", "base-rate", "acceptance")
+    )
 
-    assert history == (_pct(ACCURACY), _pct(BASE_RATE), _pct(ACCEPTANCE))
-    for figures in (api, analytics, system):
+    assert history == learning_page == (_pct(ACCURACY), _pct(BASE_RATE), _pct(ACCEPTANCE))
+    for figures in (api, analytics, system, live):
         assert (figures["evaluated"], figures["correct"], figures["answered"]) == (4, 2, 3)
         assert figures["accuracy"] == pytest.approx(ACCURACY)
         assert figures["base_rate"] == pytest.approx(BASE_RATE)
@@ -94,3 +102,6 @@ def test_history_page_stats_api_analytics_system_and_metrics_agree(client, setti
     assert metrics["quantai_recommendation_accuracy"] == pytest.approx(ACCURACY)
     assert metrics["quantai_recommendation_base_rate"] == pytest.approx(BASE_RATE)
     assert metrics["quantai_recommendation_acceptance_rate"] == pytest.approx(ACCEPTANCE)
+    # The live block is the stats API's shape too: the same share of rises and the same per-action figures.
+    assert live["up_share"] == api["up_share"] == pytest.approx(0.25)
+    assert live["by_action"] == api["by_action"] and [a["action"] for a in live["by_action"]] == ["BUY", "SELL", "HOLD"]

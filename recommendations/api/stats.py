@@ -3,6 +3,10 @@
 Accuracy with its base rate beside it, acceptance rate and calibration, overall, per symbol and per model
 version (definitions in :mod:`recommendations.stats`). Same scoping as the list: ``me`` or your own id; another
 investor's id answers 404; staff may read anyone's.
+
+The serializers here are the one published shape of :class:`~recommendations.stats.RecommendationStats`: the
+portfolio analytics and the ``live`` block of ``GET /api/learning/performance`` (composed to the right of this
+app) publish the same figures with them.
 """
 
 from __future__ import annotations
@@ -37,19 +41,21 @@ class ActionStatsSerializer(serializers.Serializer):
 
 
 class GroupStatsSerializer(serializers.Serializer):
-    total = serializers.IntegerField()
-    answered = serializers.IntegerField(help_text="Accepted + rejected")
+    total = serializers.IntegerField(help_text="Recommendations made")
+    answered = serializers.IntegerField(help_text="Accepted + rejected BUY and SELL cards (a HOLD asks nothing)")
     accepted = serializers.IntegerField()
     acceptance_rate = serializers.FloatField(allow_null=True, help_text="Accepted / answered")
     evaluated = serializers.IntegerField(help_text="Scored at their horizon")
     correct = serializers.IntegerField()
-    accuracy = serializers.FloatField(allow_null=True, help_text="Correct / evaluated")
+    accuracy = serializers.FloatField(allow_null=True, help_text="Correct / evaluated (BUY up, SELL down, HOLD in band)")
     base_rate = serializers.FloatField(
-        allow_null=True, help_text="Accuracy the same mix of calls would have had by luck (per-action base rates weighted)"
+        allow_null=True,
+        help_text="Accuracy the same mix of calls would have had by luck on the same scored rows (per-action base rates "
+        "weighted)",
     )
     up_share = serializers.FloatField(allow_null=True, help_text="Share of scored recommendations whose price rose")
     by_action = ActionStatsSerializer(many=True)
-    calibration = CalibrationBucketSerializer(many=True)
+    calibration = CalibrationBucketSerializer(many=True, help_text="Confidence buckets of 0.1: mean confidence vs hit rate")
 
 
 class SymbolStatsSerializer(GroupStatsSerializer):
@@ -57,7 +63,7 @@ class SymbolStatsSerializer(GroupStatsSerializer):
 
 
 class ModelVersionStatsSerializer(GroupStatsSerializer):
-    model_version_id = serializers.IntegerField(source="key", allow_null=True)
+    model_version_id = serializers.IntegerField(source="key", allow_null=True, help_text="null: made without a registered model")
 
 
 class RecommendationStatisticsSerializer(serializers.Serializer):
