@@ -506,8 +506,10 @@ class LearnedSummary:
 
 def learned_summary(profile: Profile) -> LearnedSummary:
     """:class:`LearnedSummary` of ``profile``: only what the answers showed; nothing is said about what is unknown."""
+    # A symbol none of whose cards cleared the threshold and ceiling has only its prior: nothing to say about it.
     symbols = sorted(
-        ((s, r, profile.symbol_counts.get(s, 0)) for s, r in profile.symbol_rates.items()), key=lambda t: (-t[1], t[0])
+        ((s, r, profile.symbol_counts.get(s, 0)) for s, r in profile.symbol_rates.items() if profile.symbol_counts.get(s, 0)),
+        key=lambda t: (-t[1], t[0]),
     )
     actions = sorted(
         ((a, r, profile.action_counts.get(a, 0)) for a, r in profile.action_rates.items() if a in DECISION_ACTIONS),

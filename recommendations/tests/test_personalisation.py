@@ -80,6 +80,9 @@ def test_a_symbol_rejected_only_for_its_low_confidence_is_not_learned_as_dislike
     assert profile.symbol_rate("AAPL") == pytest.approx((6 + 4 * clearing) / (8 + 4))
     assert profile.symbol_rate("NVDA") == pytest.approx((2 + 4 * clearing) / (8 + 4))
     assert profile.symbol_rate("NVDA") < profile.symbol_rate("AMZN") < profile.symbol_rate("AAPL")
+    summary = learned_profile.learned_summary(profile)
+    assert [s for s, _rate, _count in summary.symbols] == ["AAPL", "NVDA"]  # AMZN: nothing learned, nothing said
+    assert "You act most on AAPL and least on NVDA." in summary.lines
 
 
 def test_the_threshold_is_where_the_user_starts_accepting():
