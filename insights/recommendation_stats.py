@@ -4,7 +4,10 @@ their recommendations changes.
 The figures are :func:`recommendations.api.stats.user_statistics` (the one definition: six aggregate queries
 over the investor's whole history) in :class:`~recommendations.api.stats.RecommendationStatisticsSerializer`'s
 shape. A request reads one aggregate, the fingerprint of the investor's recommendations, and the cache entry
-stored under it; the six aggregates run only when the fingerprint is new.
+stored under it; the six aggregates run only when the fingerprint is new. After the close, when new cards,
+expiries and scores change every investor's fingerprint, :func:`recommendation_statistics_refresh` (the task
+``insights.tasks.refresh_recommendation_statistics``, the command ``refresh_recommendation_stats``) stores them
+all, so a request computes only after the investor's own answers.
 
 The fingerprint is how many recommendations there are per status and scored-or-not, with the newest
 ``updated_at`` of each group. Every change the statistics can see moves it: a new card adds one to the count; an
@@ -18,7 +21,8 @@ changed: the next request finds no entry under the new fingerprint and computes 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
@@ -34,6 +38,13 @@ CACHE_FORMAT = 1
 CACHE_SECONDS = 24 * 3600
 
 
+def _fingerprint_text(rows: Iterable[tuple[str, bool, int, datetime | None]]) -> str:
+    return ";".join(
+        f"{status}.{int(scored)}.{n}.{last.isoformat() if last is not None else '-'}"
+        for status, scored, n, last in sorted(rows, key=lambda row: (row[0], row[1]))
+    )
+
+
 def recommendations_fingerprint(*, user: User) -> str:
     """What the investor's recommendations look like to the statistics, in one query (see the module docstring):
     per status and scored-or-not, how many there are and the newest ``updated_at``. A GROUP BY over two columns:
@@ -44,10 +55,12 @@ def recommendations_fingerprint(*, user: User) -> str:
         .values_list("status", "outcome_evaluated")
         .annotate(n=Count("id"), last=Max("updated_at"))
     )
-    return ";".join(
-        f"{status}.{int(scored)}.{n}.{last.isoformat() if last is not None else '-'}"
-        for status, scored, n, last in sorted(rows, key=lambda row: (row[0], row[1]))
-    )
+    return _fingerprint_text(rows)
+
+
+def _key(user_id: int, fingerprint: str) -> str:
+    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+    return f"insights:recommendation-stats:{CACHE_FORMAT}:{user_id}:{digest}"
 
 
 def _plain(value: Any) -> Any:
@@ -62,11 +75,43 @@ def _plain(value: Any) -> Any:
 def recommendation_statistics(*, user: User) -> dict[str, Any]:
     """``user``'s statistics overall, per symbol and per model version, serialised: from the cache when the
     fingerprint of their recommendations is unchanged, else computed and stored."""
-    fingerprint = hashlib.sha256(recommendations_fingerprint(user=user).encode()).hexdigest()[:32]
-    key = f"insights:recommendation-stats:{CACHE_FORMAT}:{user.pk}:{fingerprint}"
+    key = _key(user.pk, recommendations_fingerprint(user=user))
     stored = cache.get(key)
     if isinstance(stored, dict):
         return stored
-    data = _plain(RecommendationStatisticsSerializer(user_statistics(user)).data)
+    return _compute_and_store(user, key)
+
+
+def _compute_and_store(user: User, key: str) -> dict[str, Any]:
+    data: dict[str, Any] = _plain(RecommendationStatisticsSerializer(user_statistics(user)).data)
     cache.set(key, data, timeout=CACHE_SECONDS)
-    return data  # type: ignore[no-any-return]
+    return data
+
+
+def recommendation_statistics_refresh(*, progress: Callable[[int, int], None] | None = None) -> int:
+    """Compute and store the statistics of every investor whose entry is missing (after the close: new cards,
+    expiries and scores change every fingerprint), so their first request of the day reads them. Returns how
+    many were computed.
+
+    One query finds every investor's fingerprint and one cache read which are stored; then six queries per
+    investor computed. Safe to run twice: a stored entry is left alone.
+    """
+    groups: dict[int, list[tuple[str, bool, int, datetime | None]]] = {}
+    rows = (
+        Recommendation.objects.order_by()
+        .values_list("user_id", "status", "outcome_evaluated")
+        .annotate(n=Count("id"), last=Max("updated_at"))
+    )
+    for user_id, status, scored, n, last in rows:
+        groups.setdefault(user_id, []).append((status, scored, n, last))
+    keys = {user_id: _key(user_id, _fingerprint_text(group)) for user_id, group in groups.items()}
+    stored = cache.get_many(list(keys.values()))
+    missing = sorted(user_id for user_id, key in keys.items() if key not in stored)
+    users = User.objects.in_bulk(missing)
+    for done, user_id in enumerate(missing, start=1):
+        user = users.get(user_id)
+        if user is not None:
+            _compute_and_store(user, keys[user_id])
+        if progress is not None:
+            progress(done, len(missing))
+    return len(missing)

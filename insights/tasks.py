@@ -1,4 +1,5 @@
-"""Celery tasks of the composition app: the daily e-mail digest (thin wrappers over :mod:`insights.digest`).
+"""Celery tasks of the composition app: the daily e-mail digest (thin wrappers over :mod:`insights.digest`) and
+the investors' recommendation statistics stored after the close (:mod:`insights.recommendation_stats`).
 
 The scheduled run (after the evening recommendations) fans out one task per opted-in user, so one user's mail
 server error is retried on its own. Both are safe to run twice: a digest already sent is never sent again.
@@ -14,6 +15,7 @@ from celery import shared_task
 
 from accounts.models import User
 from insights.digest import digest_recipients, digest_send, latest_digest_day
+from insights.recommendation_stats import recommendation_statistics_refresh
 from quantai.tasks_lock import once_per_period
 
 #: The daily claim lasts just over half a day (see quantai.tasks_lock).
@@ -46,3 +48,10 @@ def send_user_digest(user_id: int, day: str) -> dict[str, Any]:
     if user is None:
         return {"user": user_id, "date": day, "outcome": "gone"}
     return {"user": user_id, "date": day, "outcome": digest_send(user=user, day=date.fromisoformat(day))}
+
+
+@shared_task(name="insights.tasks.refresh_recommendation_statistics")
+def refresh_recommendation_statistics() -> dict[str, Any]:
+    """Store every investor's recommendation statistics whose figures are missing (run after the close's scoring and
+    new cards), so the analytics API reads them instead of aggregating on the investor's first request."""
+    return {"computed": recommendation_statistics_refresh()}

@@ -154,3 +154,27 @@ def test_another_investors_changes_leave_the_cached_figures_alone(alice):
     RecommendationFactory(user=funded_investor("100.00"), symbol="META")
 
     assert _overall(alice) == before
+
+
+def test_after_the_refresh_an_investors_first_request_reads_stored_figures(alice, monkeypatch):
+    from insights.recommendation_stats import recommendation_statistics_refresh
+
+    assert recommendation_statistics_refresh() == 2  # alice and the other investor
+    assert recommendation_statistics_refresh() == 0  # stored figures are left alone
+
+    def must_not_run(user):
+        raise AssertionError("the statistics were computed in the request although the refresh stored them")
+
+    monkeypatch.setattr("insights.recommendation_stats.user_statistics", must_not_run)
+    assert _overall(alice)["total"] == 4
+
+
+def test_the_refresh_command_and_task_store_what_is_missing(alice, capsys):
+    from django.core.management import call_command
+
+    from insights.tasks import refresh_recommendation_statistics
+
+    call_command("refresh_recommendation_stats", verbosity=0)
+    assert "2 investors" in capsys.readouterr().out
+    RecommendationFactory(user=alice, symbol="META")
+    assert refresh_recommendation_statistics() == {"computed": 1}
