@@ -31,6 +31,9 @@ def add_seed_figures(result: SectionResult, seeded: Mapping[str, Any]) -> None:
     if "snapshots_s" in seeded:
         result.add("seed_snapshots", seeded["snapshots"], "analytics snapshots")
         result.add("seed_snapshots_s", seeded["snapshots_s"], "s")
+    if "recommendation_stats_s" in seeded:
+        result.add("seed_recommendation_stats", seeded["recommendation_stats"], "investors' recommendation statistics")
+        result.add("seed_recommendation_stats_s", seeded["recommendation_stats_s"], "s")
     result.note(f"prices: {seeded['prices']}; recommendations over sessions {seeded['recommendation_days']}")
 
 

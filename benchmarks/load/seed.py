@@ -192,11 +192,13 @@ def seed(*, users: int, trades: int, recommendations: int, session_users: int, p
     from django.conf import settings
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
-    from django.test import Client
+    from django.test import Client, RequestFactory
     from knox.models import AuthToken
 
     from accounts.models import OnboardingStage, RiskTolerance, User
+    from accounts.sessions import session_store, user_session_start
     from benchmarks.seeding import ledger_rows, seed_closes
+    from insights.recommendation_stats import recommendation_statistics_refresh
     from market import calendar
     from market.symbols import TRADABLE
     from portfolios.models import CashAccount, Position, Trade
@@ -265,6 +267,10 @@ def seed(*, users: int, trades: int, recommendations: int, session_users: int, p
     started = time.perf_counter()
     snapshots = portfolio_snapshots_refresh()
     timings["snapshots_s"] = time.perf_counter() - started
+    # ... and, once the day's cards and scores are written, every investor's recommendation statistics.
+    started = time.perf_counter()
+    recommendation_stats = recommendation_statistics_refresh()
+    timings["recommendation_stats_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
     user_rows = list(User.objects.filter(username__in=names).order_by("username"))
@@ -273,7 +279,14 @@ def seed(*, users: int, trades: int, recommendations: int, session_users: int, p
     for user in user_rows[:session_users]:
         browser = Client(SERVER_NAME="127.0.0.1")
         browser.force_login(user)
-        sessions[user.pk] = browser.cookies[settings.SESSION_COOKIE_NAME].value
+        key = browser.cookies[settings.SESSION_COOKIE_NAME].value
+        # What the sign-in response's middleware records (timestamps in the session, a UserSession row), so the
+        # run's first page of each session is an ordinary page, not the end of a sign-in.
+        request = RequestFactory().get("/", REMOTE_ADDR="127.0.0.1")
+        request.session = session_store(key)
+        user_session_start(request=request, user=user)
+        request.session.save()
+        sessions[user.pk] = key
     timings["credentials_s"] = time.perf_counter() - started
 
     pending = Recommendation.objects.filter(status=RecommendationStatus.PENDING, trading_date=latest_day)
@@ -283,6 +296,7 @@ def seed(*, users: int, trades: int, recommendations: int, session_users: int, p
         "ledger_rows": trade_rows,
         "positions": Position.objects.count(),
         "snapshots": snapshots,
+        "recommendation_stats": recommendation_stats,
         "recommendations": Recommendation.objects.count(),
         "recommendation_rows": rec_rows,
         "pending": pending.count(),
