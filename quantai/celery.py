@@ -101,6 +101,13 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=22, minute=15, day_of_week="mon-fri"),
         "options": {"expires": 3600},
     },
+    # Every investor's recommendation statistics, stored once the day's cards are scored and made, so the analytics
+    # page reads them instead of aggregating per request.
+    "insights-recommendation-statistics": {
+        "task": "insights.tasks.refresh_recommendation_statistics",
+        "schedule": crontab(hour=22, minute=45, day_of_week="mon-fri"),
+        "options": {"expires": 3600},
+    },
     # Nightly retraining after the recommendations run; skipped when the data hash is unchanged.
     "learning-train-models": {
         "task": "learning.tasks.train_models",
