@@ -25,7 +25,8 @@ steps never positive, in the posterior mean and in every Thompson draw: nobody r
 confident, or accepts it because it is riskier. Without this the model can explain the rejections of one symbol
 whose cards are both confident and risky by their confidence, and then shows less of the confident, safe cards the
 user does accept. The mean is the constrained ridge solution (:func:`ridge_mean`, an active set: a weight of the
-wrong sign is held at zero and the rest refitted); a draw is projected onto the same signs.
+wrong sign is held at zero and the rest refitted); a draw keeps the held weights at zero, draws the others from their
+posterior given them, and projects any wrong sign onto zero.
 
 Per user the sufficient statistics are ``XᵀX`` and ``Xᵀy`` of their answers (:class:`ArmStats`). The posterior is
 ``A = Λ₀ + XᵀX / σ²``, ``μ = A⁻¹ (Λ₀ μ₀ + Xᵀy / σ²)`` with ``σ² =`` :data:`NOISE_VARIANCE` (a Bernoulli answer's
