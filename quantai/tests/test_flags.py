@@ -60,3 +60,21 @@ def test_templates_can_read_flags(settings):
 
     assert template.render(RequestContext(RequestFactory().get("/"))) == "off"
     assert template.render(Context({})) == "off"  # no context processor: the flag reads as off
+
+
+@pytest.mark.django_db
+def test_all_flags_agree_with_each_flag_and_follow_a_switch_with_one_cached_read(
+    settings, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    settings.FEATURE_FLAGS = {**settings.FEATURE_FLAGS, "short_selling": False, "risk_alerts": True}
+    with django_capture_on_commit_callbacks(execute=True):
+        Switch.objects.create(name="risk_alerts", active=False)
+    flags = all_flags()
+    assert flags == {flag.value: flag_enabled(flag) for flag in Flag}
+    assert flags["risk_alerts"] is False and flags["short_selling"] is False
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Switch.objects.create(name="short_selling", active=True)
+    assert all_flags()["short_selling"] is True  # the switch's save cleared the cached list
+    with django_assert_num_queries(0):
+        all_flags()  # every switch from the cache: no query per flag, none at all
