@@ -36,7 +36,7 @@ import numpy as np
 from accounts.models import InvestmentExperience, RiskTolerance
 from market.symbols import TRADABLE
 from quantai.errors import ValidationFailed
-from recommendations.models import RecommendationType
+from recommendations.models import Recommendation, RecommendationType
 
 DEFAULT_PERSONAS_FILE = Path(__file__).with_name("default_personas.json")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -70,6 +70,18 @@ class Card:
     confidence: float
     risk_score: float
     shares: Decimal
+
+    @classmethod
+    def of(cls, rec: Recommendation) -> Card:
+        """What ``rec``'s card shows."""
+        return cls(
+            symbol=rec.symbol,
+            action=rec.recommendation_type,
+            trade_side=rec.trade_side,
+            confidence=float(rec.confidence_score),
+            risk_score=float(rec.risk_score or 0),
+            shares=rec.recommended_shares,
+        )
 
 
 @dataclass(frozen=True)

@@ -172,14 +172,7 @@ def _ceiling_day(persona: Persona, cards: list[Recommendation]) -> tuple[int, fl
 
     scored = []
     for rec in cards:
-        card = Card(
-            symbol=rec.symbol,
-            action=rec.recommendation_type,
-            trade_side=rec.trade_side,
-            confidence=float(rec.confidence_score),
-            risk_score=float(rec.risk_score or 0),
-            shares=rec.recommended_shares,
-        )
+        card = Card.of(rec)
         decision = card.action in DECISION_TYPES
         risk_sale = ranking_tier(card.action, card.trade_side) == TIER_HELD_SELL
         p = persona.acceptance_probability(card) if decision else 0.0

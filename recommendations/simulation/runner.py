@@ -232,14 +232,7 @@ def _answer_day(sim: SimUser, day: date) -> int:
     for rec in cards[:limit]:
         if rec.recommendation_type not in DECISION_ACTIONS:
             continue  # information: nothing to accept or reject
-        card = Card(
-            symbol=rec.symbol,
-            action=rec.recommendation_type,
-            trade_side=rec.trade_side,
-            confidence=float(rec.confidence_score),
-            risk_score=float(rec.risk_score or 0),
-            shares=rec.recommended_shares,
-        )
+        card = Card.of(rec)
         answer = sim.persona.answer(card, sim.rng)
         if answer.accept:
             try:
