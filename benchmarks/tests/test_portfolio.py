@@ -127,5 +127,6 @@ def test_the_section_seeds_serves_and_counts_queries_that_do_not_grow_with_the_l
     assert figures["api_me_requests"]["value"] == 40 and figures["api_me_errors"]["value"] == 0, entry["notes"]
     assert figures["queries_api_me_1_trade"]["value"] == figures["queries_api_me_500_trades"]["value"]
     if "dashboard_requests" in figures:
-        assert figures["dashboard_errors"]["value"] == 0, entry["notes"]  # the notes carry the statuses and error samples
+        if figures["dashboard_errors"]["value"] != 0:  # pytest.fail prints every note (an assert message is cut short)
+            pytest.fail("dashboard errors under load:\n" + "\n".join(entry["notes"]))
         assert figures["queries_dashboard_1_trade"]["value"] == figures["queries_dashboard_500_trades"]["value"]
