@@ -64,6 +64,10 @@ RUN SECRET_KEY=collectstatic-at-build-time-only-not-a-real-secret-0123456789 \
     python manage.py collectstatic --no-input --verbosity 0 \
  && install -d -o quantai -g quantai /app/var/models /app/var/beat \
  && chown quantai:quantai /app/var
+# The trading calendar's session file (var/calendar/XNYS.json): web processes read it instead of importing pandas
+# to build it; whichever process finds it stale (in about a year) rewrites it, so it belongs to quantai.
+RUN SECRET_KEY=build-calendar-at-build-time-only-not-a-real-secret-0123456789 ALLOWED_HOSTS=localhost \
+    python manage.py build_calendar --verbosity 0 && chown -R quantai:quantai /app/var/calendar
 USER quantai
 EXPOSE 8000
 # HTTP by default; docker-compose.yml runs websockets from the same image under uvicorn (service "ws").

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_init
 
 from market.refresh_types import REFRESH_SESSIONS, ProviderTemporarilyFailing
 
@@ -45,3 +46,13 @@ def refresh_prices(self: Any, sessions: int = REFRESH_SESSIONS, as_of: str | Non
     if transient:
         raise ProviderTemporarilyFailing.for_failures(report.source, transient)
     return report.as_dict()
+
+
+@worker_init.connect
+def calendar_file_on_worker_start(**kwargs: Any) -> None:
+    """Write the trading calendar's file as a worker starts, when it is missing or stale, so web processes read it
+    instead of importing pandas and exchange_calendars to build it. The build runs in a child process: the worker's
+    main process, whose pool forks from it, stays without pandas (:func:`market.calendar.ensure_file`)."""
+    from market import calendar
+
+    calendar.ensure_file()

@@ -396,6 +396,10 @@ ALPHAVANTAGE_API_KEY = env.str("ALPHAVANTAGE_API_KEY", default="")
 MARKET_DATA_DAILY_CALL_BUDGETS = {"alphavantage": env.int("ALPHAVANTAGE_DAILY_CALLS", default=25)}
 FINAZON_API_KEY = env.str("FINAZON_API_KEY", default="")
 LATEST_PRICE_CACHE_SECONDS = env.int("LATEST_PRICE_CACHE_SECONDS", default=300)
+# The NYSE session table (market.calendar): web processes read it instead of importing pandas and exchange_calendars
+# to build it. The Celery worker, `manage.py serve`, `manage.py build_calendar` and the Docker build write it;
+# any process that finds it missing or stale (under a year ahead) rebuilds it.
+MARKET_CALENDAR_FILE = Path(env.str("MARKET_CALENDAR_FILE", default=str(VAR_DIR / "calendar" / "XNYS.json")))
 
 # --- Feature flags (quantai.flags) --------------------------------------------------
 # Defaults; an operator overrides any of them with a django-waffle switch of the same name.

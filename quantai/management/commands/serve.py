@@ -6,9 +6,10 @@ schedule runs and long work (training, backtests, generation) stays out of web r
 With ``REDIS_URL`` set they use Redis instead; with eager tasks (``CELERY_TASK_ALWAYS_EAGER``) only the web
 server starts, as before.
 
-On start, in the embedded mode, runs its stopped worker left ``running`` are marked failed, and the first
-jobs are queued (:mod:`quantai.embedded`): the latest day's recommendations and, until a model exists, a
-training run whose progress the Learning page shows.
+On start it writes the trading calendar's file when it is missing or stale (:func:`market.calendar.ensure_file`),
+so the web server never imports pandas to build it. In the embedded mode, runs its stopped worker left
+``running`` are marked failed, and the first jobs are queued (:mod:`quantai.embedded`): the latest day's
+recommendations and, until a model exists, a training run whose progress the Learning page shows.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+from market import calendar
 
 #: Seconds each child gets to stop after the polite signal before it is killed.
 STOP_GRACE = 8.0
@@ -52,6 +55,8 @@ class Command(BaseCommand):
         env.setdefault("LOG_LEVEL", "INFO")
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
+        # The web server reads the trading calendar from its file instead of importing pandas to build it.
+        calendar.ensure_file()
         if embedded:
             from quantai.embedded import orphaned_runs_fail
 
