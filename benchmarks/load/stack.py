@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from subprocess import STDOUT, Popen
+from subprocess import STDOUT, Popen, run
 from typing import Any
 
 import psutil
@@ -130,6 +130,13 @@ class Stack:
 
     def __enter__(self) -> Stack:
         try:
+            # The web workers read the trading calendar from its file, as the Docker image ships it (pandas stays out).
+            built = run(
+                [sys.executable, "manage.py", "build_calendar"], cwd=repo_root(), env=subprocess_env(self.env),
+                capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            if built.returncode != 0:
+                raise RuntimeError(f"manage.py build_calendar failed:\n{built.stdout[-2000:]}{built.stderr[-2000:]}")
             web = self._start("web", self.web_command(), self.web_env())
             # Celery processes keep database connections (docker-compose sets the same).
             celery_env = {"CONN_MAX_AGE": "60"}

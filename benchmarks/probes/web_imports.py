@@ -36,7 +36,7 @@ HOT_REQUESTS: tuple[tuple[str, str], ...] = (
     ("analytics_api", "/api/portfolio/me/analytics"),
 )
 PROBE_USERNAME = "probe-investor"
-#: Modules whose presence after answering a card the probe reports (the exchange calendar brings pandas).
+#: Modules whose presence after answering a card the probe reports (building the exchange calendar brings pandas).
 ANSWER_MODULES: tuple[str, ...] = (*WEB_FORBIDDEN_MODULES, "exchange_calendars")
 
 

@@ -51,15 +51,17 @@ def web_imports_probe(
             "CELERY_RESULT_BACKEND": None,
             **(env or {}),
         }
-        # Migrating in its own process keeps migration modules out of the probe's sys.modules and RSS.
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--no-input", "--verbosity", "0"],
-            cwd=repo_root(),
-            env=subprocess_env(probe_env),
-            capture_output=True,
-            timeout=timeout,
-            check=True,
-        )
+        # Migrating in its own process keeps migration modules out of the probe's sys.modules and RSS. The trading
+        # calendar's file is written beforehand too, as the Docker image and the workers do: the probe reads it.
+        for command in (["migrate", "--no-input"], ["build_calendar"]):
+            subprocess.run(  # noqa: S603 - our own interpreter and manage.py, no shell
+                [sys.executable, "manage.py", *command, "--verbosity", "0"],
+                cwd=repo_root(),
+                env=subprocess_env(probe_env),
+                capture_output=True,
+                timeout=timeout,
+                check=True,
+            )
         # The investor and its snapshot are written by another process, as the workers would.
         run_probe(PROBE, ["seed"], env=probe_env, timeout=timeout)
         return run_probe(PROBE, env=probe_env, timeout=timeout)

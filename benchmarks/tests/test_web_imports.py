@@ -1,6 +1,7 @@
 """A web process that served the hot pages has loaded no ML library, no scipy, no pandas and no numpy (generation,
-personalisation and the lab's systems import numpy where they compute; answering a card still loads it, with
-pandas, through the exchange calendar: the probe reports that apart).
+personalisation and the lab's systems import numpy where they compute), and answering a card loads none of them
+either: the trading calendar is read from its file (written beforehand, as the Docker image and the workers do)
+instead of being built with exchange_calendars and pandas. The probe reports the answer apart.
 
 Runs :mod:`benchmarks.probes.web_imports` in subprocesses against a throwaway SQLite database: one
 process seeds an investor with closes, a ledger, its analytics snapshot and a pending card (as the workers would),
@@ -53,3 +54,10 @@ def test_serving_the_hot_pages_loads_no_numpy(probe):
 def test_answering_a_card_is_reported_apart_with_what_it_loaded(probe):
     assert set(probe["forbidden_modules"]) <= set(probe["loaded_after_answer"])
     assert probe["rss_after_answer_mib"] >= probe["rss_mib"] * 0.9
+
+
+def test_answering_a_card_loads_no_numpy_pandas_or_exchange_calendars_when_the_calendar_file_exists(probe):
+    # Checking the card's expiry asks the trading calendar; without its file that imports pandas (~58 MiB).
+    assert probe["statuses"]["answer"] == 200
+    assert not set(probe["loaded_after_answer"]) & {"numpy", "pandas", "exchange_calendars"}
+    assert probe["data_module_importers_after_answer"] == []
