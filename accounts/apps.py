@@ -6,6 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import signals
+        from accounts import permission_cache, signals
 
         signals.connect()
+        permission_cache.connect()
