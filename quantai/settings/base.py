@@ -322,9 +322,10 @@ STORAGES = {
 
 # --- REST framework ---------------------------------------------------------------
 REST_FRAMEWORK = {
-    # Token first, so an anonymous request gets 401 with "WWW-Authenticate: Token".
+    # Token first, so an anonymous request gets 401 with "WWW-Authenticate: Token". Knox's class without
+    # its per-request scan of the user's other tokens (accounts.authentication).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Default deny: an endpoint is closed unless it opts out explicitly.
