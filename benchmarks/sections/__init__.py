@@ -3,7 +3,7 @@
 A new section is a module here (or a package, like :mod:`benchmarks.load`) added to the imports below.
 """
 
-from benchmarks import load
+from benchmarks.load import section as load
 from benchmarks.sections import api_health, load_prices, memory
 
 from benchmarks.sections import market, portfolio, learning, recommendations, backtest  # isort: skip - registration order
