@@ -83,7 +83,7 @@ def is_expired(recommendation: Recommendation, *, now: Any = None) -> bool:
     """Expired once the close of ``expires_on`` (the session after the signal day) has passed."""
     if recommendation.status == RecommendationStatus.EXPIRED:
         return True
-    from market import calendar  # numpy and, on first use, the exchange calendar: only when a card is answered
+    from market import calendar  # the session table, read from its file on first use
 
     return calendar.latest_completed_session(now) >= recommendation.expires_on
 
