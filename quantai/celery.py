@@ -1,10 +1,12 @@
 """The Celery application: JSON only, late acknowledgement, time limits, a separate ``ml`` queue.
 
 With no broker configured (``CELERY_BROKER_URL``/``REDIS_URL`` unset) settings make every task
-run eagerly in the calling process.
+run eagerly in the calling process. Beat runs a second app with the same configuration and no tasks
+(:mod:`quantai.celery_beat`).
 """
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
@@ -31,44 +33,9 @@ VISIBILITY_TIMEOUT = _env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 4 * 3600)
 #: How often a worker sweeps for messages whose visibility timeout ran out (kombu's default is ~100 s).
 RESTORE_INTERVAL = _env_int("CELERY_BROKER_RESTORE_INTERVAL", 10)
 
-app = Celery("quantai")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-
-app.conf.update(
-    task_serializer="json",
-    result_serializer="json",
-    accept_content=["json"],
-    result_accept_content=["json"],
-    # A task is acknowledged after it ran, so a worker killed mid-task hands it to another;
-    # tasks are written to be safe to run twice.
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
-    worker_prefetch_multiplier=1,
-    broker_transport_options={
-        "visibility_timeout": VISIBILITY_TIMEOUT,
-        "unacked_restore_interval": min(RESTORE_INTERVAL, VISIBILITY_TIMEOUT),
-        "unacked_restore_throttle": 1,
-    },
-    result_expires=24 * 3600,
-    task_soft_time_limit=5 * 60,
-    task_time_limit=6 * 60,
-    task_default_queue="default",
-    task_queues=(Queue("default"), Queue("ml")),
-    # Training and backtests are CPU-heavy: they go to their own workers.
-    task_routes={
-        "learning.tasks.*": {"queue": "ml"},
-        "backtesting.tasks.*": {"queue": "ml"},
-        # Generation runs model inference.
-        "recommendations.tasks.generate_recommendations": {"queue": "ml"},
-        "recommendations.tasks.generate_for_user": {"queue": "ml"},
-        "recommendations.tasks.learn_personalisation": {"queue": "ml"},
-    },
-    timezone="UTC",
-    broker_connection_retry_on_startup=True,
-)
-
-# Periodic jobs. Each entry expires just under its period so a backlog never runs stale copies.
-app.conf.beat_schedule = {
+# Periodic jobs. Each entry expires just under its period so a backlog never runs stale copies. Beat sends them by
+# task name (its app, quantai.celery_beat, imports no task): options a task's decorator sets apply on the worker.
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "refresh-prices-intraday": {
         "task": "market.tasks.refresh_prices",
         "schedule": 15 * 60,
@@ -132,10 +99,7 @@ app.conf.beat_schedule = {
     },
 }
 
-app.autodiscover_tasks()
 
-
-@app.on_after_configure.connect
 def _settings_transport_options(sender: Celery, **kwargs: object) -> None:
     """Add ``CELERY_BROKER_TRANSPORT_OPTIONS`` from the settings (the embedded mode's broker folders).
 
@@ -146,6 +110,53 @@ def _settings_transport_options(sender: Celery, **kwargs: object) -> None:
     extra = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
     if extra:
         sender.conf.broker_transport_options = {**sender.conf.broker_transport_options, **extra}
+
+
+def configure(app: Celery) -> None:
+    """Give ``app`` the project's Celery configuration and beat schedule, on top of the ``CELERY_*`` settings.
+
+    Two apps use it: the workers' :data:`app` below, which knows every task, and beat's (:mod:`quantai.celery_beat`).
+    """
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        # A task is acknowledged after it ran, so a worker killed mid-task hands it to another;
+        # tasks are written to be safe to run twice.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            "unacked_restore_interval": min(RESTORE_INTERVAL, VISIBILITY_TIMEOUT),
+            "unacked_restore_throttle": 1,
+        },
+        result_expires=24 * 3600,
+        task_soft_time_limit=5 * 60,
+        task_time_limit=6 * 60,
+        task_default_queue="default",
+        task_queues=(Queue("default"), Queue("ml")),
+        # Training and backtests are CPU-heavy: they go to their own workers.
+        task_routes={
+            "learning.tasks.*": {"queue": "ml"},
+            "backtesting.tasks.*": {"queue": "ml"},
+            # Generation runs model inference.
+            "recommendations.tasks.generate_recommendations": {"queue": "ml"},
+            "recommendations.tasks.generate_for_user": {"queue": "ml"},
+            "recommendations.tasks.learn_personalisation": {"queue": "ml"},
+        },
+        timezone="UTC",
+        broker_connection_retry_on_startup=True,
+    )
+    app.conf.beat_schedule = BEAT_SCHEDULE
+    app.on_after_configure.connect(_settings_transport_options)
+
+
+app = Celery("quantai")
+configure(app)
+app.autodiscover_tasks()
 
 
 @app.task(name="quantai.ping", ignore_result=False)

@@ -138,24 +138,8 @@ class Stack:
             if built.returncode != 0:
                 raise RuntimeError(f"manage.py build_calendar failed:\n{built.stdout[-2000:]}{built.stderr[-2000:]}")
             web = self._start("web", self.web_command(), self.web_env())
-            # Celery processes keep database connections (docker-compose sets the same).
-            celery_env = {"CONN_MAX_AGE": "60"}
-            worker = self._start(
-                "celery-worker",
-                [
-                    "celery", "-A", "quantai", "worker", "-Q", "default", "-n", "load-default@%h",
-                    "--autoscale", f"{self.celery_concurrency},1", "--max-memory-per-child", "262144", "--loglevel", "INFO",
-                ],
-                celery_env,
-            )  # fmt: skip
-            beat = self._start(
-                "beat",
-                [
-                    "celery", "-A", "quantai", "beat", "--loglevel", "INFO",
-                    "--schedule", str(self.workdir / "celerybeat-schedule"), "--pidfile", str(self.workdir / "beat.pid"),
-                ],
-                celery_env,
-            )  # fmt: skip
+            worker = self._start("celery-worker", self.worker_command(), self.worker_env())
+            beat = self._start("beat", self.beat_command())
             try:
                 wait_for_url(HOST, self.port, "/healthz", timeout=90, process=web.process)
             except (TimeoutError, RuntimeError) as exc:
@@ -179,6 +163,24 @@ class Stack:
             "gunicorn", "quantai.wsgi:application", "--bind", f"{HOST}:{self.port}", "--worker-class", "gthread",
             "--workers", str(self.web_workers), "--threads", str(self.web_threads), "--forwarded-allow-ips", HOST,
             "--log-level", "warning",
+        ]  # fmt: skip
+
+    def worker_command(self) -> list[str]:
+        """The default queue's Celery worker, as docker-compose.yml starts it with its default sizes."""
+        return [
+            "celery", "-A", "quantai", "worker", "-Q", "default", "-n", "load-default@%h",
+            "--autoscale", f"{self.celery_concurrency},1", "--max-memory-per-child", "122880", "--loglevel", "INFO",
+        ]  # fmt: skip
+
+    def worker_env(self) -> dict[str, str | None]:
+        # As compose sets it: pool children keep their database connections, and Django's checks are left to migrate.
+        return {"CONN_MAX_AGE": "60", "CELERY_SKIP_CHECKS": "1"}
+
+    def beat_command(self) -> list[str]:
+        """Beat with its own app (quantai.celery_beat: the schedule, no tasks, no database), as in docker-compose.yml."""
+        return [
+            "celery", "-A", "quantai.celery_beat", "beat", "--loglevel", "INFO",
+            "--schedule", str(self.workdir / "celerybeat-schedule"), "--pidfile", str(self.workdir / "beat.pid"),
         ]  # fmt: skip
 
     def web_env(self) -> dict[str, str | None]:

@@ -348,6 +348,7 @@ def test_celery_commands_use_the_project_app_its_queues_and_real_options(compose
     from celery.bin.celery import celery as celery_cli
 
     from quantai.celery import app as project_app
+    from quantai.celery_beat import app as beat_app
 
     declared_queues = {queue.name for queue in project_app.conf.task_queues}
     consumed: set[str] = set()
@@ -356,8 +357,10 @@ def test_celery_commands_use_the_project_app_its_queues_and_real_options(compose
         command = _command(service)
         if command[:1] != ["celery"]:
             continue
-        assert find_app(_option_value(command, "-A", "--app")) is project_app, name
         subcommand = next(token for token in command[1:] if token in celery_cli.commands)
+        # Beat runs its own app: the project's configuration and schedule without the tasks (quantai.celery_beat).
+        expected_app = beat_app if subcommand == "beat" else project_app
+        assert find_app(_option_value(command, "-A", "--app")) is expected_app, name
         assert set(_options(command)) <= _click_options(celery_cli, celery_cli.commands[subcommand]), name
         if subcommand == "worker":
             queues = set((_option_value(command, "-Q", "--queues") or "").split(","))

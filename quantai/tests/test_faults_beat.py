@@ -137,9 +137,9 @@ def workers(redis_url: str, tmp_path: Path) -> Iterator[Workers]:
 
 
 def _beat_app(folder: Path, queue: str, every: float) -> str:
-    """A beat app for the test: the project's Celery app with one entry, the nightly training, every ``every`` s."""
+    """A beat app for the test: beat's app as production runs it, with one entry, the nightly training, every ``every`` s."""
     (folder / "faults_beat_app.py").write_text(
-        "from quantai.celery import app\n\n"
+        "from quantai.celery_beat import app\n\n"
         "app.conf.beat_schedule = {\n"
         f"    'learning-train-models': {{'task': 'learning.tasks.train_models', 'schedule': {every!r},"
         f" 'options': {{'queue': {queue!r}}}}},\n"
