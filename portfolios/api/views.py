@@ -38,6 +38,7 @@ from portfolios.api.serializers import (
 from portfolios.core.ledger import q2
 from portfolios.models import CashAccount, Position, Trade, TradeSide, TradeSource
 from portfolios.selectors.trade_checks import close_on, market_facts, trade_date_problem, trade_warnings
+from quantai.api_output import represent
 from quantai.errors import NotFound, RuleViolation, ValidationFailed
 from quantai.parsers import BoundedJSONParser
 
@@ -124,7 +125,7 @@ class PortfolioView(APIView):
     )
     def get(self, request: Request, user_id: str) -> Response:
         owner = portfolio_owner(request, user_id)
-        return Response(PortfolioSerializer(selectors.portfolio_summary(user=owner)).data)
+        return Response(represent(PortfolioSerializer, selectors.portfolio_summary(user=owner)))
 
 
 class PositionsView(APIView):

@@ -71,6 +71,23 @@ def test_me_and_my_own_id_are_the_same_portfolio(api, alice):
     assert by_me["user_id"] == alice.pk
 
 
+def test_the_portfolio_is_the_serializers_output_to_the_byte(api, alice):
+    from rest_framework.renderers import JSONRenderer
+
+    from portfolios.api.serializers import PortfolioSerializer
+    from portfolios.selectors import portfolio_summary
+
+    price_bar("AAPL", date(2024, 6, 3), "101.2345")
+    buy(alice, "AAPL", "3.5", "100.00")
+    buy(alice, "NVDA", 2, "50.00")
+    trade_execute(user=alice, symbol="NVDA", side="SELL", shares=2, price="55.00", source="manual", idempotency_key="k1")
+    Position.objects.filter(user=alice, symbol="AAPL").update(stop_loss=D("90.00"), notes="watch")
+
+    expected = JSONRenderer().render(PortfolioSerializer(portfolio_summary(user=alice)).data)
+    assert api.get(f"{BASE}/me").content == expected
+    assert [p["symbol"] for p in api.get(f"{BASE}/me").json()["closed_positions"]] == ["NVDA"]
+
+
 @pytest.mark.parametrize("path", ["/{other}", "/{other}/trades", "/{other}/analytics", "/999999", "/abc", "/-1"])
 def test_another_users_portfolio_is_not_found(api, path):
     bob = funded_investor("5.00", username="bob")
