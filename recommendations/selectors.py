@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import F, Max, QuerySet
+from django.db.models import F, Max, QuerySet, Subquery
 
 from accounts.models import User
 from market.models import PriceBar
@@ -98,8 +98,9 @@ def recommendations_for_user(
     if trading_date is not None:
         qs = qs.filter(trading_date=trading_date)
     elif scope == "today":
-        latest = Recommendation.objects.filter(user=user).aggregate(d=Max("trading_date"))["d"]
-        qs = qs.filter(trading_date=latest) if latest else qs.none()
+        # The latest day as a subquery, so the page is one query (no rows: the subquery is NULL and matches nothing).
+        latest = Recommendation.objects.filter(user=user).order_by().values("user").annotate(d=Max("trading_date")).values("d")
+        qs = qs.filter(trading_date=Subquery(latest))
     if status:
         qs = qs.filter(status=status)
     if symbol:

@@ -21,7 +21,9 @@ from accounts.models import User
 from accounts.ratelimits import rate_limit
 from accounts.selectors import user_in_scope
 from market.symbols import TRADABLE
+from quantai.api_output import represent, represent_many
 from quantai.errors import NotFound
+from quantai.pagination import StrictLimitOffsetPagination
 from quantai.parsers import BoundedJSONParser
 from recommendations import selectors, services
 from recommendations.api.serializers import (
@@ -59,9 +61,36 @@ def recommendation_owner(request: Request, user_id: str, *, write: bool = False)
     return owner
 
 
+class CountingLastPagination(StrictLimitOffsetPagination):
+    """The project's paging (50 a page, at most 500, malformed values refused), reading the page first: a page that
+    is not full, and is not past the end, says how many rows there are, so the usual list (today's few cards) takes
+    one query instead of a count and then the page. A full page, or an empty one past the start, still counts."""
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
+        self._checked(request, self.limit_query_param, 1)
+        self._checked(request, self.offset_query_param, 0)
+        self.request = request
+        self.limit = self.get_limit(request)
+        if self.limit is None:
+            return None
+        self.offset = self.get_offset(request)
+        page = list(queryset[self.offset : self.offset + self.limit])
+        if len(page) < self.limit and (page or self.offset == 0):
+            self.count = self.offset + len(page)
+        else:
+            self.count = self.get_count(queryset)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        return page
+
+
+#: The filters of a request without query parameters (the usual one: today's cards).
+_DEFAULT_FILTERS = {"scope": "today"}
+
+
 class RecommendationListView(generics.ListAPIView):
     serializer_class = RecommendationSerializer
-    # Paged by the project default (quantai.pagination: 50 a page, at most 500, malformed values refused).
+    pagination_class = CountingLastPagination
 
     @extend_schema(
         tags=[TAG],
@@ -80,13 +109,21 @@ class RecommendationListView(generics.ListAPIView):
         "you rejected or let expire). Filter by `status`, `symbol`, `action`, or one `date`.",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+        queryset = self.get_queryset()
+        page = self.paginate_queryset(queryset)
+        # The prebuilt serializer (quantai.api_output): the same output as get_serializer(page, many=True).data.
+        if page is None:
+            return Response(represent_many(RecommendationSerializer, queryset))
+        return self.get_paginated_response(represent_many(RecommendationSerializer, page))
 
     def get_queryset(self) -> Any:
         owner = recommendation_owner(self.request, self.kwargs["user_id"])
-        filters = RecommendationFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        if self.request.query_params:
+            filters = RecommendationFilterSerializer(data=self.request.query_params)
+            filters.is_valid(raise_exception=True)
+            data = filters.validated_data
+        else:
+            data = _DEFAULT_FILTERS
         return selectors.recommendations_for_user(
             user=owner,
             scope=data["scope"],
@@ -94,7 +131,7 @@ class RecommendationListView(generics.ListAPIView):
             symbol=data.get("symbol"),
             action=data.get("action"),
             trading_date=data.get("date"),
-        )
+        ).select_related(None)  # the API shows trade_id only: no join to the trade
 
 
 @method_decorator(rate_limit("recommendation_respond", key="user"), name="post")
@@ -145,7 +182,7 @@ class RecommendationRespondView(APIView):
             comment=data.get("comment") or None,
         )
         body = {
-            "recommendation": RecommendationSerializer(result.recommendation).data,
+            "recommendation": represent(RecommendationSerializer, result.recommendation),
             "trade_id": result.trade.pk if result.trade else None,
             "replayed": result.replayed,
         }

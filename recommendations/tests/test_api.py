@@ -140,3 +140,68 @@ def test_the_schema_documents_both_endpoints(client, alice):
         paths = yaml.safe_load(response.content)["paths"]
     assert "/api/recommendations/{user_id}" in paths
     assert "/api/recommendations/{user_id}/{recommendation_id}/respond" in paths
+
+
+# --- The list's pages: read first, counted only when the page cannot say ------------------------------------------------
+
+
+def _history(alice, days):
+    from market import calendar
+
+    day = date(2024, 6, 3)
+    made = []
+    for _ in range(days):
+        for symbol in ("AAPL", "NVDA"):
+            made.append(RecommendationFactory(user=alice, trading_date=day, symbol=symbol, status=RecommendationStatus.EXPIRED))
+        day = calendar.next_trading_day(day)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("query", "count", "ids", "next_offset", "previous"),
+    [
+        ("limit=4", 9, slice(0, 4), 4, False),
+        ("limit=4&offset=4", 9, slice(4, 8), 8, True),
+        ("limit=4&offset=8", 9, slice(8, 9), None, True),  # a short page says how many there are
+        ("limit=50", 9, slice(0, 9), None, False),
+        ("limit=3&offset=6", 9, slice(6, 9), None, True),  # a full last page is counted
+        ("offset=9", 9, slice(0, 0), None, True),  # past the end: counted, not guessed
+        ("offset=40", 9, slice(0, 0), None, True),
+    ],
+)
+def test_history_pages_give_the_count_and_links_of_the_whole_list(client, alice, query, count, ids, next_offset, previous):
+    made = [*_history(alice, 4), RecommendationFactory(user=alice, symbol="META")]
+    newest_first = sorted(made, key=lambda r: (-r.trading_date.toordinal(), r.symbol, r.pk))
+
+    body = client.get(f"/api/recommendations/me?scope=history&{query}").json()
+
+    assert body["count"] == count
+    assert [r["id"] for r in body["results"]] == [r.pk for r in newest_first][ids]
+    assert (body["next"] is None) if next_offset is None else (f"offset={next_offset}" in body["next"])
+    assert (body["previous"] is not None) is previous
+
+
+def test_todays_list_is_one_query_after_authentication(client, alice, today, django_assert_num_queries):
+    _history(alice, 2)
+    cards = [RecommendationFactory(user=alice, symbol=s) for s in ("AAPL", "NVDA", "META")]
+    client.get("/api/recommendations/me")  # the session and the user, once
+
+    with django_assert_num_queries(2):  # the signed-in user, then the page (the latest day is a subquery, no count)
+        body = client.get("/api/recommendations/me").json()
+
+    assert body["count"] == 3 and sorted(r["id"] for r in body["results"]) == sorted(c.pk for c in cards)
+
+
+def test_a_list_item_is_the_serializers_output(client, alice, today):
+    from rest_framework.renderers import JSONRenderer
+
+    from recommendations.api.serializers import RecommendationSerializer
+
+    rec = RecommendationFactory(
+        user=alice, model_features={"contributions": [["ret_20", 0.3]], "feature_values": {"ret_20": 0.05}},
+        market_conditions={"regime": "calm"},
+    )  # fmt: skip
+    body = client.get("/api/recommendations/me").json()
+    expected = RecommendationSerializer(rec.__class__.objects.get(pk=rec.pk)).data
+    assert JSONRenderer().render(body["results"][0]) == JSONRenderer().render(expected)
+    assert body["results"][0]["top_contributions"] == [{"feature": "ret_20", "contribution": 0.3, "value": 0.05}]
