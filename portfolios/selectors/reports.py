@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -328,13 +329,13 @@ def snapshot_compute(user_id: int, *, closes: analytics.Closes | None = None) ->
 def portfolio_analytics_data(*, user: User) -> dict[str, Any]:
     """The user's analytics in the API's JSON shape: the snapshot when current, else recomputed now and stored.
 
-    Two indexed reads when the snapshot is current (the usual case: tasks refresh it after the close and after
-    each ledger write); never an outdated snapshot.
+    One query when the snapshot is current (the usual case: tasks refresh it after the close and after each ledger
+    write): the snapshot with the id of the newest ledger entry beside it, so both come from the same moment; never
+    an outdated snapshot.
     """
-    last_id = ledger_last_id(user.pk)
-    snapshot = PortfolioSnapshot.objects.filter(user_id=user.pk).first()
-    if snapshot_is_current(snapshot, last_id=last_id, version=prices_version()):
-        assert snapshot is not None
+    newest = Trade.objects.filter(user_id=OuterRef("user_id")).order_by("-id").values("id")[:1]
+    snapshot = PortfolioSnapshot.objects.filter(user_id=user.pk).annotate(ledger_now=Subquery(newest)).first()
+    if snapshot is not None and snapshot_is_current(snapshot, last_id=snapshot.ledger_now or 0, version=prices_version()):
         return snapshot.data  # type: ignore[no-any-return]
     return snapshot_compute(user.pk).data  # type: ignore[no-any-return]
 

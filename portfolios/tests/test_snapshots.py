@@ -159,6 +159,21 @@ def test_a_current_snapshot_is_served_as_stored_without_recomputing(investor):
     compute.assert_not_called()
 
 
+def test_a_current_snapshot_is_read_in_one_query(investor, django_assert_num_queries):
+    selectors.portfolio_analytics_data(user=investor)  # the prices version is cached
+    stored = PortfolioSnapshot.objects.get(user=investor).data
+    with django_assert_num_queries(1):  # the snapshot, with the newest ledger id beside it
+        data = selectors.portfolio_analytics_data(user=investor)
+    assert data == stored
+
+
+def test_a_snapshot_behind_the_ledger_is_recomputed_even_read_in_one_query(investor):
+    buy(investor, "AAPL", 1, "100.00")  # no task ran: the stored snapshot is one entry behind
+    stored = PortfolioSnapshot.objects.get(user=investor)
+    assert stored.ledger_last_id < Trade.objects.filter(user=investor).order_by("-id").first().pk
+    assert selectors.portfolio_analytics_data(user=investor) == _direct(investor) != stored.data
+
+
 def test_a_missing_snapshot_is_computed_on_first_read(investor):
     PortfolioSnapshot.objects.filter(user=investor).delete()
     assert _api(investor) == _direct(investor)
