@@ -19,13 +19,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.forms import apply_service_errors
 from accounts.models import OnboardingStage, User
 from accounts.selectors import onboarding_steps
-from portfolios import selectors, services
+from portfolios import dashboard, selectors, services
+from portfolios.alerts import risk_alerts_for_user
 from portfolios.core.ledger import q2
 from portfolios.forms import (
     CashForm,
@@ -39,12 +41,12 @@ from portfolios.forms import (
     TradeForm,
     new_idempotency_key,
 )
-from portfolios.models import Position, TradeSource
+from portfolios.models import Position, RiskAlertStatus, TradeSource
 from portfolios.selectors.rebalancing import rebalancing_panel
 from portfolios.selectors.trade_checks import close_on, market_facts, trade_date_problem, trade_warnings
 from portfolios.services.onboarding import Holding, onboarding_entries, portfolio_setup
 from quantai.errors import ApplicationError, Conflict, NotFound, ValidationFailed
-from quantai.flags import Flag, flag_enabled
+from quantai.flags import Flag, all_flags
 
 TRADES_PER_PAGE = 50
 NONE = "\N{EN DASH}"
@@ -79,15 +81,6 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-def _risk_alerts(user: User) -> list[Any]:
-    """Open stop-loss / take-profit alerts, once the alerts module exists."""
-    try:
-        from portfolios.alerts import risk_alerts_open  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    return list(risk_alerts_open(user))
-
-
 def _sorted_positions(positions: list[Position], sort: str) -> tuple[list[Position], str]:
     key = sort.lstrip("-")
     if key not in SORTABLE:
@@ -112,16 +105,13 @@ def _sort_links(current: str) -> dict[str, dict[str, str]]:
 @require_GET
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     user = _user(request)
+    # One cached read of every flag, for the view and the template (the context processor's lazy copy stays unread).
+    flags = all_flags()
     summary = selectors.portfolio_summary(user=user)
     # The stored snapshot's JSON: the chart takes its strings as they are; only the figures become Decimals.
     data = selectors.portfolio_analytics_data(user=user)
     report = selectors.report_from_data(data, with_series=False)
     positions, sort = _sorted_positions(summary.positions, request.GET.get("sort", "symbol"))
-    equity = summary.totals.equity
-    rows = [
-        {"position": p, "weight": q2(p.market_value / equity * 100) if equity > 0 else None, "cost": p.cost_basis}
-        for p in positions
-    ]
     day_pnl = day_pnl_date = None
     # The last two sessions with closes: an entry recorded after the last close adds a point that is not a session.
     as_of_day = summary.prices_as_of or report.end
@@ -141,20 +131,22 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         ],
     }
     context = {
+        "flags": flags,
         "summary": summary,
         "totals": summary.totals,
         "report": report,
-        "rows": rows,
+        "rows": dashboard.position_rows(positions, summary.totals.equity),
+        "trade_url": reverse("portfolios:trade"),
         "sort": sort,
         "sort_links": _sort_links(sort),
         "day_pnl": day_pnl,
         "day_pnl_date": day_pnl_date,
         "chart": chart,
-        "risk_alerts": _risk_alerts(user),
-        "recent_trades": selectors.trades_for_user(user=user)[:5],
+        "risk_alerts": risk_alerts_for_user(user=user, status=RiskAlertStatus.OPEN) if flags[Flag.RISK_ALERTS] else [],
+        "recent_trades": dashboard.recent_lines(selectors.trades_for_user(user=user)[:5]),
         "metrics": _metrics(report),
     }
-    if flag_enabled(Flag.PORTFOLIO_REBALANCING):  # the optimiser runs only when the feature is on
+    if flags[Flag.PORTFOLIO_REBALANCING]:  # the optimiser runs only when the feature is on
         context["rebalancing"] = rebalancing_panel(user=user)
     return render(request, "portfolios/dashboard.html", context)
 

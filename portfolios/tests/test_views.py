@@ -112,6 +112,47 @@ def test_dashboard_shows_totals_positions_and_chart_data(signed_in, priced, alic
     assert response.context["day_pnl"] == D("100.00")
 
 
+def test_the_positions_table_and_recent_activity_print_every_figure(signed_in, priced, alice):
+    from portfolios.services import positions_revalue
+
+    buy(alice, "AAPL", 10, "100.00", executed_at=datetime(2024, 6, 3, 21, tzinfo=UTC))
+    buy(alice, "NVDA", "1.5", "20.00", executed_at=datetime(2024, 6, 3, 21, 5, tzinfo=UTC))
+    positions_revalue()  # AAPL at 110; NVDA has no close
+    aapl = Position.objects.get(user=alice, symbol="AAPL")
+    Position.objects.filter(pk=aapl.pk).update(stop_loss=D("95.00"), take_profit=D("130.00"), auto_exit=True)
+    nvda = Position.objects.get(user=alice, symbol="NVDA")
+    Position.objects.filter(pk=nvda.pk).update(position_type="SHORT", purchase_date=None)  # shown as stored
+
+    page = signed_in.get(url("dashboard")).content.decode()
+
+    cells = [
+        '<th scope="row"><a href="/symbols/AAPL/">AAPL</a></th>',
+        "<td>Long</td>",
+        '<td class="num">10</td>',
+        '<td class="num">100.00</td>',
+        '<td class="num">110.00</td>',
+        '<td class="num">1,100.00</td>',
+        '<td class="num">10.89 %</td>',  # of 10,100.00: 8,970.00 cash + 1,100.00 + 30.00
+        '<td class="num up">100.00</td>',
+        '<td class="num ">0.00</td>',
+        "<td>2024-06-03</td>",
+        '<td class="levels">SL 95.00 \N{MIDDLE DOT} TP 130.00 <span class="badge">auto</span></td>',
+        f'<td class="row-actions"><a href="/portfolio/positions/{aapl.pk}/" aria-label="Edit AAPL settings">Edit</a>'
+        ' \N{MIDDLE DOT} <a href="/portfolio/trade/?symbol=AAPL&amp;side=SELL">Sell</a></td>',
+    ]
+    assert "\n          ".join(cells) in page
+    assert '<td>Short</td>\n          <td class="num">1.5</td>' in page
+    assert '<td>\N{EN DASH}</td>\n          <td class="levels"><span class="muted">none</span></td>' in page
+    assert '<a href="/portfolio/trade/?symbol=NVDA&amp;side=COVER">Cover</a>' in page
+    recent = [
+        '<time datetime="2024-06-03T21:05:00+00:00">2024-06-03</time> BUY 1.5 NVDA @ 20.00 <span class="badge">Manual</span>',
+        '<time datetime="2024-06-03T21:00:00+00:00">2024-06-03</time> BUY 10 AAPL @ 100.00 <span class="badge">Manual</span>',
+        '<time datetime="2024-06-03T15:00:00+00:00">2024-06-03</time> DEPOSIT 10,000.00 USD '
+        '<span class="badge">Onboarding</span>',
+    ]
+    assert "<li>" + "</li><li>".join(recent) + "</li>" in page
+
+
 def test_positions_sort_by_a_column_both_ways(signed_in, alice):
     buy(alice, "AAPL", 10, "100.00")
     buy(alice, "NVDA", 1, "200.00")
