@@ -228,6 +228,31 @@ class Stack:
                     labelled[f"{kind} {n}"] = child
         return labelled
 
+    def settle(self, *, timeout: float = 90.0, steady_s: float = 5.0) -> float:
+        """Wait until the stack is at rest: the Celery pool back to its one resident child (the autoscaler lets
+        an idle extra child go after 30 s) and no process using CPU for ``steady_s``. Returns the seconds waited."""
+        start = time.monotonic()
+        quiet_since: float | None = None
+        processes = self.processes()
+        for process in processes.values():
+            with suppress(psutil.Error):
+                process.cpu_percent(None)
+        while time.monotonic() - start < timeout:
+            time.sleep(1.0)
+            processes = self.processes()
+            children = [label for label in processes if label.startswith("celery pool child")]
+            busy = False
+            for process in processes.values():
+                with suppress(psutil.Error):
+                    busy = busy or process.cpu_percent(None) > 5.0
+            if len(children) <= 1 and not busy:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= steady_s:
+                    break
+            else:
+                quiet_since = None
+        return time.monotonic() - start
+
     def rss_mib(self) -> dict[str, float]:
         """Resident set size of each process in MiB (shared pages are counted in every process that maps them)."""
         sizes = {}

@@ -353,11 +353,17 @@ def test_targets_note_names_each_product_endpoint_over_the_latency_target_and_th
 
     slow = summarise([Sample("api_me", 200, 0, 900_000), Sample("bare", 200, 0, 800_000), Sample("respond", 200, 0, 100_000)])
     result = SectionResult()
-    add_targets_note(result, [("c=16", s) for s in slow], {"web": 300.0}, {"web": 200.0}, target_ms=500, target_mb=512)
-    latency, memory = result.notes
+    rss = {"web worker 1": 85.0, "web worker 2": 95.0, "celery beat": 300.0}
+    add_targets_note(result, [("c=16", s) for s in slow], rss, {"web worker 1": 250.0, "celery beat": 160.0})
+    latency, mix_p95, share, pss, web = result.notes
     assert "c=16 api_me p95 900 ms" in latency
     assert "bare" not in latency and "respond" not in latency  # the bare endpoint is a yardstick, not the product
-    assert "PSS 200 MiB (met)" in memory and "RSS 300 MiB (met)" in memory
+    assert mix_p95.startswith("target mix p95 < 150 ms at c=16") and mix_p95.endswith("(MISSED)")
+    rows = {stats.endpoint: stats for stats in slow}
+    expected = rows["all"].requests_per_s / rows["bare"].requests_per_s
+    assert f"c=16 {expected:.1%} ({'met' if expected >= 0.25 else 'MISSED'})" in share
+    assert "410 MiB (MISSED)" in pss
+    assert "web worker 1 85 MiB (met)" in web and "web worker 2 95 MiB (MISSED)" in web and "beat" not in web
 
 
 def test_the_stack_serves_http_with_either_server_as_compose_starts_them(tmp_path):
