@@ -2,19 +2,26 @@
 
 Five things are learned from a user's past responses (accepted or rejected recommendations):
 
-1. **Symbol preferences**: the acceptance rate per symbol, smoothed toward the user's overall rate with a
-   Beta prior of strength :data:`SYMBOL_PRIOR_STRENGTH` (``(accepted + k * overall) / (n + k)``). The overall
-   rate itself is Laplace-smoothed toward 1/2 (``(accepted + 1) / (n + 2)``). A symbol seen twice says little,
-   so it stays near the overall rate; one seen thirty times speaks for itself. Only the cards that clear the
-   user's learned confidence threshold and risk ceiling (3 and 4 below) count here, and the rates are smoothed
-   toward the overall rate of those cards: a card rejected for its low confidence says nothing about its symbol,
-   and a symbol whose cards never cleared keeps that overall rate (no evidence either way).
+1. **Symbol preferences** (:func:`symbol_preferences`): a regularised logistic regression of the user's answers on
+   the card's symbol, controlling for its action and for whether it fell below the user's learned confidence
+   threshold or above their risk ceiling (3 and 4 below), so a symbol is not blamed for the low confidence, the
+   high risk or the action of the cards it happened to come with. Each symbol's effect has a normal prior of
+   standard deviation :data:`SYMBOL_EFFECT_SD` log-odds centred on the user's own average (not the population's:
+   this is "what QuantAI has learned about *you*", and a symbol seen twice should read as "like your others").
+   ``symbol_rates[s]`` is the fitted P(accept) of a card of ``s`` that clears the threshold and ceiling, with the
+   user's usual mix of actions; ``symbol_counts[s]`` how many such clearing cards were answered (0: the prior alone).
+   Why not the acceptance rate per symbol: in a month a symbol's confidence and risk barely move, so one symbol's
+   cards can all be below the user's threshold or above their ceiling, and which of its cards were answered depends
+   on what the bandit showed: a raw rate mixes the symbol with everything that came with it.
 2. **Action preferences**: the same smoothed rate per action (BUY, SELL, HOLD), prior strength
    :data:`ACTION_PRIOR_STRENGTH`: some people ignore HOLDs, some take profits gladly and buy reluctantly.
 3. **Confidence threshold**: the confidence below which the user usually rejects. Every midpoint between two
    observed confidences is a candidate change point in the acceptance rate; the chosen ``t`` maximises the
    likelihood of the answers, and is kept only when it beats a single rate by :data:`MIN_LOG_LIKELIHOOD_GAIN`
-   nats on at least :data:`MIN_THRESHOLD_RESPONSES` answers (:func:`confidence_threshold`). Otherwise there is none.
+   nats on at least :data:`MIN_THRESHOLD_RESPONSES` answers, the user accepted at most :data:`MAX_RATE_BELOW`
+   of the cards below it, and those cards come from at least :data:`MIN_STOCKS_BEYOND` stocks
+   (:func:`confidence_threshold`). Otherwise there is none: in a month each stock's confidence barely moves, and
+   rejecting the one stock whose cards sit lowest is a dislike of that stock as much as a rule.
 4. **Risk ceiling**: the mirror image, the risk score above which the user usually rejects (:func:`risk_ceiling`).
 5. **Risk adaptation**: for accepted trades, ``actual_shares_traded / recommended_shares`` capped at 1 (buying
    more than suggested is no reason to suggest more). The size scale is the mean of the last
@@ -64,15 +71,35 @@ IntArray = npt.NDArray[np.int64]
 #: The overall rate is Laplace-smoothed: one pseudo-accept and one pseudo-reject.
 OVERALL_PRIOR_RATE: Final = 0.5
 OVERALL_PRIOR_STRENGTH: Final = 2.0
-#: Pseudo-answers at the user's overall rate added to each symbol.
+#: Pseudo-answers at the user's overall rate added to each symbol by the acceptance model's running feature
+#: (:mod:`recommendations.core.acceptance_model`); the profile's own symbol preferences use the regression below.
 SYMBOL_PRIOR_STRENGTH: Final = 4.0
+#: Prior standard deviations (log-odds) of the symbol-preference regression (:func:`symbol_preferences`): a symbol's
+#: effect around the user's average (1: likes and dislikes up to about e times the odds are usual; stronger ones,
+#: and any one-sided run of a few answers, are pulled in until more answers confirm them),
+#: an action's, the intercept's around the user's rate on the cards that clear their rules, and the effect of being
+#: below the learned threshold or above the learned ceiling. That one is all but flat: where a symbol's cards were
+#: always beyond a rule, the two cannot be told apart, and the split follows the prior variances (1 : 100 here), so
+#: the rule takes the blame and the symbol is left where the user's other symbols are.
+SYMBOL_EFFECT_SD: Final = 1.0
+ACTION_EFFECT_SD: Final = 1.0
+INTERCEPT_SD: Final = 2.0
+RULE_EFFECT_SD: Final = 10.0
 #: Fewer answers than this give no confidence threshold.
 MIN_THRESHOLD_RESPONSES: Final = 8
 #: A threshold must explain the answers better than one rate by this many nats of log-likelihood (about p < 0.01) ...
 MIN_LOG_LIKELIHOOD_GAIN: Final = 3.0
-#: ... with at least this many answers below it, accepted at most this share of the rate above it.
+#: ... with at least this many answers below it, accepted at most this share of the rate above it ...
 MIN_BELOW_THRESHOLD: Final = 3
 MAX_RATE_RATIO_BELOW: Final = 0.5
+#: ... and at most this share of the cards below it accepted: a threshold is a rule ("usually rejects": four in five
+#: or more), not a lower rate. In a month each symbol's confidence barely moves, so a split between two symbols'
+#: confidence levels also fits a mere dislike of the lower ones (accepted, say, one time in three); without this
+#: the dislike was learned as a threshold and the symbol's own rate left unexplained.
+MAX_RATE_BELOW: Final = 0.2
+#: ... and, when the stocks are known, the answers below it must come from this many stocks with this many each.
+MIN_STOCKS_BEYOND: Final = 2
+MIN_ANSWERS_PER_STOCK_BEYOND: Final = 2
 #: Risk adaptation looks at the user's most recent accepted trades only: people change their minds.
 SIZE_WINDOW: Final = 20
 SIZE_PRIOR_STRENGTH: Final = 3.0
@@ -224,7 +251,7 @@ def _bernoulli_log_likelihood(k: FloatArray, n: FloatArray) -> FloatArray:
 
 
 def confidence_threshold(
-    confidence: FloatArray, accepted: npt.NDArray[np.bool_]
+    confidence: FloatArray, accepted: npt.NDArray[np.bool_], symbols: npt.NDArray[np.str_] | None = None
 ) -> tuple[float | None, float | None, float | None]:
     """``(t, rate below t, rate above t)``: the confidence below which the user usually rejects, or ``(None, None, None)``.
 
@@ -232,15 +259,20 @@ def confidence_threshold(
     answers in two, each with its own acceptance rate; the chosen ``t`` maximises the likelihood of the answers
     (ties to the lowest ``t``). It is kept when the split explains the answers better than one rate by at least
     :data:`MIN_LOG_LIKELIHOOD_GAIN` nats, the rate below is lower than above (and at most
-    :data:`MAX_RATE_RATIO_BELOW` of it), on at least :data:`MIN_THRESHOLD_RESPONSES` answers with at least
-    :data:`MIN_BELOW_THRESHOLD` of them below ``t``. (Youden's J, used before, needed the threshold to separate
-    accepts from rejects *overall*; a person who rejects everything below 0.55 and half of the rest never
-    reached it, and four personas of five had no threshold.) Rates on either side are Laplace-smoothed.
+    :data:`MAX_RATE_RATIO_BELOW` of it, and at most :data:`MAX_RATE_BELOW`), on at least
+    :data:`MIN_THRESHOLD_RESPONSES` answers with at least :data:`MIN_BELOW_THRESHOLD` of them below ``t``. Given the
+    cards' ``symbols``, the answers below ``t`` must also come from at least :data:`MIN_STOCKS_BEYOND` stocks with
+    :data:`MIN_ANSWERS_PER_STOCK_BEYOND` answers each: a rule about confidence spans stocks, and when the cards below
+    a candidate are one stock's, rejecting them is rejecting that stock (:func:`symbol_preferences` learns it).
+    (Youden's J, used before, needed the threshold to separate accepts from rejects *overall*; a person who
+    rejects everything below 0.55 and half of the rest never reached it, and four personas of five had no
+    threshold.) Rates on either side are Laplace-smoothed.
     """
     conf = np.asarray(confidence, dtype=float)
     acc = np.asarray(accepted, dtype=bool)
     usable = np.isfinite(conf)
     conf, acc = conf[usable], acc[usable]
+    stocks = np.asarray(symbols)[usable] if symbols is not None else None
     n_acc, n_rej = int(acc.sum()), int((~acc).sum())
     if conf.size < MIN_THRESHOLD_RESPONSES or n_acc == 0 or n_rej == 0:
         return None, None, None
@@ -259,7 +291,12 @@ def confidence_threshold(
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         rate_b, rate_a = k_below / n_below, k_above / n_above
-    admissible = (n_below >= MIN_BELOW_THRESHOLD) & (n_above >= 1) & (rate_b <= MAX_RATE_RATIO_BELOW * rate_a)
+    admissible = (
+        (n_below >= MIN_BELOW_THRESHOLD) & (n_above >= 1) & (rate_b <= MAX_RATE_RATIO_BELOW * rate_a) & (rate_b <= MAX_RATE_BELOW)
+    )
+    if stocks is not None:
+        per_stock = np.column_stack([(below & (stocks == s)[None, :]).sum(axis=1) for s in np.unique(stocks)])
+        admissible &= (per_stock >= MIN_ANSWERS_PER_STOCK_BEYOND).sum(axis=1) >= MIN_STOCKS_BEYOND
     if not admissible.any():
         return None, None, None
     gain = np.where(admissible, gain, -np.inf)
@@ -273,16 +310,18 @@ def confidence_threshold(
     return t, rate_below, rate_above
 
 
-def risk_ceiling(risk: FloatArray, accepted: npt.NDArray[np.bool_]) -> tuple[float | None, float | None, float | None]:
+def risk_ceiling(
+    risk: FloatArray, accepted: npt.NDArray[np.bool_], symbols: npt.NDArray[np.str_] | None = None
+) -> tuple[float | None, float | None, float | None]:
     """``(c, rate above c, rate at or below c)``: the risk score above which the user usually rejects, or Nones.
 
     The mirror image of :func:`confidence_threshold` (a rule "accept iff risk <= c" is "accept iff -risk >= -c"),
-    with the same evidence rules (:data:`MIN_THRESHOLD_RESPONSES`, :data:`MIN_LOG_LIKELIHOOD_GAIN`).
+    with the same evidence rules (:data:`MIN_THRESHOLD_RESPONSES`, :data:`MIN_LOG_LIKELIHOOD_GAIN`, the stocks).
     """
     r = np.asarray(risk, dtype=float)
     acc = np.asarray(accepted, dtype=bool)
     usable = np.isfinite(r)
-    t, below, above = confidence_threshold(-r[usable], acc[usable])
+    t, below, above = confidence_threshold(-r[usable], acc[usable], None if symbols is None else np.asarray(symbols)[usable])
     if t is None:
         return None, None, None
     return -t, below, above
@@ -353,13 +392,21 @@ def build_profile(responses: pd.DataFrame) -> Profile:
             )
 
     confidence = df["confidence"].to_numpy(dtype=float)
-    t, below, above = confidence_threshold(confidence, accepted)
+    symbols = df["symbol"].astype(str).to_numpy()
+    t, below, above = confidence_threshold(confidence, accepted, symbols)
     ceiling, rate_above_c, rate_below_c = (None, None, None)
     risk = np.full(n, np.nan)
     if "risk_score" in df.columns:
         risk = pd.to_numeric(df["risk_score"], errors="coerce").to_numpy(dtype=float)
-        ceiling, rate_above_c, rate_below_c = risk_ceiling(risk, accepted)
-    symbol_rates, symbol_counts = _symbol_rates(df["symbol"].astype(str).to_numpy(), accepted, confidence, risk, t, ceiling)
+        ceiling, rate_above_c, rate_below_c = risk_ceiling(risk, accepted, symbols)
+    actions_all = df["action"].astype(str).to_numpy() if "action" in df.columns else np.full(n, "")
+    symbol_rates, symbol_counts = symbol_preferences(
+        symbols,
+        actions_all,
+        accepted,
+        below_threshold=confidence < t if t is not None else np.zeros(n, dtype=bool),
+        above_ceiling=risk > ceiling if ceiling is not None else np.zeros(n, dtype=bool),  # an unknown risk clears
+    )
 
     traded = df[accepted & df["has_trade"].to_numpy(dtype=bool)]
     scale, samples = size_scale(traded["recommended_shares"].to_numpy(dtype=float), traded["actual_shares"].to_numpy(dtype=float))
@@ -384,34 +431,74 @@ def build_profile(responses: pd.DataFrame) -> Profile:
     )
 
 
-def _symbol_rates(
-    symbols: npt.NDArray[np.str_],
-    accepted: npt.NDArray[np.bool_],
-    confidence: FloatArray,
-    risk: FloatArray,
-    threshold: float | None,
-    ceiling: float | None,
-) -> tuple[dict[str, float], dict[str, int]]:
-    """Smoothed acceptance per symbol over the cards that clear ``threshold`` and ``ceiling`` (see the module docstring).
+def _logit_map(x: FloatArray, y: FloatArray, prior_mean: FloatArray, prior_sd: FloatArray) -> FloatArray:
+    """Maximum a posteriori weights of a logistic regression of ``y`` (0/1) on ``x`` with independent normal priors.
 
-    Every answered symbol gets a rate; ``counts`` say how many clearing cards it rests on (0: the prior alone).
+    Newton's method on the log posterior (concave: the prior makes it strictly so), from the prior mean; a handful of
+    steps reach the optimum to 1e-9 for the dozen weights used here.
     """
-    clears = np.ones(symbols.size, dtype=bool)
-    if threshold is not None:
-        clears &= confidence >= threshold
-    if ceiling is not None:
-        clears &= ~(risk > ceiling)  # an unknown risk score clears
-    prior = smoothed_rate(
-        float(accepted[clears].sum()), float(clears.sum()), prior=OVERALL_PRIOR_RATE, strength=OVERALL_PRIOR_STRENGTH
+    precision = 1.0 / np.square(prior_sd)
+    w = prior_mean.astype(float).copy()
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30.0, 30.0)))
+        gradient = x.T @ (y - p) - precision * (w - prior_mean)
+        hessian = (x * (p * (1.0 - p))[:, None]).T @ x + np.diag(precision)
+        step = np.linalg.solve(hessian, gradient)
+        w += step
+        if float(np.max(np.abs(step))) < 1e-9:
+            break
+    return w
+
+
+def symbol_preferences(
+    symbols: npt.NDArray[np.str_],
+    actions: npt.NDArray[np.str_],
+    accepted: npt.NDArray[np.bool_],
+    *,
+    below_threshold: npt.NDArray[np.bool_],
+    above_ceiling: npt.NDArray[np.bool_],
+) -> tuple[dict[str, float], dict[str, int]]:
+    """``(rates, counts)``: each answered symbol's P(accept) on a card that clears the user's threshold and ceiling,
+    and how many such clearing cards of it were answered (see the module docstring, 1).
+
+    The model, in log-odds: an intercept (prior: the user's rate on the cards that clear the threshold and ceiling,
+    sd :data:`INTERCEPT_SD`), plus the symbol's effect (prior 0, sd :data:`SYMBOL_EFFECT_SD`), plus the action's
+    (prior 0, sd :data:`ACTION_EFFECT_SD`), plus an effect for a card below the threshold and one for a card above
+    the ceiling (prior 0, sd :data:`RULE_EFFECT_SD`), fitted by maximum a posteriori (:func:`_logit_map`).
+    A symbol's rate is read off with neither rule against the card and the user's own mix of actions, so two users
+    who like the same stocks read alike whatever they were shown.
+    A symbol whose cards all fell below the threshold keeps an effect near 0 (the rule explains the rejections): its
+    rate is the user's average, and its count 0 says nothing was learned about it.
+    """
+    n = int(symbols.size)
+    if n == 0:
+        return {}, {}
+    acc = np.asarray(accepted, dtype=bool)
+    names = sorted({str(s) for s in symbols.tolist()})
+    kinds = sorted({str(a) for a in actions.tolist()} - {"", "nan", "None"})
+    below = np.asarray(below_threshold, dtype=bool)
+    above = np.asarray(above_ceiling, dtype=bool)
+    columns = [np.ones(n)]
+    columns += [(symbols == s).astype(float) for s in names]
+    columns += [(actions == a).astype(float) for a in kinds]
+    columns += [below.astype(float), above.astype(float)]
+    x = np.column_stack(columns)
+    clears = ~below & ~above
+    clearing_rate = smoothed_rate(
+        float(acc[clears].sum()), float(clears.sum()), prior=OVERALL_PRIOR_RATE, strength=OVERALL_PRIOR_STRENGTH
     )
-    rates: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for symbol in sorted(set(symbols.tolist())):
-        mask = clears & (symbols == symbol)
-        counts[str(symbol)] = int(mask.sum())
-        rates[str(symbol)] = smoothed_rate(
-            float(accepted[mask].sum()), float(mask.sum()), prior=prior, strength=SYMBOL_PRIOR_STRENGTH
-        )
+    prior_mean = np.zeros(x.shape[1])
+    prior_mean[0] = _logit(clearing_rate)
+    prior_sd = np.concatenate(
+        [[INTERCEPT_SD], np.full(len(names), SYMBOL_EFFECT_SD), np.full(len(kinds), ACTION_EFFECT_SD), [RULE_EFFECT_SD] * 2]
+    )
+    w = _logit_map(x, acc.astype(float), prior_mean, prior_sd)
+    symbol_w = w[1 : 1 + len(names)]
+    action_w = w[1 + len(names) : 1 + len(names) + len(kinds)]
+    mix = np.array([float(np.mean(actions == a)) for a in kinds])
+    base = float(w[0] + (mix @ action_w if kinds else 0.0))
+    rates = {s: 1.0 / (1.0 + math.exp(-(base + float(symbol_w[i])))) for i, s in enumerate(names)}
+    counts = {s: int((clears & (symbols == s)).sum()) for s in names}
     return rates, counts
 
 

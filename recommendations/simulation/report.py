@@ -44,6 +44,9 @@ from recommendations.stats import DECISION_TYPES, recommendation_stats
 
 #: Calendar days after the start from which the "after 30 days" rates are measured.
 SETTLING_DAYS = 30
+#: A persona revealed its view of a stock with at least this many answered cards its hard rules let through.
+REVEALED_ANSWERS = 3
+ANSWERED = (RecommendationStatus.ACCEPTED, RecommendationStatus.REJECTED)
 
 
 def _round(value: float | None, places: int = 4) -> float | None:
@@ -122,11 +125,21 @@ def persona_figures(persona: Persona, sims: list[SimUser]) -> dict[str, Any]:
 
     ``symbol_rank_correlation``: Spearman correlation over the five stocks between the hidden per-symbol
     adjustment and the mean learned symbol acceptance rate (``None`` when the persona has no symbol preference);
+    ``symbol_rank_correlation_revealed``: the same over the stocks the persona *revealed* a preference on, those with
+    at least :data:`REVEALED_ANSWERS` answered cards its hard rules (minimum confidence, maximum risk) let through
+    (``learned.revealed_symbols``): a stock whose cards were all below the persona's minimum confidence was rejected
+    for that, whatever the persona thinks of the stock, so no learner can rank it;
     ``confidence_threshold_error``: |mean learned threshold - hidden minimum confidence| (``None`` when either is
     absent); ``size_fraction_error``: |mean learned size fraction - hidden size fraction| over the users who traded.
     """
     ids = [s.user.pk for s in sims]
     stored = dict(UserPreferenceProfile.objects.filter(user_id__in=ids).values_list("user_id", "profile"))
+    passed: dict[str, int] = defaultdict(int)
+    for symbol, confidence, risk in Recommendation.objects.filter(
+        user_id__in=ids, recommendation_type__in=DECISION_TYPES, status__in=ANSWERED
+    ).values_list("symbol", "confidence_score", "risk_score"):
+        if float(confidence) >= persona.min_confidence and float(risk or 0) <= persona.max_risk_score:
+            passed[symbol] += 1
     profiles = [Profile.from_dict(stored.get(uid)) for uid in ids]
     symbol_rates = {s: _mean([p.symbol_rates[s] for p in profiles if s in p.symbol_rates]) for s in TRADABLE}
     thresholds = [p.confidence_threshold for p in profiles if p.confidence_threshold is not None]
@@ -137,6 +150,7 @@ def persona_figures(persona: Persona, sims: list[SimUser]) -> dict[str, Any]:
     reads = [p.cards_read for p in profiles if p.cards_read is not None]
     answered = [s for s in TRADABLE if symbol_rates[s] is not None]
     hidden_adj = [persona.symbol_adjustments.get(s, 0.0) for s in answered]
+    revealed = [s for s in answered if passed[s] >= REVEALED_ANSWERS]
     learned = {
         "users": len(profiles),
         "responses": int(sum(p.responses for p in profiles)),
@@ -149,9 +163,15 @@ def persona_figures(persona: Persona, sims: list[SimUser]) -> dict[str, Any]:
         "size_scale_applied": _round(_mean([p.size_scale for p in profiles])),
         "cards_read": _round(_mean(reads)),
         "users_with_cards_read": len(reads),
+        "revealed_symbols": revealed,
     }
     match = {
         "symbol_rank_correlation": _round(_spearman(hidden_adj, [float(symbol_rates[s] or 0.0) for s in answered])),
+        "symbol_rank_correlation_revealed": _round(
+            _spearman(
+                [persona.symbol_adjustments.get(s, 0.0) for s in revealed], [float(symbol_rates[s] or 0.0) for s in revealed]
+            )
+        ),
         "confidence_threshold_error": _round(abs(learned_threshold - persona.min_confidence))
         if learned_threshold is not None and persona.min_confidence > 0
         else None,
@@ -328,7 +348,8 @@ def format_report(report: dict[str, Any]) -> str:
         m, h, learned = p["match"], p["hidden"], p["learned"]
         lines.append(
             f"persona {p['name']}: acceptance {_fmt(p['observed_acceptance_rate'], True)} (control "
-            f"{_fmt(p['control_acceptance_rate'], True)}); symbol rank corr {m['symbol_rank_correlation']}; "
+            f"{_fmt(p['control_acceptance_rate'], True)}); symbol rank corr {m['symbol_rank_correlation']} "
+            f"({m['symbol_rank_correlation_revealed']} over the {len(learned['revealed_symbols'])} stocks it revealed); "
             f"min confidence {h['min_confidence']} vs learned {learned['confidence_threshold']} "
             f"({learned['users_with_threshold']}/{learned['users']} users); size {h['size_fraction']} vs learned "
             f"{learned['size_fraction']} ({learned['users_with_size']} users); attention {h['attention'] or 'all'} vs "

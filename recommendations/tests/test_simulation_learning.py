@@ -61,6 +61,11 @@ def test_holds_and_folded_cards_are_never_answered_and_the_report_compares_both_
         assert {"decisions", "folded", "accepted_per_user"} <= set(week)
     learned = {p["name"]: p["learned"] for p in report["personas"]}
     assert {"size_fraction", "users_with_size", "cards_read", "users_with_cards_read"} <= set(learned["picky"])
+    # picky's hard rules let every card through: what it answered is what it revealed (AAPL and AMZN are folded away).
+    picky = next(p for p in report["personas"] if p["name"] == "picky")
+    answered = set(personalised.filter(user__username__startswith="sim-picky-").values_list("symbol", flat=True).distinct())
+    assert set(learned["picky"]["revealed_symbols"]) <= answered
+    assert "symbol_rank_correlation_revealed" in picky["match"]
     assert "Acceptance = accepted / answered BUY and SELL cards" in format_report(report)
     json.dumps(report)
 
