@@ -1,9 +1,9 @@
 """Analytics of a user: computed from the ledger and the daily closes by :mod:`portfolios.core.analytics`, stored
 as a :class:`~portfolios.models.PortfolioSnapshot`, and read back from it.
 
-A request reads two indexed rows (the user's newest ledger id and the snapshot) and answers from the stored
-JSON: no pandas, no numpy, no recomputation. The snapshot is recomputed by a task after the close and after
-each ledger write (:mod:`portfolios.services.snapshots`); a request that finds it missing or outdated
+A request reads the snapshot with the user's newest ledger id beside it (one query over two indexed rows) and
+answers from the stored JSON: no pandas, no numpy, no recomputation. The snapshot is recomputed by a task after
+the close and after each ledger write (:mod:`portfolios.services.snapshots`); a request that finds it missing or outdated
 (another format, an older ledger, another prices version) recomputes it in pure Python and stores it,
 so an outdated snapshot is never shown.
 """
