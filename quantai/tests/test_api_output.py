@@ -33,9 +33,9 @@ class LineSerializer(serializers.Serializer):
     name = serializers.CharField()
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     when = serializers.DateTimeField(allow_null=True)
-    label = serializers.SerializerMethodField()
+    caption = serializers.SerializerMethodField()
 
-    def get_label(self, obj: Line) -> str:
+    def get_caption(self, obj: Line) -> str:
         return f"{obj.name}: {obj.amount}"
 
 
