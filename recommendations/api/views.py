@@ -109,7 +109,7 @@ class RecommendationListView(generics.ListAPIView):
         "you rejected or let expire). Filter by `status`, `symbol`, `action`, or one `date`.",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        queryset = self.get_queryset()
+        queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         # The prebuilt serializer (quantai.api_output): the same output as get_serializer(page, many=True).data.
         if page is None:
