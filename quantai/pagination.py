@@ -3,6 +3,10 @@
 DRF's LimitOffsetPagination treats ``?offset=abc`` or ``?limit=`` as "not given"; a client with a
 bug then sees the first page and never learns why. Here a present but invalid value is a 400 in
 the project's error shape.
+
+The page is read before the count: a page that is not full, and not past the end, says how many rows
+there are, so the usual short list (today's few cards, a new user's trades) is one query instead of a
+count and then the page. A full page, or an empty one past the start, still counts.
 """
 
 from __future__ import annotations
@@ -40,6 +44,19 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         return parameters
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
+        """DRF's ``LimitOffsetPagination.paginate_queryset``, reading the page first (module docstring)."""
         self._checked(request, self.limit_query_param, 1)
         self._checked(request, self.offset_query_param, 0)
-        return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        self.limit = self.get_limit(request)
+        if self.limit is None:
+            return None
+        self.offset = self.get_offset(request)
+        page = list(queryset[self.offset : self.offset + self.limit])
+        if len(page) < self.limit and (page or self.offset == 0):
+            self.count = self.offset + len(page)
+        else:
+            self.count = self.get_count(queryset)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        return page

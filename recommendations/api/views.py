@@ -23,7 +23,6 @@ from accounts.selectors import user_in_scope
 from market.symbols import TRADABLE
 from quantai.api_output import represent, represent_many
 from quantai.errors import NotFound
-from quantai.pagination import StrictLimitOffsetPagination
 from quantai.parsers import BoundedJSONParser
 from recommendations import selectors, services
 from recommendations.api.serializers import (
@@ -61,36 +60,13 @@ def recommendation_owner(request: Request, user_id: str, *, write: bool = False)
     return owner
 
 
-class CountingLastPagination(StrictLimitOffsetPagination):
-    """The project's paging (50 a page, at most 500, malformed values refused), reading the page first: a page that
-    is not full, and is not past the end, says how many rows there are, so the usual list (today's few cards) takes
-    one query instead of a count and then the page. A full page, or an empty one past the start, still counts."""
-
-    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
-        self._checked(request, self.limit_query_param, 1)
-        self._checked(request, self.offset_query_param, 0)
-        self.request = request
-        self.limit = self.get_limit(request)
-        if self.limit is None:
-            return None
-        self.offset = self.get_offset(request)
-        page = list(queryset[self.offset : self.offset + self.limit])
-        if len(page) < self.limit and (page or self.offset == 0):
-            self.count = self.offset + len(page)
-        else:
-            self.count = self.get_count(queryset)
-        if self.count > self.limit and self.template is not None:
-            self.display_page_controls = True
-        return page
-
-
 #: The filters of a request without query parameters (the usual one: today's cards).
 _DEFAULT_FILTERS = {"scope": "today"}
 
 
 class RecommendationListView(generics.ListAPIView):
     serializer_class = RecommendationSerializer
-    pagination_class = CountingLastPagination
+    # Paged by the project default (quantai.pagination: 50 a page, at most 500, malformed values refused).
 
     @extend_schema(
         tags=[TAG],
