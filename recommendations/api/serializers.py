@@ -68,8 +68,12 @@ class RecommendationSerializer(serializers.ModelSerializer):
         return [{"feature": n, "contribution": c, "value": values.get(n)} for n, c in obj.top_contributions]
 
 
+#: The list's scope when the request names none (the view skips validation for a request without parameters).
+DEFAULT_SCOPE = "today"
+
+
 class RecommendationFilterSerializer(StrictSerializer):
-    scope = serializers.ChoiceField(choices=SCOPES, default="today", help_text="today: the latest day's; history: all")
+    scope = serializers.ChoiceField(choices=SCOPES, default=DEFAULT_SCOPE, help_text="today: the latest day's; history: all")
     date = serializers.DateField(required=False, help_text="Only this trading date (overrides scope)")
     status = serializers.ChoiceField(choices=RecommendationStatus.values, required=False)
     symbol = serializers.ChoiceField(choices=list(TRADABLE), required=False)

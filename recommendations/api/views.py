@@ -26,6 +26,7 @@ from quantai.errors import NotFound
 from quantai.parsers import BoundedJSONParser
 from recommendations import selectors, services
 from recommendations.api.serializers import (
+    DEFAULT_SCOPE,
     RecommendationFilterSerializer,
     RecommendationSerializer,
     RespondRequestSerializer,
@@ -61,7 +62,7 @@ def recommendation_owner(request: Request, user_id: str, *, write: bool = False)
 
 
 #: The filters of a request without query parameters (the usual one: today's cards).
-_DEFAULT_FILTERS = {"scope": "today"}
+_DEFAULT_FILTERS = {"scope": DEFAULT_SCOPE}
 
 
 class RecommendationListView(generics.ListAPIView):
