@@ -4,9 +4,10 @@ DRF's LimitOffsetPagination treats ``?offset=abc`` or ``?limit=`` as "not given"
 bug then sees the first page and never learns why. Here a present but invalid value is a 400 in
 the project's error shape.
 
-The page is read before the count: a page that is not full, and not past the end, says how many rows
-there are, so the usual short list (today's few cards, a new user's trades) is one query instead of a
-count and then the page. A full page, or an empty one past the start, still counts.
+The first page is read before the count: when it is not full it says how many rows there are, so the
+usual short list (today's few cards, a new user's trades) is one query instead of a count and then the
+page. A full first page, and any later page, are counted first, as DRF does, so an offset past the end
+never reaches the database.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         return parameters
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
-        """DRF's ``LimitOffsetPagination.paginate_queryset``, reading the page first (module docstring)."""
+        """DRF's ``LimitOffsetPagination.paginate_queryset``, reading a first page before counting (module docstring)."""
         self._checked(request, self.limit_query_param, 1)
         self._checked(request, self.offset_query_param, 0)
         self.request = request
@@ -52,11 +53,16 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         if self.limit is None:
             return None
         self.offset = self.get_offset(request)
-        page = list(queryset[self.offset : self.offset + self.limit])
-        if len(page) < self.limit and (page or self.offset == 0):
-            self.count = self.offset + len(page)
+        first = list(queryset[: self.limit]) if self.offset == 0 else None
+        if first is not None and len(first) < self.limit:
+            self.count = len(first)
         else:
             self.count = self.get_count(queryset)
         if self.count > self.limit and self.template is not None:
             self.display_page_controls = True
-        return page
+        if first is not None:
+            return first
+        # Past the end: no query with an offset the database may not hold (any whole number is a valid offset).
+        if self.count == 0 or self.offset > self.count:
+            return []
+        return list(queryset[self.offset : self.offset + self.limit])
