@@ -107,6 +107,20 @@ def test_a_card_below_what_the_user_acts_on_is_folded_but_an_uncertain_one_is_ex
     assert opened(3) > 290
 
 
+def test_a_cut_off_between_two_round_numbers_is_learned_where_it_is():
+    # Someone who acts only on confidence 0.594 and above: cards at 0.599 are accepted, cards at 0.585 rejected. A
+    # step sits between them, so the bandit folds the one and shows the other (with steps every 0.02 both fell in
+    # the bucket 0.58-0.60 and were learned as one).
+    below, above = card("GOOGL", confidence=0.585), card("GOOGL", confidence=0.599)
+    stats = bandit.stats_from_answers([below.vector()] * 30 + [above.vector()] * 30, [0.0] * 30 + [1.0] * 30)
+    post = bandit.posterior(stats, bandit.default_prior())
+    assert post.expected(above.vector()) - post.expected(below.vector()) > 0.7
+    rng = np.random.default_rng(11)
+    decisions = [bandit.decide([below, above], post, rng) for _ in range(200)]
+    assert sum(d[0].folded for d in decisions) > 150
+    assert not any(d[1].folded for d in decisions)
+
+
 def test_no_card_is_folded_for_a_user_with_too_few_answers():
     stats = bandit.stats_from_answers(
         [card("AMZN").vector()] * (bandit.MIN_ANSWERS_TO_FOLD - 1), [0.0] * (bandit.MIN_ANSWERS_TO_FOLD - 1)
