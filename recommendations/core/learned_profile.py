@@ -545,13 +545,21 @@ def adapt_sizing(
     )
 
 
-def ranking_tier(action: str, side: str) -> int:
-    """:data:`TIER_HELD_SELL` for a sale of held shares (the risk rules call for it: never buried), else :data:`TIER_OTHER`.
+def ranking_tier(action: str, side: str, *, reason: str | None = None, weight_after: float | None = None) -> int:
+    """:data:`TIER_HELD_SELL` for a sale of held shares the risk rules call for (never buried), else :data:`TIER_OTHER`.
+
+    The risk rules call for a sale when the position is above the profile's cap (the sizing ``reason`` is
+    :data:`~recommendations.core.sizing.WEIGHT_LIMIT`) or when the policy holds none of the stock (the sale leaves
+    ``weight_after`` 0). A partial sale down to a lower target weight is a rebalancing the user may decline like
+    any other trade: it is ordered (and may be folded) by P(accept). Without the sizing facts (``reason`` None) every
+    sale of held shares counts as called for.
 
     Trades and HOLDs share a tier: a HOLD the user is likely to act on may come before a trade they usually
     decline; only P(accept) orders them.
     """
-    if action == sizing.SELL and side == sizing.SIDE_SELL:
+    if action != sizing.SELL or side != sizing.SIDE_SELL:
+        return TIER_OTHER
+    if reason is None or reason == sizing.WEIGHT_LIMIT or (weight_after is not None and weight_after <= 1e-9):
         return TIER_HELD_SELL
     return TIER_OTHER
 

@@ -275,7 +275,7 @@ class Personaliser:
                     confidence=float(rows[i].confidence_score),
                     risk_score=float(rows[i].risk_score or 0),
                     size_pct=_size_pct(rows[i]),
-                    risk_rule_sale=pers.ranking_tier(rows[i].recommendation_type, rows[i].trade_side) == pers.TIER_HELD_SELL,
+                    risk_rule_sale=risk_rule_sale(rows[i]),
                 )
                 for i in indexes
             ]
@@ -304,6 +304,19 @@ class Personaliser:
                         "size_scale": round(scale, 6),
                     },
                 }
+
+
+def risk_rule_sale(rec: Recommendation) -> bool:
+    """Whether ``rec`` is a sale of held shares the risk rules call for (:func:`~pers.ranking_tier`, from its sizing facts)."""
+    facts = (rec.model_features or {}).get("sizing") or {}
+    weight_after = facts.get("weight_after")
+    tier = pers.ranking_tier(
+        rec.recommendation_type,
+        rec.trade_side,
+        reason=facts.get("reason"),
+        weight_after=float(weight_after) if weight_after is not None else None,
+    )
+    return tier == pers.TIER_HELD_SELL
 
 
 def _size_pct(rec: Recommendation) -> float:

@@ -188,13 +188,13 @@ def persona_figures(persona: Persona, sims: list[SimUser]) -> dict[str, Any]:
 
 def _ceiling_day(persona: Persona, cards: list[Recommendation]) -> tuple[int, float]:
     """(answered, expected accepted) of one user-day of ``cards`` under the all-knowing personaliser."""
-    from recommendations.core.learned_profile import TIER_HELD_SELL, ranking_tier
+    from recommendations.services.personalise import risk_rule_sale
 
     scored = []
     for rec in cards:
         card = Card.of(rec)
         decision = card.action in DECISION_TYPES
-        risk_sale = ranking_tier(card.action, card.trade_side) == TIER_HELD_SELL
+        risk_sale = risk_rule_sale(rec)
         p = persona.acceptance_probability(card) if decision else 0.0
         if decision and not risk_sale and p <= 0.0:
             continue  # folded: the persona's own rules reject it

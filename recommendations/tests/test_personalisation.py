@@ -16,7 +16,7 @@ from recommendations.core import bandit, learned_profile, sizing
 from recommendations.factories import RecommendationFactory, signal_batch
 from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
 from recommendations.services import recommendations_generate
-from recommendations.services.personalise import Personaliser, preference_profiles_recompute
+from recommendations.services.personalise import Personaliser, preference_profiles_recompute, risk_rule_sale
 from recommendations.tests.conftest import DOWN, UP, make_market
 
 T0 = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
@@ -233,6 +233,18 @@ def test_a_likelier_hold_comes_before_a_trade_the_user_usually_declines():
     assert learned_profile.rank_order(tiers, [0.2, 0.8, 0.1]).tolist() == [3, 2, 1]  # the held sale stays first
 
 
+def test_the_risk_rules_call_for_a_trim_above_the_cap_and_an_exit_but_a_rebalancing_sale_is_a_choice():
+    def tier(reason: str | None, weight_after: float | None) -> int:
+        return learned_profile.ranking_tier("SELL", "SELL", reason=reason, weight_after=weight_after)
+
+    assert tier(sizing.WEIGHT_LIMIT, 0.2) == learned_profile.TIER_HELD_SELL  # above the profile's cap
+    assert tier(sizing.TARGET, 0.0) == learned_profile.TIER_HELD_SELL  # the policy holds none of it
+    assert tier(sizing.TARGET, 0.12) == learned_profile.TIER_OTHER  # down to a lower target weight
+    assert tier(None, None) == learned_profile.TIER_HELD_SELL  # no sizing facts: every held sale is called for
+    short_sale = learned_profile.ranking_tier("SELL", "SHORT", reason=sizing.WEIGHT_LIMIT, weight_after=0.0)
+    assert short_sale == learned_profile.TIER_OTHER
+
+
 def test_scores_closer_than_the_resolution_keep_the_default_order():
     assert learned_profile.rank_order([1, 1, 1], [0.50, 0.53, 0.71]).tolist() == [2, 3, 1]
     assert learned_profile.rank_order([1, 1, 1], [0.50, 0.53, 0.71], resolution=0).tolist() == [3, 2, 1]
@@ -407,11 +419,26 @@ def test_with_the_flag_on_a_shrinking_user_gets_smaller_buys_but_the_same_sales_
         assert "usually take smaller" in mine[symbol].recommendation_reasoning
         assert "sized down" not in theirs[symbol].recommendation_reasoning.lower()
     assert "sized down" not in mine["AAPL"].recommendation_reasoning.lower()  # a sale is never shrunk
-    # The sale of held shares comes first and open even though this user always rejected AAPL sales; then NVDA.
+    # Selling the whole position (the policy holds none of it) is a sale the risk rules call for: it comes first and
+    # open even though this user always rejected AAPL sales; then NVDA.
+    assert mine["AAPL"].model_features["personalisation"]["risk_rule_sale"] is True
     assert [mine[s].priority for s in ("AAPL", "NVDA")] == [1, 2] and mine["AMZN"].priority > 2
     assert mine["AAPL"].model_features["personalisation"]["folded"] is False
     assert mine["NVDA"].acceptance_probability > mine["AMZN"].acceptance_probability
     assert theirs["AAPL"].priority == 1 and theirs["NVDA"].model_features["personalisation"]["size_scale"] == 1.0
+
+
+def test_only_a_trim_above_the_cap_or_an_exit_is_a_risk_rule_sale():
+    def rec(action: str, side: str, sizing_facts: dict | None) -> Recommendation:
+        return Recommendation(
+            recommendation_type=action, trade_side=side, model_features={"sizing": sizing_facts} if sizing_facts else {}
+        )
+
+    assert risk_rule_sale(rec("SELL", "SELL", {"reason": sizing.WEIGHT_LIMIT, "weight_after": 0.2}))
+    assert risk_rule_sale(rec("SELL", "SELL", {"reason": sizing.TARGET, "weight_after": 0.0}))
+    assert not risk_rule_sale(rec("SELL", "SELL", {"reason": sizing.TARGET, "weight_after": 0.11}))
+    assert not risk_rule_sale(rec("BUY", "BUY", {"reason": sizing.WEIGHT_LIMIT, "weight_after": 0.0}))
+    assert risk_rule_sale(rec("SELL", "SELL", None))  # a card without sizing facts: every held sale counts
 
 
 @pytest.mark.django_db
