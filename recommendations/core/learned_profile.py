@@ -111,12 +111,11 @@ ACTION_PRIOR_STRENGTH: Final = 4.0
 #: Log-odds are clipped to this: a smoothed rate is never 0 or 1, but a sum of effects could run away.
 MAX_LOG_ODDS: Final = 6.0
 
-#: Ranking tiers: sales of held shares first (never buried), then everything else (trades and HOLDs) by P(accept).
+#: Ranking tiers: sales of held shares the risk rules call for first (never buried, :func:`ranking_tier`), then
+#: everything else (trades and HOLDs) by P(accept).
 TIER_HELD_SELL, TIER_OTHER = 0, 1
 #: Scores closer than this are a tie (P(accept) estimates are not finer than that); ties keep the input order.
 RANK_RESOLUTION: Final = 0.1
-#: Kept for callers of the old three tiers: trades and HOLDs now share one tier, ordered by P(accept) alone.
-TIER_TRADE = TIER_HOLD = TIER_OTHER
 
 #: The cards that ask the user for a decision; a HOLD is information ("nothing to do"), not a question.
 DECISION_ACTIONS: Final = ("BUY", "SELL")
