@@ -106,6 +106,10 @@ def portfolio(context: BenchmarkContext) -> SectionResult:
             else:
                 result.note(f"dashboard not load-tested: {seeded['dashboard_missing']}")
             result.add("server_rss_after_mib", server.rss_mib(), "MiB")
+            if any(result.figures.get(f"{kind}_errors", {}).get("value") for kind in ("api_me", "dashboard")):
+                # The server's own account of a failed request (its traceback) goes with the figures.
+                log = server.log_path.read_text(errors="replace")
+                result.note(f"server log (last 4,000 characters): {log[-4000:]}")
     result.note(
         f"1 uvicorn process, local settings with DEBUG off, SQLite file; {concurrency} keep-alive clients, one user each "
         f"(token auth), after {2 * concurrency} warm-up requests; {users} users x {per_user} trades (+1 deposit each)"

