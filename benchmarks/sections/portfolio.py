@@ -106,7 +106,8 @@ def portfolio(context: BenchmarkContext) -> SectionResult:
             else:
                 result.note(f"dashboard not load-tested: {seeded['dashboard_missing']}")
             result.add("server_rss_after_mib", server.rss_mib(), "MiB")
-            if any(result.figures.get(f"{kind}_errors", {}).get("value") for kind in ("api_me", "dashboard")):
+            counts = [result.figures[name]["value"] for name in ("api_me_errors", "dashboard_errors") if name in result.figures]
+            if any(counts):
                 # The server's own account of a failed request (its traceback) goes with the figures.
                 log = server.log_path.read_text(errors="replace")
                 result.note(f"server log (last 4,000 characters): {log[-4000:]}")

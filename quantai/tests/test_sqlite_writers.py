@@ -44,7 +44,8 @@ def _two_writers(tmp_path: Path) -> None:
         connection = _handler(tmp_path / "db.sqlite3")["probe"]
         try:
             connection.ensure_connection()
-            connection._start_transaction_under_autocommit()  # what transaction.atomic() runs on SQLite
+            # What transaction.atomic() runs on SQLite (a private method the type stubs leave out).
+            connection._start_transaction_under_autocommit()  # type: ignore[attr-defined]
             with connection.cursor() as cursor:
                 cursor.execute("SELECT value FROM counter WHERE id = 1")
                 has_read.set()
