@@ -488,6 +488,10 @@ class GateDecision:
     reason: str
 
 
+#: How far below the active version's the candidate's Sharpe ratio on the gate fold may be (see promotion_decision).
+SHARPE_MARGIN = 0.5
+
+
 def promotion_decision(
     candidate: Mapping[str, Any] | None,
     active: Mapping[str, Any] | None,
@@ -495,6 +499,7 @@ def promotion_decision(
     fold: str,
     auc_margin: float = 0.01,
     log_loss_tolerance: float = 1e-6,
+    sharpe_margin: float = SHARPE_MARGIN,
     edge: Mapping[str, Any] | None = None,
 ) -> GateDecision:
     """Whether a candidate with gate-fold metrics ``candidate`` may replace the active version (``active``, same fold).
@@ -504,6 +509,12 @@ def promotion_decision(
     Then it must be at least as good on log loss (up to ``log_loss_tolerance``, float noise) and its ROC AUC
     may not be worse by more than ``auc_margin``: on a few thousand rows AUC moves by about 0.01 between
     equally good models, so a stricter rule would keep a stale model over noise. No active version: promote.
+
+    Last, what its signal would have earned on the gate fold (the most recent year): the Sharpe ratio of its
+    long/flat strategy on the fold's symbols after costs (``strategy_sharpe``, the scoreboard's ``ml_only`` policy
+    on one year) may not be below the active version's by more than ``sharpe_margin``. A year of daily returns
+    estimates a Sharpe ratio to about +-1 (Lo 2002), and two models' strategies on the same stocks move together, so
+    their difference is known to about +-0.6: the margin refuses a candidate that clearly trades worse, not noise.
     """
     if edge is not None and not edge.get("found", False):
         return GateDecision(False, f"no edge found: {edge.get('reason') or 'no out-of-sample skill'}")
@@ -522,9 +533,17 @@ def promotion_decision(
     c, a = float(c_auc), float(a_auc)  # type: ignore[arg-type]  # both checked finite above
     if c < a - auc_margin:
         return GateDecision(False, f"AUC {c:.4f} is more than {auc_margin} below the active version's {a:.4f} on fold {fold}")
-    return GateDecision(
-        True, f"log loss {c_loss:.4f} vs the active version's {a_loss:.4f}, AUC {c:.4f} vs {a:.4f} on fold {fold}"
-    )
+    reason = f"log loss {c_loss:.4f} vs the active version's {a_loss:.4f}, AUC {c:.4f} vs {a:.4f}"
+    c_sharpe, a_sharpe = candidate.get("strategy_sharpe"), active.get("strategy_sharpe")
+    if _finite(c_sharpe) and _finite(a_sharpe):
+        cs, act = float(c_sharpe), float(a_sharpe)  # type: ignore[arg-type]  # both checked finite
+        if cs < act - sharpe_margin:
+            return GateDecision(
+                False,
+                f"its long/flat Sharpe {cs:.2f} is more than {sharpe_margin} below the active version's {act:.2f} on fold {fold}",
+            )
+        reason += f", long/flat Sharpe {cs:.2f} vs {act:.2f}"
+    return GateDecision(True, f"{reason} on fold {fold}")
 
 
 def _finite(value: Any) -> bool:

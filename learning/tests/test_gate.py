@@ -96,6 +96,23 @@ def test_the_gate_refuses_a_candidate_worse_on_the_most_recent_year_in_log_loss_
     assert promotion_decision(candidate, active, fold="2023", edge=NO_EDGE).reason.startswith("no edge found")
 
 
+def test_the_gate_refuses_a_candidate_whose_signal_traded_clearly_worse_on_the_most_recent_year() -> None:
+    # As good a classifier by log loss and AUC, but its long/flat strategy on the gate fold (after costs) earned
+    # a Sharpe ratio far below the active version's.
+    active = {"log_loss": 0.690, "auc": 0.53, "strategy_sharpe": 1.40}
+    worse = {"log_loss": 0.689, "auc": 0.53, "strategy_sharpe": 0.30}
+    within_noise = {**worse, "strategy_sharpe": 1.00}
+
+    refused = promotion_decision(worse, active, fold="2023", edge=EDGE)
+    promoted = promotion_decision(within_noise, active, fold="2023", edge=EDGE)
+
+    assert refused.promote is False
+    assert "long/flat Sharpe 0.30 is more than 0.5 below the active version's 1.40 on fold 2023" in refused.reason
+    assert promoted.promote is True and "long/flat Sharpe 1.00 vs 1.40" in promoted.reason
+    # Without the figure on either side (an older version's stored metrics) the rule does not apply.
+    assert promotion_decision(worse, {"log_loss": 0.690, "auc": 0.53}, fold="2023", edge=EDGE).promote is True
+
+
 # ---- the rule in a training run ----
 
 
@@ -159,6 +176,8 @@ def test_a_constant_candidate_never_replaces_an_active_model(
 ) -> None:
     first = models_train()  # rf + xgb with the rule off: an active ensemble
     active = ModelVersion.objects.get(kind="ensemble", status=ModelStatus.ACTIVE)
+    # What the gate's trading rule compares with: the long/flat Sharpe of the gate fold, stored with the version.
+    assert isinstance(active.metrics["gate"]["strategy_sharpe"], float)
     learning_settings.LEARNING_MIN_PROBABILITY_STD = MIN_PROBABILITY_STD
 
     second = models_train(kinds=["constant"])
