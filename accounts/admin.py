@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from knox.models import AuthToken
 
 from accounts.audit import audit_record
 from accounts.authority import ROLE_FIELDS, can_change_roles, can_manage
@@ -230,6 +231,47 @@ class UserSessionAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[UserSession]) -> None:
         self._end(request, list(queryset.select_related("user")))
+        super().delete_queryset(request, queryset)
+
+
+# knox's own admin lets staff create a token for any user (and so act as them, an administrator included) and
+# revoke anyone's: replaced by this one.
+if admin.site.is_registered(AuthToken):
+    admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class AuthTokenAdmin(admin.ModelAdmin):
+    """Operators see API tokens and can revoke them: their own, or those of users below them (revoking someone's
+    token is managing them). Nobody creates a token here: a token is what signing in to the API gives its holder."""
+
+    list_display = ("user", "created", "expiry")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    fields = ("user", "created", "expiry")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or obj.user_id == request.user.pk or can_manage(request.user, obj.user))
+
+    def _audit(self, request: HttpRequest, tokens: list[AuthToken]) -> None:
+        for token in tokens:
+            details = {"via": "admin", "kind": "api_token"}
+            audit_record(action=AuditAction.SESSION_REVOKED, request=request, target=token.user, details=details)
+
+    def delete_model(self, request: HttpRequest, obj: AuthToken) -> None:
+        self._audit(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AuthToken]) -> None:
+        self._audit(request, list(queryset.select_related("user")))
         super().delete_queryset(request, queryset)
 
 

@@ -177,6 +177,32 @@ def test_an_operator_cannot_end_an_administrators_sessions(operator, administrat
     assert UserSession.objects.filter(pk=row.pk).exists()
 
 
+def test_an_operator_cannot_revoke_an_administrators_api_tokens_nor_anyone_mint_one_in_the_admin(operator, administrator):
+    token = AuthToken.objects.create(user=administrator)[0]
+    client = _signed_in(operator)
+
+    response = client.post(reverse("admin:knox_authtoken_delete", args=[token.pk]), {"post": "yes"})
+    bulk = client.post(
+        reverse("admin:knox_authtoken_changelist"), {"action": "delete_selected", "_selected_action": [token.pk], "post": "yes"}
+    )
+
+    assert response.status_code == 403 and bulk.status_code in (200, 302, 403)
+    assert AuthToken.objects.filter(pk=token.pk).exists()
+    # Minting a token for someone is acting as them: nobody does it in the admin, an administrator included.
+    assert _signed_in(administrator).get(reverse("admin:knox_authtoken_add")).status_code == 403
+
+
+def test_an_operator_revokes_an_investors_api_token_audited(operator):
+    investor = _make(Role.INVESTOR)
+    token = AuthToken.objects.create(user=investor)[0]
+
+    response = _signed_in(operator).post(reverse("admin:knox_authtoken_delete", args=[token.pk]), {"post": "yes"})
+
+    assert response.status_code == 302 and not AuthToken.objects.filter(pk=token.pk).exists()
+    event = AuditEvent.objects.get(action=AuditAction.SESSION_REVOKED, target_id=str(investor.pk))
+    assert event.details == {"via": "admin", "kind": "api_token"}
+
+
 # --- What is allowed, and audited ------------------------------------------------------------
 
 
