@@ -16,6 +16,7 @@ database that holds real users.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from decimal import Decimal, InvalidOperation
@@ -106,6 +107,16 @@ class Command(BaseCommand):
         parser.add_argument("--in-place", action="store_true", help="run in the configured database and keep what it writes")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The replay runs thousands of tasks and generations; their INFO lines (one per task) would bury the report.
+        # -v 2 shows them.
+        if options["verbosity"] < 2:
+            logging.disable(logging.INFO)
+        try:
+            self._handle(options)
+        finally:
+            logging.disable(logging.NOTSET)
+
+    def _handle(self, options: dict[str, Any]) -> None:
         started = time.perf_counter()
         try:
             cash = Decimal(options["cash"])
