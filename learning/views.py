@@ -18,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import role_required
@@ -25,7 +26,7 @@ from accounts.ratelimits import rate_limit
 from accounts.roles import Role, is_operator
 from learning import selectors
 from learning.services import training_run_request
-from learning.services.config import available_kinds, default_kinds, horizon_days
+from learning.services.config import available_kinds, default_kinds, horizon_days, trainable_kinds_reported
 from quantai.errors import ApplicationError
 
 #: Columns of the fold tables: (metric key, header, format) where format is "pct" (a fraction shown in %) or "num".
@@ -83,8 +84,7 @@ def learning_page_context(request: HttpRequest) -> dict[str, Any]:
         "runs": runs,
         "run_in_progress": selectors.run_in_progress(),
         "can_train": is_operator(request.user),
-        "kinds": available_kinds(),
-        "default_kinds": default_kinds(),
+        **_kind_choices(),
         "horizon_days": summary.get("horizon_days") or horizon_days(),
         "chart_data": {
             "reliability": summary["reliability"],
@@ -93,6 +93,25 @@ def learning_page_context(request: HttpRequest) -> dict[str, Any]:
         },
         "runs_url": reverse("api-learning-runs"),
         "hide_next_step": True,
+    }
+
+
+def _kind_choices() -> dict[str, Any]:
+    """The base-model checkboxes: every kind, those the ML worker reported it cannot train disabled."""
+    reported = trainable_kinds_reported()
+    trainable = None if reported is None else set(reported["kinds"])
+    defaults = set(default_kinds())
+    return {
+        "kind_choices": [
+            {
+                "kind": kind,
+                "available": trainable is None or kind in trainable,
+                "checked": kind in defaults and (trainable is None or kind in trainable),
+            }
+            for kind in available_kinds()
+        ],
+        "kinds_reported": reported,
+        "kinds_reported_at": parse_datetime(reported["recorded_at"]) if reported else None,
     }
 
 

@@ -21,10 +21,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
 
 from quantai.errors import RuleViolation
 
@@ -51,6 +54,35 @@ def available_kinds() -> list[str]:
     return sorted(MODEL_CLASSES, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER), k))
 
 
+#: The libraries each kind trains with (``make run`` and the ML image install them all; a bare web image has none).
+KIND_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "rf": ("sklearn",),
+    "xgb": ("xgboost",),
+    "lstm": ("torch",),
+    "rl": ("torch", "gymnasium", "stable_baselines3"),
+}
+#: Where the ML worker says which kinds it can train (the web process cannot tell: its image has no ML library).
+TRAINABLE_KINDS_KEY = "learning:trainable-kinds"
+
+
+def installed_kinds() -> list[str]:
+    """The kinds whose libraries *this* process could import (looked up, not imported: the web stays light)."""
+    return [k for k in available_kinds() if all(importlib.util.find_spec(lib) is not None for lib in KIND_LIBRARIES.get(k, ()))]
+
+
+def trainable_kinds_record() -> dict[str, Any]:
+    """Called where training runs (the ML worker, or a command): store which kinds can be trained there."""
+    record = {"kinds": installed_kinds(), "recorded_at": timezone.now().isoformat()}
+    cache.set(TRAINABLE_KINDS_KEY, record, timeout=None)
+    return record
+
+
+def trainable_kinds_reported() -> dict[str, Any] | None:
+    """What the ML worker last reported (``{"kinds", "recorded_at"}``), or ``None`` before its first training run."""
+    record = cache.get(TRAINABLE_KINDS_KEY)
+    return record if isinstance(record, dict) and isinstance(record.get("kinds"), list) else None
+
+
 def default_kinds() -> list[str]:
     configured = getattr(settings, "LEARNING_MODELS", None)
     if configured:
@@ -67,8 +99,8 @@ def default_kinds() -> list[str]:
 def clean_kinds(kinds: Iterable[str] | None) -> list[str]:
     """``kinds`` de-duplicated and checked (``None`` or empty: the default).
 
-    A kind this installation cannot train (unknown, or its library is not installed) is a :class:`RuleViolation`
-    (code ``kind_unavailable``).
+    A kind this installation cannot train (unknown, or, once the ML worker has reported, without its libraries
+    there) is a :class:`RuleViolation` (code ``kind_unavailable``).
     """
     if not kinds:
         return default_kinds()
@@ -77,6 +109,14 @@ def clean_kinds(kinds: Iterable[str] | None) -> list[str]:
     unknown = [k for k in chosen if k not in known]
     if unknown:
         message = f"unknown model kind{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; choose from {', '.join(known)}"
+        raise RuleViolation(message, fields={"kinds": [message]}, code="kind_unavailable")
+    reported = trainable_kinds_reported()
+    missing = [k for k in chosen if reported is not None and k not in reported["kinds"]]
+    if missing:
+        message = (
+            f"the ML worker cannot train {', '.join(missing)}: its libraries are not installed there "
+            f"(pip install -r requirements/ml.txt); it can train {', '.join(reported['kinds']) or 'no kind'}"  # type: ignore[index]
+        )
         raise RuleViolation(message, fields={"kinds": [message]}, code="kind_unavailable")
     return chosen
 

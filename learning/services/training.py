@@ -37,7 +37,7 @@ from typing import Any
 from learning import registry, selectors
 from learning.models import ModelVersion, RunTrigger, TrainingRun
 from learning.services import runs
-from learning.services.config import auc_margin, keep_versions, training_config
+from learning.services.config import auc_margin, keep_versions, trainable_kinds_record, training_config
 from learning.services.versions import NewVersion, artifacts_prune, versions_register
 from quantai.jobs import JobError
 
@@ -157,6 +157,10 @@ def models_train(
     run advances. Returns the finished run: succeeded, skipped (unchanged data, or another run in progress)
     or failed. Raises what made it fail, after recording it on the run.
     """
+    try:
+        trainable_kinds_record()  # the Learning page (in the web process, without ML libraries) reads it
+    except Exception:  # a cache outage must not stop a training run
+        logger.warning("could not record the trainable model kinds", exc_info=True)
     if run_id is None:
         chosen_trigger = trigger or (RunTrigger.USER if triggered_by is not None else RunTrigger.COMMAND)
         created = runs.training_run_create(

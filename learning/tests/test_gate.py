@@ -157,6 +157,10 @@ def test_a_constant_model_is_refused_as_the_first_version_and_the_run_says_no_ed
 
     assert run.status == RunStatus.SUCCEEDED
     assert not ModelVersion.objects.filter(status=ModelStatus.ACTIVE).exists()
+    # Where training runs, it says which kinds it can train (the Learning page reads it).
+    from learning.services.config import trainable_kinds_reported
+
+    assert "constant" in trainable_kinds_reported()["kinds"]  # type: ignore[index]
     ensemble = ModelVersion.objects.get(kind="ensemble")
     assert ensemble.status == ModelStatus.CANDIDATE and ensemble.activated_at is None
     assert "no edge found" in ensemble.status_reason and "barely moved" in ensemble.status_reason

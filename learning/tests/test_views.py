@@ -73,3 +73,27 @@ def test_an_operator_starts_a_run_from_the_page(learning_settings: Any, monkeypa
 def test_an_analyst_cannot_start_a_run(learning_settings: Any) -> None:
     assert client_for(analyst_user()).post(TRAIN).status_code == 403
     assert not TrainingRun.objects.exists()
+
+
+def test_the_page_offers_only_the_kinds_the_ml_worker_can_train_once_it_has_reported(
+    learning_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from learning.services import config
+
+    monkeypatch.setattr(runs, "_enqueue", lambda run_id, task_id: None)
+    client = client_for(operator_user())
+    before = client.get(PAGE).content.decode()
+    assert "reports which kinds it can train at its first training run" in before
+    assert "not installed on the ML worker" not in before
+
+    # The worker lacks the LSTM's library (a name no machine has stands in for torch).
+    monkeypatch.setitem(config.KIND_LIBRARIES, "lstm", ("quantai_no_such_library",))
+    record = config.trainable_kinds_record()
+    assert "lstm" not in record["kinds"] and "rf" in record["kinds"]
+
+    html = client.get(PAGE).content.decode()
+    assert re.search(r'value="lstm"[^>]*disabled> lstm \(not installed on the ML worker\)', html)
+    assert re.search(r'value="rf"[^>]*checked>', html)
+    assert "The ML worker can train: rf, xgb" in html
+    refused = client.post(TRAIN, {"kinds": ["rf", "lstm"]}, follow=True).content.decode()
+    assert "the ML worker cannot train lstm" in refused and not TrainingRun.objects.exists()
