@@ -68,6 +68,19 @@ def no_model_reason() -> str:
     return ""
 
 
+def first_recommendations_progress() -> dict[str, Any] | None:
+    """While there are no cards and a training run is queued or running (a fresh installation's first start): its
+    percent and stage, for the progress bar on the page. ``None`` otherwise."""
+    try:
+        from learning import selectors as learning_selectors
+    except ImportError:  # the learning app is optional for this module
+        return None
+    run = learning_selectors.run_in_progress()
+    if run is None:
+        return None
+    return {"percent": run.progress, "stage": run.stage or run.get_status_display().lower()}
+
+
 def _held_symbols(user_id: int) -> set[str]:
     from portfolios.models import Position
 
@@ -112,6 +125,7 @@ def today_view(request: HttpRequest) -> HttpResponse:
         "folded_cards": [c for c in cards if c["folded"]],
         "trading_date": recs[0].trading_date if recs else None,
         "no_model_reason": "" if recs else no_model_reason(),
+        "progress": None if recs else first_recommendations_progress(),
         "pending": sum(1 for c in cards if c["answerable"]),
     }
     return render(request, "recommendations/today.html", context)

@@ -73,6 +73,26 @@ def test_without_a_trained_model_the_page_says_so(client):
     assert "no model has been trained yet" in response.content.decode()
 
 
+def test_while_the_first_training_runs_the_empty_page_shows_its_progress(client):
+    from learning.models import RunStatus, TrainingRun
+
+    investor = _signed_in(client)
+    run = TrainingRun.objects.create(status=RunStatus.QUEUED, kinds=["rf"])
+    queued = client.get(reverse("recommendations:today")).content.decode()
+    run.status, run.progress, run.stage = RunStatus.RUNNING, 45, "fitting rf on fold 2023"
+    run.started_at = run.created_at
+    run.save()
+
+    running = client.get(reverse("recommendations:today")).content.decode()
+
+    assert 'id="rec-progress"' in queued and 'value="0"' in queued
+    assert re.search(r'<progress max="100" value="45" aria-label="Training progress">', running)
+    assert "fitting rf on fold 2023" in running and 'id="rec-no-model"' not in running
+    # Once the investor has cards the page is about them: no bar.
+    RecommendationFactory(user=investor)
+    assert 'id="rec-progress"' not in client.get(reverse("recommendations:today")).content.decode()
+
+
 def test_the_pages_are_not_open_to_anonymous_visitors(client):
     rec = RecommendationFactory()
     for url in (

@@ -51,7 +51,12 @@
           if (html.indexOf('class="rec-card') !== -1 && !list.querySelector(".rec-card")) {
             window.clearInterval(timer);
             window.location.reload();
+            return;
           }
+          // Meanwhile the first training run's progress bar follows the run.
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("rec-progress");
+          var current = document.getElementById("rec-progress");
+          if (fresh && current) { current.replaceWith(fresh); } else if (current) { current.remove(); }
         });
     }, 5000);
   })();
