@@ -191,3 +191,15 @@ test("allocation of nothing shows 0.0 % rather than dividing by zero", () => {
   assert.deepEqual(slices.map((s) => s.percent), ["0.0", "0.0"]);
   assert.deepEqual(money.allocation([]), []);
 });
+
+test("grouped amounts follow the page's number format; values for inputs keep the point", () => {
+  globalThis.document = { documentElement: { dataset: { decimal: ",", group: "." } } };
+  try {
+    assert.equal(money.format("1737000", 2), "1.737.000,00");
+    assert.equal(money.formatCents(123456n), "1.234,56");
+    assert.equal(money.fixed("1234.5", 2), "1234.50");
+  } finally {
+    delete globalThis.document;
+  }
+  assert.equal(money.format("1737000", 2), "1,737,000.00");
+});

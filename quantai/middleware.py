@@ -72,3 +72,22 @@ class RequestBodyLimitMiddleware:
 
             return request_too_large(request, limit=limit)
         return self.get_response(request)
+
+
+class NumberLocaleMiddleware:
+    """Numbers on this request's pages in the reader's locale (``quantai.templatetags.numbers``): the language the
+    browser asks for (``Accept-Language``, or Django's language cookie), among the languages Django knows."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.utils.translation import get_language_from_request
+
+        from quantai.templatetags.numbers import NUMBER_LANGUAGE
+
+        token = NUMBER_LANGUAGE.set(get_language_from_request(request))
+        try:
+            return self.get_response(request)
+        finally:
+            NUMBER_LANGUAGE.reset(token)

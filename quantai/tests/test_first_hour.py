@@ -217,6 +217,41 @@ def test_the_dashboard_groups_amounts(client, newcomer):
     assert not re.search(r"\b\d{5,}\.\d{2}\b", text), "an amount of 10,000 or more without grouping"
 
 
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en-us", "1,234,567.89"), ("de", "1.234.567,89"), ("fr", "1\xa0234\xa0567,89"), ("ja", "1,234,567.89")],
+)
+def test_numbers_follow_the_readers_locale(language, expected):
+    from quantai.templatetags.numbers import NUMBER_LANGUAGE
+
+    token = NUMBER_LANGUAGE.set(language)
+    try:
+        assert money(Decimal("1234567.891")) == expected
+    finally:
+        NUMBER_LANGUAGE.reset(token)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_the_dashboard_shows_amounts_in_the_language_the_browser_asks_for(client, async_client, newcomer, asynchronous):
+    from asgiref.sync import async_to_sync
+
+    url = reverse("portfolios:dashboard")
+    if asynchronous:  # through the ASGI handler, as uvicorn serves it
+        async_client.force_login(newcomer)
+        german = async_to_sync(async_client.get)(url, headers={"accept-language": "de-DE,de;q=0.9"}).content.decode()
+    else:
+        client.force_login(newcomer)
+        german = client.get(url, HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9").content.decode()
+    client.force_login(newcomer)
+    english = client.get(url).content.decode()
+
+    assert re.search(r"DEPOSIT \d{1,3}(?:\.\d{3})+,\d\d USD", re.sub(r"<[^>]+>", " ", german))
+    assert re.search(r"DEPOSIT \d{1,3}(?:,\d{3})+\.\d\d USD", re.sub(r"<[^>]+>", " ", english))
+    assert "Portfolio" in german  # the text stays English
+    # The page's scripts format their numbers the same way (static/js/money.js reads these).
+    assert 'data-decimal="," data-group="."' in german and 'data-decimal="." data-group=","' in english
+
+
 # --- no shell commands for investors ------------------------------------------------------------
 
 

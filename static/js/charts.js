@@ -267,8 +267,11 @@
 
   // --- axis labels --------------------------------------------------------------------------------------
   var format = {
-    // 1234.5 -> "1,235"
-    whole: function (v) { return v.toLocaleString("en-US", { maximumFractionDigits: 0 }); },
+    // 1234.5 -> "1,235" (the page's thousands separator: base.html's data-group)
+    whole: function (v) {
+      var group = (typeof document !== "undefined" && document.documentElement.dataset.group) || ",";
+      return Math.round(v).toString().replace(/\B(?=(\d{3})+(?!\d))/g, group);
+    },
     // fixed(2)(1.5) -> "1.50"
     fixed: function (places) { return function (v) { return v.toFixed(places); }; },
     // percent(0)(-0.123) -> "-12 %"

@@ -60,15 +60,29 @@
     return decimal === null ? null : scaled(decimal, 2);
   }
 
-  // An integer count of 10^-places as text: fixed(-5n, 2) === "-0.05"; `grouped` puts a comma between thousands.
+  // The page's number format (base.html's data-decimal and data-group, the reader's locale as the server's
+  // templates use it); "." and "," without a page (Node).
+  function separators() {
+    var html = typeof document !== "undefined" && document.documentElement;
+    var data = (html && html.dataset) || {};
+    return { decimal: data.decimal || ".", group: data.group || "," };
+  }
+
+  // An integer count of 10^-places as text: fixed(-5n, 2) === "-0.05". `grouped`: for reading, in the page's
+  // format ("1,234.50", "1.234,50"); not grouped: for an <input>, always with a point.
   function digits(count, places, grouped) {
     var negative = count < 0n;
     var text = (negative ? -count : count).toString().padStart(places + 1, "0");
     var whole = text.slice(0, text.length - places);
     var fraction = text.slice(text.length - places);
-    if (grouped) { whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+    var point = ".";
+    if (grouped) {
+      var sep = separators();
+      whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, sep.group);
+      point = sep.decimal;
+    }
     var sign = negative ? "-" : ""; // a count of zero is never negative: no "-0.00"
-    return sign + whole + (places > 0 ? "." + fraction : "");
+    return sign + whole + (places > 0 ? point + fraction : "");
   }
 
   // `value` with `places` decimals (2 by default) rounded half-even, no grouping: for an <input>'s value or
