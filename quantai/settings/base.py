@@ -105,6 +105,8 @@ TEMPLATES = [
                 "quantai.context_processors.site",
                 "accounts.context_processors.onboarding",
             ],
+            # Numbers in the reader's format on every page: money/shares, and floatformat (quantai.templatetags.localized).
+            "builtins": ["quantai.templatetags.numbers", "quantai.templatetags.localized"],
         },
     },
 ]

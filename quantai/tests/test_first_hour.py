@@ -231,6 +231,21 @@ def test_numbers_follow_the_readers_locale(language, expected):
         NUMBER_LANGUAGE.reset(token)
 
 
+def test_floatformat_follows_the_readers_locale_too_and_leaves_the_text_english():
+    from quantai.templatetags.numbers import NUMBER_LANGUAGE
+
+    template = Template('{{ cash|floatformat:"2g" }} {{ price|money }} {% now "F" as month %}{{ month }}')
+    token = NUMBER_LANGUAGE.set("de")
+    try:
+        german = template.render(Context({"cash": Decimal("12345.5"), "price": Decimal("99.5")}))
+    finally:
+        NUMBER_LANGUAGE.reset(token)
+    english = template.render(Context({"cash": Decimal("12345.5"), "price": Decimal("99.5")}))
+
+    assert german.startswith("12.345,50 99,50 ") and english.startswith("12,345.50 99.50 ")
+    assert german.split()[-1] == english.split()[-1]  # the month's name is not translated: only numbers change
+
+
 @pytest.mark.parametrize("asynchronous", [False, True])
 def test_the_dashboard_shows_amounts_in_the_language_the_browser_asks_for(client, async_client, newcomer, asynchronous):
     from asgiref.sync import async_to_sync
