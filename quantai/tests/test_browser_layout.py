@@ -29,6 +29,11 @@ PAGES = [
     "{compare}",
     "{run}",
     "/settings/",
+    "/portfolio/import/",
+    # The operator's pages (the demo investor is made an operator below).
+    "/learning/",
+    "/system/",
+    "/security/",
     "/no-such-page/",
 ]
 
@@ -72,6 +77,10 @@ def test_main_pages_fit_phones_and_laptops(live_server, tmp_path, monkeypatch):
     call_command("load_prices", "--source", "demo", "--start", "2020-01-02", stdout=StringIO(), stderr=StringIO())
     call_command("create_demo_user", "--password", PASSWORD, stdout=StringIO())
     demo = get_user_model().objects.get(username="demo")
+    from accounts.roles import Role
+    from accounts.services import user_role_set
+
+    user_role_set(user=demo, role=Role.OPERATOR)  # also sees the Learning, System and Security pages
     # Four finished runs with long parameter lists: the comparison's widest case.
     runs = [
         backtest_create(user=demo, system="trend_ma", params={"fast": [10, 20], "slow": [100, 150]}),
@@ -134,7 +143,7 @@ def test_main_pages_fit_phones_and_laptops(live_server, tmp_path, monkeypatch):
         finally:
             browser.close()
 
-    assert problems == []
+    assert problems == [], "\n".join(problems)
     assert [p for p in watch.problems if "/no-such-page/" not in p] == []
     for path in shots:
         assert path.stat().st_size > 0
