@@ -101,6 +101,23 @@ def _celery_may_join_results() -> None:
     _set_task_join_will_block(False)
 
 
+@pytest.fixture
+def one_rate_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rate limiter's clock stands still for the test: every request falls in one fixed window.
+
+    django-ratelimit counts in fixed windows (a "2/m" limit is 2 per clock minute, offset per key). A test that
+    sends three requests and expects the third refused failed now and then when a window ended between them
+    (seen in CI: 202 instead of 429). Only the limiter's clock is frozen; the rest of the test's time runs.
+    """
+    import time
+    from types import SimpleNamespace
+
+    from django_ratelimit import core
+
+    frozen = time.time()
+    monkeypatch.setattr(core, "time", SimpleNamespace(time=lambda: frozen))
+
+
 @pytest.fixture(autouse=True)
 def _mysql_only(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("mysql") is None:

@@ -8,7 +8,8 @@ from django.urls import reverse
 from accounts.models import AuditAction, AuditEvent
 from accounts.tests.conftest import api_login
 
-pytestmark = pytest.mark.django_db
+# Every test here counts requests against "/m" limits in one window of the limiter (conftest.one_rate_window).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_rate_window")]
 
 
 def test_rates_are_a_settings_table_for_every_app():

@@ -105,6 +105,7 @@ def test_anonymous_callers_get_401(client):
     assert client.get(f"{RUNS}systems").status_code == 401
 
 
+@pytest.mark.usefixtures("one_rate_window")
 def test_starting_too_many_backtests_answers_429_with_retry_after(api, market, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "backtest": "2/m"}
     for _ in range(2):

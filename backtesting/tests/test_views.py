@@ -113,6 +113,7 @@ def test_the_pages_need_a_signed_in_user(client):
     assert response.status_code == 302 and "login" in response["Location"]
 
 
+@pytest.mark.usefixtures("one_rate_window")
 def test_the_page_form_is_rate_limited(signed_in, market, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "backtest": "1/m"}
     form = {"system": "buy_and_hold", "commission_bps": "1", "slippage_bps": "2", "execution": "next_open", "seed": "0"}

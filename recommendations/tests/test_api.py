@@ -118,6 +118,7 @@ def test_well_formed_answers_a_rule_refuses_are_422(client, alice, body, code):
     assert "shares" in response.json()["error"]["fields"]
 
 
+@pytest.mark.usefixtures("one_rate_window")
 def test_answers_are_rate_limited(client, alice, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "recommendation_respond": "2/m"}
     rec = RecommendationFactory(user=alice)
