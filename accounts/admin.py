@@ -198,15 +198,12 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(UserSession)
-class UserSessionAdmin(admin.ModelAdmin):
-    """Operators see signed-in sessions and can end them (deleting one signs that browser out)."""
+class RevocableAdmin(admin.ModelAdmin):
+    """Rows that let someone in (signed-in sessions, API tokens): operators see them and revoke them, nobody adds or
+    edits one here. Revoking someone's is managing them: your own, or those of users below you. Subclasses say in
+    :meth:`_revoke` what revoking a row does besides deleting it (each one audited)."""
 
-    list_display = ("user", "created_at", "last_seen", "ip", "user_agent")
-    search_fields = ("user__username", "ip")
     list_select_related = ("user",)
-    exclude = ("session_key",)
-    readonly_fields = ("user", "created_at", "last_seen", "ip", "user_agent")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -215,23 +212,35 @@ class UserSessionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Ending someone's sessions is managing them: your own, or those of users below you.
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or obj.user_id == request.user.pk or can_manage(request.user, obj.user))
 
-    def _end(self, request: HttpRequest, rows: list[UserSession]) -> None:
+    def _revoke(self, request: HttpRequest, rows: list[Any]) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._revoke(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._revoke(request, list(queryset.select_related("user")))
+        super().delete_queryset(request, queryset)
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(RevocableAdmin):
+    """Signed-in sessions; ending one signs that browser out."""
+
+    list_display = ("user", "created_at", "last_seen", "ip", "user_agent")
+    search_fields = ("user__username", "ip")
+    exclude = ("session_key",)
+    readonly_fields = ("user", "created_at", "last_seen", "ip", "user_agent")
+
+    def _revoke(self, request: HttpRequest, rows: list[UserSession]) -> None:
         store = session_store()
         for row in rows:
             store.delete(row.session_key)
             audit_record(action=AuditAction.SESSION_REVOKED, request=request, target=row.user, details={"via": "admin"})
-
-    def delete_model(self, request: HttpRequest, obj: UserSession) -> None:
-        self._end(request, [obj])
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[UserSession]) -> None:
-        self._end(request, list(queryset.select_related("user")))
-        super().delete_queryset(request, queryset)
 
 
 # knox's own admin lets staff create a token for any user (and so act as them, an administrator included) and
@@ -241,38 +250,18 @@ if admin.site.is_registered(AuthToken):
 
 
 @admin.register(AuthToken)
-class AuthTokenAdmin(admin.ModelAdmin):
-    """Operators see API tokens and can revoke them: their own, or those of users below them (revoking someone's
-    token is managing them). Nobody creates a token here: a token is what signing in to the API gives its holder."""
+class AuthTokenAdmin(RevocableAdmin):
+    """API tokens. Nobody creates one here: a token is what signing in to the API gives its holder."""
 
     list_display = ("user", "created", "expiry")
     search_fields = ("user__username",)
-    list_select_related = ("user",)
     fields = ("user", "created", "expiry")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or obj.user_id == request.user.pk or can_manage(request.user, obj.user))
-
-    def _audit(self, request: HttpRequest, tokens: list[AuthToken]) -> None:
-        for token in tokens:
+    def _revoke(self, request: HttpRequest, rows: list[AuthToken]) -> None:
+        for token in rows:
             details = {"via": "admin", "kind": "api_token"}
             audit_record(action=AuditAction.SESSION_REVOKED, request=request, target=token.user, details=details)
-
-    def delete_model(self, request: HttpRequest, obj: AuthToken) -> None:
-        self._audit(request, [obj])
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AuthToken]) -> None:
-        self._audit(request, list(queryset.select_related("user")))
-        super().delete_queryset(request, queryset)
 
 
 # django-otp registers its devices here; their secrets (an authenticator's key, unused recovery
