@@ -200,10 +200,12 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 class RevocableAdmin(admin.ModelAdmin):
     """Rows that let someone in (signed-in sessions, API tokens): operators see them and revoke them, nobody adds or
-    edits one here. Revoking someone's is managing them: your own, or those of users below you. Subclasses say in
-    :meth:`_revoke` what revoking a row does besides deleting it (each one audited)."""
+    edits one here. Revoking someone's is managing them: your own, or those of users below you. Every revocation is
+    audited (with :attr:`revoke_details`); a subclass extends :meth:`_revoke` when revoking needs more than deleting
+    the row."""
 
     list_select_related = ("user",)
+    revoke_details: dict[str, str] = {"via": "admin"}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -216,7 +218,8 @@ class RevocableAdmin(admin.ModelAdmin):
         return allowed and (obj is None or obj.user_id == request.user.pk or can_manage(request.user, obj.user))
 
     def _revoke(self, request: HttpRequest, rows: list[Any]) -> None:
-        raise NotImplementedError
+        for row in rows:
+            audit_record(action=AuditAction.SESSION_REVOKED, request=request, target=row.user, details=dict(self.revoke_details))
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         self._revoke(request, [obj])
@@ -240,7 +243,7 @@ class UserSessionAdmin(RevocableAdmin):
         store = session_store()
         for row in rows:
             store.delete(row.session_key)
-            audit_record(action=AuditAction.SESSION_REVOKED, request=request, target=row.user, details={"via": "admin"})
+        super()._revoke(request, rows)
 
 
 # knox's own admin lets staff create a token for any user (and so act as them, an administrator included) and
@@ -257,11 +260,7 @@ class AuthTokenAdmin(RevocableAdmin):
     search_fields = ("user__username",)
     fields = ("user", "created", "expiry")
     readonly_fields = fields
-
-    def _revoke(self, request: HttpRequest, rows: list[AuthToken]) -> None:
-        for token in rows:
-            details = {"via": "admin", "kind": "api_token"}
-            audit_record(action=AuditAction.SESSION_REVOKED, request=request, target=token.user, details=details)
+    revoke_details = {"via": "admin", "kind": "api_token"}
 
 
 # django-otp registers its devices here; their secrets (an authenticator's key, unused recovery
