@@ -6,3 +6,9 @@ class InsightsConfig(AppConfig):
 
     name = "insights"
     verbose_name = "Insights"
+
+    def ready(self) -> None:
+        from insights.receivers import store_statistics_after_answer
+        from recommendations.signals import recommendation_answered
+
+        recommendation_answered.connect(store_statistics_after_answer, dispatch_uid="insights.statistics-after-answer")

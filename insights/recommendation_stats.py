@@ -7,7 +7,9 @@ shape. A request reads one aggregate, the fingerprint of the investor's recommen
 stored under it; the six aggregates run only when the fingerprint is new. After the close, when new cards,
 expiries and scores change every investor's fingerprint, :func:`recommendation_statistics_refresh` (the task
 ``insights.tasks.refresh_recommendation_statistics``, the command ``refresh_recommendation_stats``) stores them
-all, so a request computes only after the investor's own answers.
+all; after each answer, a task stores that investor's (:func:`recommendation_statistics_store`, queued by
+:mod:`insights.receivers`). So a request computes only when it comes before that task has run, or when the task
+queue is down.
 
 The fingerprint is how many recommendations there are per status and scored-or-not, with the newest
 ``updated_at`` of each group. Every change the statistics can see moves it: a new card adds one to the count; an
@@ -80,6 +82,19 @@ def recommendation_statistics(*, user: User) -> dict[str, Any]:
     if isinstance(stored, dict):
         return stored
     return _compute_and_store(user, key)
+
+
+def recommendation_statistics_store(*, user: User) -> bool:
+    """Compute and store ``user``'s statistics unless the current ones are stored; returns whether it computed.
+
+    What the task queued after each answer runs (``insights.tasks.refresh_user_recommendation_statistics``), so the
+    investor's next analytics request reads the figures instead of aggregating them.
+    """
+    key = _key(user.pk, recommendations_fingerprint(user=user))
+    if isinstance(cache.get(key), dict):
+        return False
+    _compute_and_store(user, key)
+    return True
 
 
 def _compute_and_store(user: User, key: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Celery tasks of the composition app: the daily e-mail digest (thin wrappers over :mod:`insights.digest`) and
-the investors' recommendation statistics stored after the close (:mod:`insights.recommendation_stats`).
+the investors' recommendation statistics stored after the close and after each answer
+(:mod:`insights.recommendation_stats`).
 
 The scheduled run (after the evening recommendations) fans out one task per opted-in user, so one user's mail
 server error is retried on its own. Both are safe to run twice: a digest already sent is never sent again.
@@ -15,7 +16,7 @@ from celery import shared_task
 
 from accounts.models import User
 from insights.digest import digest_recipients, digest_send, latest_digest_day
-from insights.recommendation_stats import recommendation_statistics_refresh
+from insights.recommendation_stats import recommendation_statistics_refresh, recommendation_statistics_store
 from quantai.tasks_lock import once_per_period
 
 #: The daily claim lasts just over half a day (see quantai.tasks_lock).
@@ -55,3 +56,13 @@ def refresh_recommendation_statistics() -> dict[str, Any]:
     """Store every investor's recommendation statistics whose figures are missing (run after the close's scoring and
     new cards), so the analytics API reads them instead of aggregating on the investor's first request."""
     return {"computed": recommendation_statistics_refresh()}
+
+
+@shared_task(name="insights.tasks.refresh_user_recommendation_statistics")
+def refresh_user_recommendation_statistics(user_id: int) -> dict[str, Any]:
+    """Store one investor's recommendation statistics after an answer (queued by :mod:`insights.receivers`). Safe to
+    run twice: figures already stored are left alone."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return {"user": user_id, "computed": False}
+    return {"user": user_id, "computed": recommendation_statistics_store(user=user)}

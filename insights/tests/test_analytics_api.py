@@ -178,3 +178,69 @@ def test_the_refresh_command_and_task_store_what_is_missing(alice, capsys):
     assert "2 investors" in capsys.readouterr().out
     RecommendationFactory(user=alice, symbol="META")
     assert refresh_recommendation_statistics() == {"computed": 1}
+
+
+def test_after_an_answer_a_task_stores_the_figures_so_the_next_request_reads_them(
+    alice, monkeypatch, django_capture_on_commit_callbacks
+):
+    from recommendations.services import recommendation_respond
+
+    _overall(alice)  # stored once
+    card = RecommendationFactory(user=alice, symbol="META")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        recommendation_respond(user=alice, recommendation_id=card.pk, accept=False)
+    assert len(callbacks) == 1  # the answer queued one task (run eagerly here)
+
+    def must_not_run(user):
+        raise AssertionError("the statistics were computed in the request although the task stored them")
+
+    monkeypatch.setattr("insights.recommendation_stats.user_statistics", must_not_run)
+    overall = _overall(alice)
+    assert (overall["total"], overall["answered"]) == (5, 4)  # the answer and its card, as stored by the task
+
+
+def test_the_task_after_an_answer_is_safe_to_run_twice_and_for_a_deleted_user(alice):
+    from insights.tasks import refresh_user_recommendation_statistics
+
+    assert refresh_user_recommendation_statistics(alice.pk) == {"user": alice.pk, "computed": True}
+    assert refresh_user_recommendation_statistics(alice.pk) == {"user": alice.pk, "computed": False}
+    assert refresh_user_recommendation_statistics(10**9) == {"user": 10**9, "computed": False}
+
+
+def test_a_replayed_answer_queues_nothing_and_a_rolled_back_one_neither(alice, django_capture_on_commit_callbacks):
+    from portfolios.models import Trade
+    from quantai.errors import ApplicationError
+    from recommendations.services import recommendation_respond
+
+    card = RecommendationFactory(user=alice, symbol="META")
+    recommendation_respond(user=alice, recommendation_id=card.pk, accept=False)
+    with django_capture_on_commit_callbacks() as callbacks:
+        recommendation_respond(user=alice, recommendation_id=card.pk, accept=False)  # a double click
+    assert callbacks == []
+
+    too_big = RecommendationFactory(user=alice, symbol="AAPL", recommended_shares=D("5000"), recommended_price=D("100.00"))
+    trades = Trade.objects.count()
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(ApplicationError):
+        recommendation_respond(user=alice, recommendation_id=too_big.pk, accept=True)  # more than the cash: refused
+    assert callbacks == [] and Trade.objects.count() == trades
+
+
+def test_with_the_task_queue_down_the_answer_stands_and_the_next_request_computes(
+    alice, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from insights.tasks import refresh_user_recommendation_statistics
+    from recommendations.services import recommendation_respond
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(refresh_user_recommendation_statistics, "delay", broker_down)
+    card = RecommendationFactory(user=alice, symbol="META")
+    with django_capture_on_commit_callbacks(execute=True):
+        recommendation_respond(user=alice, recommendation_id=card.pk, accept=False)
+    card.refresh_from_db()
+    assert card.status == RecommendationStatus.REJECTED
+    assert "not queued" in caplog.text
+    assert _overall(alice)["answered"] == 4

@@ -15,6 +15,7 @@ from portfolios.services import trade_execute
 from quantai.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from quantai.flags import Flag, flag_enabled
 from recommendations.models import Recommendation, RecommendationStatus
+from recommendations.signals import recommendation_answered
 
 MAX_COMMENT = 2000
 MAX_SHARES = Decimal("999999.9999")
@@ -175,6 +176,7 @@ def recommendation_respond(
                 "updated_at",
             ]
         )
+        recommendation_answered.send(sender=Recommendation, user_id=user.pk, recommendation_id=rec.pk)
     return RespondResult(recommendation=rec, trade=trade, replayed=False)
 
 

@@ -1,0 +1,31 @@
+"""What insights does when something it composes changes in an app below it (connected in ``InsightsConfig.ready``).
+
+After an answer (:data:`recommendations.signals.recommendation_answered`) the investor's recommendation statistics
+are stored by a task on the default queue, once the answer commits, so their next analytics request reads them
+instead of running the six aggregates itself. Best effort: with the broker down the answer stands and nothing is
+lost, because figures older than the answers are never served (the next request computes them), so a failed send
+is logged, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def store_statistics_after_answer(sender: Any, *, user_id: int, **kwargs: Any) -> None:
+    from insights.tasks import refresh_user_recommendation_statistics  # tasks import the services
+
+    def send() -> None:
+        from kombu.exceptions import OperationalError
+
+        try:
+            refresh_user_recommendation_statistics.delay(user_id)
+        except (OperationalError, ConnectionError, OSError):
+            logger.warning("recommendation statistics of user %s not queued: the task queue is unavailable", user_id)
+
+    transaction.on_commit(send)
