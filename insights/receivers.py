@@ -2,7 +2,7 @@
 
 After an answer (:data:`recommendations.signals.recommendation_answered`) the investor's recommendation statistics
 are stored by a task on the default queue, once the answer commits, so their next analytics request reads them
-instead of running the six aggregates itself. Best effort: with the broker down the answer stands and nothing is
+instead of running the aggregates itself. Best effort: with the broker down the answer stands and nothing is
 lost, because figures older than the answers are never served (the next request computes them), so a failed send
 is logged, never raised.
 """

@@ -1,10 +1,10 @@
 """An investor's recommendation statistics as the portfolio analytics shows them, kept in the cache until one of
 their recommendations changes.
 
-The figures are :func:`recommendations.api.stats.user_statistics` (the one definition: six aggregate queries
+The figures are :func:`recommendations.api.stats.user_statistics` (the one definition: two aggregate queries
 over the investor's whole history) in :class:`~recommendations.api.stats.RecommendationStatisticsSerializer`'s
 shape. A request reads one aggregate, the fingerprint of the investor's recommendations, and the cache entry
-stored under it; the six aggregates run only when the fingerprint is new. After the close, when new cards,
+stored under it; the aggregates run only when the fingerprint is new. After the close, when new cards,
 expiries and scores change every investor's fingerprint, :func:`recommendation_statistics_refresh` (the task
 ``insights.tasks.refresh_recommendation_statistics``, the command ``refresh_recommendation_stats``) stores them
 all; after each answer, a task stores that investor's (:func:`recommendation_statistics_store`, queued by
@@ -108,7 +108,7 @@ def recommendation_statistics_refresh(*, progress: Callable[[int, int], None] | 
     expiries and scores change every fingerprint), so their first request of the day reads them. Returns how
     many were computed.
 
-    One query finds every investor's fingerprint and one cache read which are stored; then six queries per
+    One query finds every investor's fingerprint and one cache read which are stored; then two queries per
     investor computed. Safe to run twice: a stored entry is left alone.
     """
     groups: dict[int, list[tuple[str, bool, int, datetime | None]]] = {}

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import Avg, Case, Count, DecimalField, F, Q, QuerySet, Value, When
+from django.db.models import Avg, Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
 
 from accounts.models import User
 from recommendations.models import Recommendation, RecommendationStatus, RecommendationType
@@ -231,10 +231,57 @@ def recommendation_stats_by(
 
 
 def user_recommendation_stats(*, user: User) -> UserRecommendationStats:
-    """One user's statistics overall, per symbol and per model version (six queries whatever the history)."""
-    mine = Recommendation.objects.filter(user=user)
+    """One user's statistics overall, per symbol and per model version, in two queries whatever the history.
+
+    Every figure :func:`_aggregates` counts, and the calibration's counts and confidence sums, are additive, so one
+    query grouped by (symbol, model version) and one grouped by (symbol, model version, bucket) give all three
+    views by adding rows up: the same definitions as :func:`recommendation_stats` and :func:`recommendation_stats_by`,
+    at a third of their queries (building the conditional counts costs far more than running them).
+    """
+    mine = _scope(Recommendation.objects.filter(user=user))
+    fields = ("symbol", "model_version_id")
+    rows = list(mine.values(*fields).annotate(**_aggregates()).order_by())
+    buckets = list(
+        mine.filter(outcome_evaluated=True, direction_correct__isnull=False)
+        .annotate(bucket=_bucket())
+        .values(*fields, "bucket")
+        .annotate(n=Count("id"), confidence=Sum("confidence_score"), hits=Count("id", filter=Q(direction_correct=True)))
+        .order_by()
+    )
+    names = list(_aggregates())
+
+    def group(key_of: Any) -> dict[Any, RecommendationStats]:
+        counts: dict[Any, dict[str, int]] = {}
+        for row in rows:
+            total = counts.setdefault(key_of(row), dict.fromkeys(names, 0))
+            for name in names:
+                total[name] += row[name]
+        sums: dict[Any, dict[int, list[Any]]] = {}
+        for row in buckets:
+            n_conf_hits = sums.setdefault(key_of(row), {}).setdefault(row["bucket"], [0, Decimal(0), 0])
+            n_conf_hits[0] += row["n"]
+            n_conf_hits[1] += row["confidence"]
+            n_conf_hits[2] += row["hits"]
+        out = {}
+        for key in sorted(counts, key=lambda k: (k is not None, k)):  # as SQL orders: NULL first
+            stats = _stats_from(counts[key], key=key)
+            stats.calibration = [
+                CalibrationBucket(
+                    lower=float(BUCKET_WIDTH * k),
+                    upper=float(BUCKET_WIDTH * (k + 1)),
+                    evaluated=n,
+                    mean_confidence=float(confidence / n),
+                    hit_rate=hits / n,
+                )
+                for k, (n, confidence, hits) in sorted(sums.get(key, {}).items())
+            ]
+            out[key] = stats
+        return out
+
+    overall = group(lambda row: None).get(None) or _stats_from(dict.fromkeys(names, 0))
+    overall.key = None
     return UserRecommendationStats(
-        overall=recommendation_stats(recommendations=mine),
-        by_symbol=recommendation_stats_by(dimension="symbol", recommendations=mine),
-        by_model_version=recommendation_stats_by(dimension="model_version", recommendations=mine),
+        overall=overall,
+        by_symbol=list(group(lambda row: row["symbol"]).values()),
+        by_model_version=list(group(lambda row: row["model_version_id"]).values()),
     )

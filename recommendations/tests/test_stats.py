@@ -183,6 +183,29 @@ def test_the_query_count_does_not_grow_with_the_number_of_recommendations(client
     assert _queries_for_stats_of(client, 2) == _queries_for_stats_of(client, 20)
 
 
-def test_the_selector_runs_six_queries(alice, django_assert_num_queries):
-    with django_assert_num_queries(6):
+def test_the_selector_runs_two_queries(alice, django_assert_num_queries):
+    with django_assert_num_queries(2):
         user_recommendation_stats(user=alice)
+
+
+def test_the_two_query_selector_agrees_with_the_grouped_queries_figure_for_figure(alice, bob_noise):
+    """user_recommendation_stats adds up one grouped query's rows; recommendation_stats(_by) aggregate in SQL."""
+    import dataclasses
+
+    mine = Recommendation.objects.filter(user=alice)
+    result = user_recommendation_stats(user=alice)
+
+    def plain(stats):
+        data = dataclasses.asdict(stats)
+        for bucket in data["calibration"]:
+            bucket["mean_confidence"] = round(bucket["mean_confidence"], 9)
+        return data
+
+    assert plain(result.overall) == plain(recommendation_stats(recommendations=mine))
+    assert [plain(s) for s in result.by_symbol] == [
+        plain(s) for s in recommendation_stats_by(dimension="symbol", recommendations=mine)
+    ]
+    assert [plain(s) for s in result.by_model_version] == [
+        plain(s) for s in recommendation_stats_by(dimension="model_version", recommendations=mine)
+    ]
+    assert result.overall.total == 6 and {s.key for s in result.by_model_version} == {None, 1, 2}
