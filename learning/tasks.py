@@ -10,10 +10,36 @@ from datetime import date
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from quantai.tasks_lock import once_per_period
 
 logger = logging.getLogger(__name__)
+
+#: The queue whose worker trains (``task_routes`` sends every learning task there).
+ML_QUEUE = "ml"
+
+
+@worker_ready.connect(dispatch_uid="learning.record-trainable-kinds")
+def record_trainable_kinds_at_start(sender: Any = None, **kwargs: Any) -> None:
+    """A worker that consumes the ``ml`` queue says which kinds it can train as soon as it is up, so the Learning page
+    offers exactly those before the first training run (each run records them again). Looked up, not imported: no ML
+    library is loaded here."""
+    try:
+        queues = sender.app.amqp.queues.consume_from
+    except AttributeError:
+        return
+    if ML_QUEUE not in queues:
+        return
+    from learning.services.config import trainable_kinds_record
+
+    try:
+        record = trainable_kinds_record()
+    except Exception:  # the cache is down: the first training run records them
+        logger.warning("trainable kinds not recorded at worker start: the cache is unavailable", exc_info=True)
+        return
+    logger.info("this worker can train: %s", ", ".join(record["kinds"]) or "no kind (no ML library installed)")
+
 
 #: Training on the full history takes minutes; the limits only stop a run that hangs.
 SOFT_TIME_LIMIT = 2 * 3600

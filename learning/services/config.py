@@ -71,14 +71,15 @@ def installed_kinds() -> list[str]:
 
 
 def trainable_kinds_record() -> dict[str, Any]:
-    """Called where training runs (the ML worker, or a command): store which kinds can be trained there."""
+    """Called where training runs (the ML worker at start and at each run, or a command): store which kinds can be
+    trained there."""
     record = {"kinds": installed_kinds(), "recorded_at": timezone.now().isoformat()}
     cache.set(TRAINABLE_KINDS_KEY, record, timeout=None)
     return record
 
 
 def trainable_kinds_reported() -> dict[str, Any] | None:
-    """What the ML worker last reported (``{"kinds", "recorded_at"}``), or ``None`` before its first training run."""
+    """What the ML worker last reported (``{"kinds", "recorded_at"}``), or ``None`` before it first started or trained."""
     record = cache.get(TRAINABLE_KINDS_KEY)
     return record if isinstance(record, dict) and isinstance(record.get("kinds"), list) else None
 

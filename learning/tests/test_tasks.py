@@ -65,3 +65,40 @@ def test_a_failing_run_is_recorded_and_reported_without_raising(learning_setting
     run.refresh_from_db()
     assert result["status"] == "failed" and result["run_id"] == run.pk and "no price bars" in result["error"]
     assert run.status == RunStatus.FAILED and "no price bars" in run.error
+
+
+class _Worker:
+    """What celery's worker_ready passes as sender (the consumer): only ``app.amqp.queues.consume_from`` is read."""
+
+    def __init__(self, queues: list[str]) -> None:
+        from types import SimpleNamespace
+
+        self.app = SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from={q: object() for q in queues})))
+
+
+def test_an_ml_worker_reports_the_kinds_it_can_train_as_soon_as_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celery.signals import worker_ready
+
+    from learning.services import config
+
+    monkeypatch.setitem(config.KIND_LIBRARIES, "lstm", ("quantai_no_such_library",))
+    assert config.trainable_kinds_reported() is None
+
+    worker_ready.send(sender=_Worker(["default"]))  # the default queue's worker trains nothing: it says nothing
+    assert config.trainable_kinds_reported() is None
+
+    worker_ready.send(sender=_Worker(["default", "ml"]))  # make run's embedded worker, or the ML worker
+    reported = config.trainable_kinds_reported()
+    assert reported is not None and "rf" in reported["kinds"] and "lstm" not in reported["kinds"]
+
+
+def test_a_worker_starting_with_the_cache_down_still_starts(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    from learning.services import config
+    from learning.tasks import record_trainable_kinds_at_start
+
+    def cache_down() -> None:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(config, "trainable_kinds_record", cache_down)
+    record_trainable_kinds_at_start(sender=_Worker(["ml"]))
+    assert "not recorded at worker start" in caplog.text

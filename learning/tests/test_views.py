@@ -83,7 +83,7 @@ def test_the_page_offers_only_the_kinds_the_ml_worker_can_train_once_it_has_repo
     monkeypatch.setattr(runs, "_enqueue", lambda run_id, task_id: None)
     client = client_for(operator_user())
     before = client.get(PAGE).content.decode()
-    assert "reports which kinds it can train at its first training run" in before
+    assert "reports which kinds it can train when it starts" in before
     assert "not installed on the ML worker" not in before
 
     # The worker lacks the LSTM's library (a name no machine has stands in for torch).
