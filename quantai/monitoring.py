@@ -5,7 +5,10 @@ Plain Celery and cache plumbing that no app owns (the System page in :mod:`insig
 - queues: pending messages in the ``default`` and ``ml`` Celery queues (``LLEN`` on a Redis broker, files in the
   embedded mode's folder), or ``"eager"`` when tasks run in the calling process;
 - periodic tasks: the last run of every beat-schedule entry, from heartbeats that a ``task_postrun`` signal
-  handler (:func:`connect_task_heartbeats`) writes to the shared cache.
+  handler (:func:`connect_task_heartbeats`) writes to the shared cache. A run that beat sent (Celery marks its
+  message with the ``celery_beat_task`` header) is the schedule's; a run asked for otherwise (the Learning page's
+  "Train now", the first start of ``make run``, a command) is shown beside it as "on demand", so it neither
+  passes for the schedule's nor hides a beat that stopped sending.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ logger = logging.getLogger("quantai.monitoring")
 
 #: Celery queues whose length is reported (quantai/celery.py declares these two).
 QUEUE_NAMES: tuple[str, ...] = ("default", "ml")
-#: Heartbeat cache key of a task, by its registered name.
+#: Heartbeat cache key of a task, by its registered name: its last run, whoever asked for it ...
 HEARTBEAT_KEY = "task-heartbeat:{name}"
+#: ... and its last run that beat sent.
+SCHEDULED_HEARTBEAT_KEY = "task-heartbeat:scheduled:{name}"
 #: Heartbeats outlive the longest gap between runs (a weekday job across a long weekend).
 HEARTBEAT_TIMEOUT = int(timedelta(days=14).total_seconds())
 #: Seconds to wait for the broker before reporting queue lengths as unknown: the page must not hang on it.
@@ -40,14 +45,23 @@ def _record_heartbeat(
     name = getattr(task, "name", None) or getattr(sender, "name", None)
     if not name:
         return
+    beat = {"finished_at": timezone.now().isoformat(), "state": state or "", "task_id": task_id or ""}
+    keys = [HEARTBEAT_KEY.format(name=name)]
+    if sent_by_beat(task):
+        keys.append(SCHEDULED_HEARTBEAT_KEY.format(name=name))
     try:
-        cache.set(
-            HEARTBEAT_KEY.format(name=name),
-            {"finished_at": timezone.now().isoformat(), "state": state or "", "task_id": task_id or ""},
-            timeout=HEARTBEAT_TIMEOUT,
-        )
+        cache.set_many(dict.fromkeys(keys, beat), timeout=HEARTBEAT_TIMEOUT)
     except Exception:  # a cache outage must never fail the task that just ran
         logger.warning("could not record the heartbeat of %s", name, exc_info=True)
+
+
+def sent_by_beat(task: Any) -> bool:
+    """Whether the running ``task`` was sent by beat (Celery adds the ``celery_beat_task`` header to its messages)."""
+    request = getattr(task, "request", None)
+    if request is None:
+        return False
+    headers = getattr(request, "headers", None) or {}
+    return bool(getattr(request, "celery_beat_task", False) or headers.get("celery_beat_task"))
 
 
 def connect_task_heartbeats() -> None:
@@ -73,26 +87,37 @@ def _describe_schedule(schedule: Any) -> str:
 
 
 def periodic_task_runs() -> list[dict[str, Any]]:
-    """Each beat-schedule entry with its task's last heartbeat (``None`` fields when never seen). One cache read."""
+    """Each beat-schedule entry with its last scheduled run (``last_run``, ``state``) and, when its task ran later on
+    demand, that run (``on_demand_run``, ``on_demand_state``); ``None`` fields when never seen. One cache read."""
     from quantai.celery import app
 
     schedule: dict[str, dict[str, Any]] = dict(app.conf.beat_schedule or {})
-    keys = {entry: HEARTBEAT_KEY.format(name=spec["task"]) for entry, spec in schedule.items()}
-    found = cache.get_many(list(set(keys.values())))
+    tasks = {spec["task"] for spec in schedule.values()}
+    found = cache.get_many([key.format(name=t) for t in tasks for key in (HEARTBEAT_KEY, SCHEDULED_HEARTBEAT_KEY)])
     rows = []
     for entry, spec in sorted(schedule.items()):
-        beat = found.get(keys[entry]) or {}
-        finished = beat.get("finished_at")
+        scheduled = found.get(SCHEDULED_HEARTBEAT_KEY.format(name=spec["task"])) or {}
+        latest = found.get(HEARTBEAT_KEY.format(name=spec["task"])) or {}
+        last_run = _when(scheduled)
+        latest_run = _when(latest)
+        on_demand = latest_run is not None and (last_run is None or latest_run > last_run)
         rows.append(
             {
                 "entry": entry,
                 "task": spec["task"],
                 "schedule": _describe_schedule(spec.get("schedule")),
-                "last_run": datetime.fromisoformat(finished) if finished else None,
-                "state": beat.get("state") or None,
+                "last_run": last_run,
+                "state": scheduled.get("state") or None,
+                "on_demand_run": latest_run if on_demand else None,
+                "on_demand_state": (latest.get("state") or None) if on_demand else None,
             }
         )
     return rows
+
+
+def _when(beat: dict[str, Any]) -> datetime | None:
+    finished = beat.get("finished_at")
+    return datetime.fromisoformat(finished) if finished else None
 
 
 # --- Queues -------------------------------------------------------------------------------------

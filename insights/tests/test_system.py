@@ -283,7 +283,7 @@ def test_metrics_report_a_task_that_ran(client, settings):
     from accounts.tasks import cleanup_security_records
 
     settings.METRICS_TOKEN = TOKEN
-    cleanup_security_records.delay()
+    cleanup_security_records.apply_async(headers={"celery_beat_task": True})  # as beat sends it
     families = _families(client.get(METRICS_URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content)
     # the parser drops the _seconds unit suffix from the family name only for counters; gauges keep it
     samples = families["quantai_periodic_task_last_run_timestamp_seconds"]

@@ -112,7 +112,8 @@ class SystemCollector(Collector):
 
         last_run = GaugeMetricFamily(
             "quantai_periodic_task_last_run_timestamp_seconds",
-            "When each periodic task last finished (Unix time); absent until it has run.",
+            "When each periodic task last finished a run that beat sent (Unix time); absent until it has. A run asked for on "
+            "demand does not count, so it cannot hide a schedule that stopped.",
             labels=["entry", "task", "state"],
         )
         for row in m["periodic_tasks"]:

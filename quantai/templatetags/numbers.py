@@ -44,6 +44,7 @@ def _separators(language: str) -> tuple[str, str, int]:
         int(formats.get_format("NUMBER_GROUPING", lang=language, use_l10n=True) or 3),  # type: ignore[call-overload]
     )
 
+
 DASH = "\u2013"  # en dash, as the other pages show a missing number
 
 

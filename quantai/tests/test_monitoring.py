@@ -21,14 +21,45 @@ def test_an_eager_task_leaves_a_heartbeat():
     before = {row["task"]: row["last_run"] for row in periodic_task_runs()}
     assert before["accounts.tasks.cleanup_security_records"] is None
 
-    cleanup_security_records.delay()
+    cleanup_security_records.apply_async(headers={"celery_beat_task": True})  # as beat sends it
 
     beat = cache.get(HEARTBEAT_KEY.format(name="accounts.tasks.cleanup_security_records"))
     assert beat is not None and beat["state"] == "SUCCESS"
     after = {row["task"]: row for row in periodic_task_runs()}
     assert after["accounts.tasks.cleanup_security_records"]["last_run"] is not None
     assert after["accounts.tasks.cleanup_security_records"]["state"] == "SUCCESS"
+    assert after["accounts.tasks.cleanup_security_records"]["on_demand_run"] is None
     assert after["accounts.tasks.security_alerts_check"]["last_run"] is None
+
+
+def test_a_run_on_demand_is_shown_beside_the_schedules_never_as_it():
+    """ "Train now" or make run's first start must not pass for the nightly entry's run, nor hide a stopped beat."""
+    from accounts.tasks import cleanup_security_records
+
+    cleanup_security_records.delay()  # on demand: no beat header
+    row = {r["task"]: r for r in periodic_task_runs()}["accounts.tasks.cleanup_security_records"]
+    assert row["last_run"] is None and row["state"] is None
+    assert row["on_demand_run"] is not None and row["on_demand_state"] == "SUCCESS"
+
+    cleanup_security_records.apply_async(headers={"celery_beat_task": True})  # then the schedule's own run
+    row = {r["task"]: r for r in periodic_task_runs()}["accounts.tasks.cleanup_security_records"]
+    assert row["last_run"] is not None and row["on_demand_run"] is None  # nothing newer on demand
+
+    cleanup_security_records.delay()
+    row = {r["task"]: r for r in periodic_task_runs()}["accounts.tasks.cleanup_security_records"]
+    assert row["on_demand_run"] > row["last_run"]
+
+
+def test_a_worker_recognises_beats_runs_by_the_header_celery_adds():
+    from types import SimpleNamespace
+
+    from quantai.monitoring import sent_by_beat
+
+    # A worker exposes the message's custom headers as request attributes; an eager run keeps them in ``headers``.
+    assert sent_by_beat(SimpleNamespace(request=SimpleNamespace(celery_beat_task=True, headers=None)))
+    assert sent_by_beat(SimpleNamespace(request=SimpleNamespace(headers={"celery_beat_task": True})))
+    assert not sent_by_beat(SimpleNamespace(request=SimpleNamespace(headers=None)))
+    assert not sent_by_beat(SimpleNamespace())
 
 
 def test_every_beat_entry_is_listed():

@@ -22,9 +22,7 @@ def _handler(path: Path) -> ConnectionHandler:
     return ConnectionHandler({"default": settings, "probe": settings})
 
 
-def test_a_transaction_that_reads_then_writes_is_not_refused_when_another_writer_commits_meanwhile(
-    tmp_path, django_db_blocker
-):
+def test_a_transaction_that_reads_then_writes_is_not_refused_when_another_writer_commits_meanwhile(tmp_path, django_db_blocker):
     with django_db_blocker.unblock():  # a throwaway file of its own, not the test database
         _two_writers(tmp_path)
 
