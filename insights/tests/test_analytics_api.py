@@ -180,16 +180,29 @@ def test_the_refresh_command_and_task_store_what_is_missing(alice, capsys):
     assert refresh_recommendation_statistics() == {"computed": 1}
 
 
+@pytest.fixture
+def queued(monkeypatch):
+    """Tasks go to a broker, as in production (the suite runs them eagerly): the user ids queued after answers."""
+    from insights.tasks import refresh_user_recommendation_statistics
+
+    sent: list[int] = []
+    monkeypatch.setattr("insights.receivers.tasks_run_eagerly", lambda: False)
+    monkeypatch.setattr(refresh_user_recommendation_statistics, "delay", lambda user_id: sent.append(user_id))
+    return sent
+
+
 def test_after_an_answer_a_task_stores_the_figures_so_the_next_request_reads_them(
-    alice, monkeypatch, django_capture_on_commit_callbacks
+    alice, monkeypatch, queued, django_capture_on_commit_callbacks
 ):
+    from insights.tasks import refresh_user_recommendation_statistics
     from recommendations.services import recommendation_respond
 
     _overall(alice)  # stored once
     card = RecommendationFactory(user=alice, symbol="META")
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         recommendation_respond(user=alice, recommendation_id=card.pk, accept=False)
-    assert len(callbacks) == 1  # the answer queued one task (run eagerly here)
+    assert queued == [alice.pk]  # queued once the answer committed
+    assert refresh_user_recommendation_statistics(alice.pk) == {"user": alice.pk, "computed": True}  # the worker
 
     def must_not_run(user):
         raise AssertionError("the statistics were computed in the request although the task stored them")
@@ -197,6 +210,17 @@ def test_after_an_answer_a_task_stores_the_figures_so_the_next_request_reads_the
     monkeypatch.setattr("insights.recommendation_stats.user_statistics", must_not_run)
     overall = _overall(alice)
     assert (overall["total"], overall["answered"]) == (5, 4)  # the answer and its card, as stored by the task
+
+
+def test_without_a_broker_nothing_is_queued_and_the_next_request_computes(alice, django_capture_on_commit_callbacks):
+    """Eager tasks would run inside the answering request: the lazy read covers it instead."""
+    from recommendations.services import recommendation_respond
+
+    card = RecommendationFactory(user=alice, symbol="META")
+    with django_capture_on_commit_callbacks() as callbacks:
+        recommendation_respond(user=alice, recommendation_id=card.pk, accept=False)
+    assert callbacks == []
+    assert _overall(alice)["answered"] == 4
 
 
 def test_the_task_after_an_answer_is_safe_to_run_twice_and_for_a_deleted_user(alice):
@@ -207,7 +231,7 @@ def test_the_task_after_an_answer_is_safe_to_run_twice_and_for_a_deleted_user(al
     assert refresh_user_recommendation_statistics(10**9) == {"user": 10**9, "computed": False}
 
 
-def test_a_replayed_answer_queues_nothing_and_a_rolled_back_one_neither(alice, django_capture_on_commit_callbacks):
+def test_a_replayed_answer_queues_nothing_and_a_rolled_back_one_neither(alice, queued, django_capture_on_commit_callbacks):
     from portfolios.models import Trade
     from quantai.errors import ApplicationError
     from recommendations.services import recommendation_respond
@@ -226,7 +250,7 @@ def test_a_replayed_answer_queues_nothing_and_a_rolled_back_one_neither(alice, d
 
 
 def test_with_the_task_queue_down_the_answer_stands_and_the_next_request_computes(
-    alice, monkeypatch, caplog, django_capture_on_commit_callbacks
+    alice, monkeypatch, queued, caplog, django_capture_on_commit_callbacks
 ):
     from kombu.exceptions import OperationalError
 
