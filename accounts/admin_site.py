@@ -31,7 +31,7 @@ from accounts.roles import is_analyst
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
-SET_UP_MESSAGE = "The admin needs two-step sign-in. Set it up with an authenticator app to continue."
+SET_UP_MESSAGE = "The admin and the staff pages need two-step sign-in. Set it up with an authenticator app to continue."
 
 
 class QuantAIAdminSite(admin.AdminSite):

@@ -12,7 +12,7 @@ from rest_framework.permissions import BasePermission
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction
-from accounts.roles import Role, has_role
+from accounts.roles import ROLE_ORDER, Role, has_role
 
 F = TypeVar("F", bound=Callable[..., HttpResponse])
 
@@ -50,7 +50,16 @@ class IsOperator(HasRole):
 
 
 def role_required(role: Role) -> Callable[[F], F]:
-    """Page decorator: anonymous users go to sign-in (use with ``login_required``), others need ``role``."""
+    """Page decorator: anonymous users go to sign-in (use with ``login_required``), others need ``role``.
+
+    A staff page (analyst and up: System, Security, Learning and its "Train now") also needs a session that passed
+    two-step sign-in, as the admin does (``accounts.admin_site``): a user whose role admits them but whose session
+    has not is sent to the code page, or to set two-step sign-in up, and comes back afterwards.
+    """
+    from accounts.admin_site import two_step_required_redirect
+    from accounts.two_step import session_verified
+
+    staff_page = ROLE_ORDER.index(role) >= ROLE_ORDER.index(Role.ANALYST)
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -58,6 +67,8 @@ def role_required(role: Role) -> Callable[[F], F]:
             if not has_role(request.user, role):
                 _refuse(request, role)
                 raise PermissionDenied
+            if staff_page and not session_verified(request.user):
+                return two_step_required_redirect(request)
             return view(request, *args, **kwargs)
 
         return wrapped  # type: ignore[return-value]

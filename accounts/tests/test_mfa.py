@@ -348,7 +348,7 @@ def test_a_staff_member_sets_up_two_step_from_the_admin_redirect_and_then_enters
     operator = user_role_set(user=UserFactory(), role=Role.OPERATOR)
     _page_login(client, operator)
     settings_page = client.get("/admin/", follow=True)
-    assert b"The admin needs two-step sign-in" in settings_page.content
+    assert b"The admin and the staff pages need two-step sign-in" in settings_page.content
     client.post(reverse("two_step_setup"), {"begin": "1", "next": "/admin/"})
     device = TOTPDevice.objects.get(user=operator)
     codes_page = client.post(reverse("two_step_setup"), {"otp": _code(device), "next": "/admin/"})

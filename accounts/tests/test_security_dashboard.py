@@ -20,6 +20,7 @@ from accounts.factories import DEFAULT_PASSWORD, UserFactory
 from accounts.models import AuditAction, AuditEvent, UserSession
 from accounts.roles import Role
 from accounts.services import user_role_set
+from accounts.testing import force_login_verified
 from accounts.tests.conftest import api_login
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +84,7 @@ def _operator():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def operator_client(client):  # type: ignore[no-untyped-def]
-    client.force_login(_operator())
+    force_login_verified(client, _operator())
     return client
 
 
@@ -93,7 +94,7 @@ def _fail_logins(api, username: str, ip: str, times: int) -> list[int]:  # type:
 
 @freeze_time("2026-03-10 12:10:00", tick=True)  # well inside one clock hour, so every event lands in the last bucket
 def test_operator_sees_failed_logins_lockouts_rate_limits_and_sessions_from_real_requests(api, client, settings):
-    client.force_login(_operator())
+    force_login_verified(client, _operator())
     victim = UserFactory(username="victim")
     other = UserFactory(username="other")
     # Three wrong passwords for one account: failures, no lockout.
@@ -152,7 +153,7 @@ def test_summary_endpoint_counts_events_per_hour_and_per_day(api, client):
             _fail_logins(api, f"target{n}", f"192.0.2.{n + 1}", count)
 
     with freeze_time(now):
-        client.force_login(operator)
+        force_login_verified(client, operator)
         body = client.get(SUMMARY_URL).json()
 
     hourly, daily = body["hourly"], body["daily"]
@@ -178,7 +179,7 @@ def test_lockouts_are_counted_in_the_hour_they_happened(api, client):
     with freeze_time(now - timedelta(hours=5)):
         _fail_logins(api, UserFactory().username, "192.0.2.50", LOCK_LIMIT)
     with freeze_time(now):
-        client.force_login(operator)
+        force_login_verified(client, operator)
         body = client.get(SUMMARY_URL).json()
     assert body["hourly"]["lockouts"][23 - 5] == 1 and sum(body["hourly"]["lockouts"]) == 1
     assert body["hourly"]["failed_logins"][23 - 5] == LOCK_LIMIT
@@ -187,7 +188,7 @@ def test_lockouts_are_counted_in_the_hour_they_happened(api, client):
 @pytest.mark.parametrize("role", [Role.INVESTOR, Role.ANALYST])
 def test_investors_and_analysts_are_refused_and_the_refusal_is_audited(client, role):
     user = user_role_set(user=UserFactory(), role=role)
-    client.force_login(user)
+    force_login_verified(client, user)
     assert client.get(URL).status_code == 403
     refusal = AuditEvent.objects.get(action=AuditAction.PERMISSION_DENIED)
     assert refusal.actor == user and refusal.details["path"] == URL
@@ -202,7 +203,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
 
 
 def test_administrators_get_in(client):
-    client.force_login(UserFactory(is_superuser=True))
+    force_login_verified(client, UserFactory(is_superuser=True))
     assert client.get(URL).status_code == 200
 
 
@@ -288,7 +289,7 @@ def test_queries_do_not_grow_with_the_number_of_events(operator_client, django_a
 def test_summary_endpoint_answers_operators_in_constant_queries(client, django_assert_max_num_queries):
     from django.utils import timezone
 
-    client.force_login(_operator())
+    force_login_verified(client, _operator())
     _seed(2, now=timezone.now(), batch="a")
     client.get(SUMMARY_URL)
     with CaptureQueriesContext(connection) as few:

@@ -13,6 +13,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
+from accounts.testing import force_login_verified
 from insights import learning_loop
 from learning.tests.helpers import analyst_user, operator_user
 from portfolios.factories import funded_investor
@@ -119,7 +120,7 @@ def test_a_missing_cross_validation_score_is_shown_as_unknown():
 def test_the_learning_page_shows_the_acceptance_models_importances():
     _acceptance_version(4, [["user_rate", 0.3], ["action_SELL", 0.7]])
     client = Client()
-    client.force_login(analyst_user())
+    force_login_verified(client, analyst_user())
 
     html = client.get("/learning/").content.decode()
 
@@ -131,7 +132,7 @@ def test_the_learning_page_shows_live_accuracy_from_the_scored_recommendations()
     _scored(funded_investor("1000.00"), correct=True, outcome="105.00", status=RecommendationStatus.ACCEPTED, version=7)
     _scored(funded_investor("1000.00"), correct=False, outcome="96.00", version=7, day=2)
     client = Client()
-    client.force_login(analyst_user())
+    force_login_verified(client, analyst_user())
 
     html = client.get("/learning/").content.decode()
 
@@ -144,7 +145,7 @@ def test_the_learning_page_shows_live_accuracy_from_the_scored_recommendations()
 
 def _page(user: Any = None) -> str:
     client = Client()
-    client.force_login(user or analyst_user())
+    force_login_verified(client, user or analyst_user())
     return client.get("/learning/").content.decode()
 
 
@@ -354,7 +355,7 @@ def test_performance_carries_the_newest_personalisation_quality():
 
 def test_the_learning_page_shows_both_models_time_ordered_quality():
     client = Client()
-    client.force_login(analyst_user())
+    force_login_verified(client, analyst_user())
     assert 'id="personalisation-quality"' not in client.get("/learning/").content.decode()
     _store_quality()
 

@@ -13,6 +13,7 @@ import pytest
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
+from accounts.testing import force_login_verified
 from insights.system import system_metrics
 from learning.tests.helpers import analyst_user
 from portfolios.factories import funded_investor
@@ -71,7 +72,7 @@ def _pct(value: float) -> str:
 
 
 def test_history_page_stats_api_analytics_system_metrics_and_learning_agree(client, settings, investor):
-    client.force_login(investor)
+    force_login_verified(client, investor)
 
     html = client.get(reverse("recommendations:history")).content.decode()
     all_row = re.search(r'<tr data-action="all".*?</tr>', html, re.S).group(0)
@@ -86,7 +87,9 @@ def test_history_page_stats_api_analytics_system_metrics_and_learning_agree(clie
     settings.METRICS_TOKEN = TOKEN
     body = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
     metrics = {f.name: f.samples[0].value for f in text_string_to_metric_families(body) if f.samples}
-    client.force_login(analyst_user(username="analyst"))  # the Learning page and API show every user's figures to analysts
+    force_login_verified(
+        client, analyst_user(username="analyst")
+    )  # the Learning page and API show every user's figures to analysts
     live = client.get("/api/learning/performance").json()["live"]
     page = client.get(reverse("learning")).content.decode()
     learning_page = tuple(

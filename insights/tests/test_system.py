@@ -16,6 +16,7 @@ from accounts.factories import UserFactory
 from accounts.models import AuditAction, AuditEvent
 from accounts.roles import Role
 from accounts.services import user_role_set
+from accounts.testing import force_login_verified
 from insights.system import system_metrics
 from learning.factories import ModelVersionFactory
 from learning.models import ModelKind, ModelStatus
@@ -43,7 +44,7 @@ def _signed_in_sessions(client_class, users) -> None:
     """Sign each user in and make one request, so the session middleware records a real ``UserSession``."""
     for user in users:
         browser = client_class()
-        browser.force_login(user)
+        force_login_verified(browser, user)
         browser.get("/")
 
 
@@ -211,7 +212,7 @@ class _Page(HTMLParser):
 
 def test_operators_see_the_page_with_the_figures(client, operator):
     _world(type(client), 3)
-    client.force_login(operator)
+    force_login_verified(client, operator)
     response = client.get(SYSTEM_URL)
     assert response.status_code == 200
     page = _Page()
@@ -230,7 +231,7 @@ def test_the_page_and_metrics_show_a_failing_price_provider(client, operator, se
 
     settings.METRICS_TOKEN = TOKEN
     incident_record(provider="alphavantage", symbol="AAPL", kind="timeout", message="read timed out")
-    client.force_login(operator)
+    force_login_verified(client, operator)
 
     body = client.get(SYSTEM_URL).content.decode()
 
@@ -242,7 +243,7 @@ def test_the_page_and_metrics_show_a_failing_price_provider(client, operator, se
 
 
 def test_investors_are_refused_the_page_and_it_is_audited(client, investor):
-    client.force_login(investor)
+    force_login_verified(client, investor)
     assert client.get(SYSTEM_URL).status_code == 403
     assert AuditEvent.objects.filter(action=AuditAction.PERMISSION_DENIED, actor=investor).exists()
 
@@ -292,7 +293,7 @@ def test_metrics_report_a_task_that_ran(client, settings):
 
 def test_metrics_with_a_wrong_token_is_401(client, settings, operator):
     settings.METRICS_TOKEN = TOKEN
-    client.force_login(operator)  # a session does not rescue a wrong token
+    force_login_verified(client, operator)  # a session does not rescue a wrong token
     response = client.get(METRICS_URL, HTTP_AUTHORIZATION="Bearer wrong")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
@@ -306,7 +307,7 @@ def test_an_empty_setting_disables_token_access(client, settings):
 
 
 def test_metrics_for_an_operator_session(client, operator):
-    client.force_login(operator)
+    force_login_verified(client, operator)
     response = client.get(METRICS_URL)
     assert response.status_code == 200
     assert "quantai_active_sessions" in _families(response.content)
@@ -316,7 +317,7 @@ def test_metrics_refuse_investors_and_anonymous(client, investor):
     anonymous = client.get(METRICS_URL)
     assert anonymous.status_code == 401
     assert anonymous.json()["error"]["code"] == "not_authenticated"
-    client.force_login(investor)
+    force_login_verified(client, investor)
     refused = client.get(METRICS_URL)
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "permission_denied"

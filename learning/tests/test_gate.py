@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from accounts.testing import force_login_verified
 from learning.ml.models import MODEL_CLASSES
 from learning.ml.pipeline import MIN_PROBABILITY_STD, edge_check, promotion_decision, skill_figures
 from learning.models import ModelStatus, ModelVersion, RunStatus
@@ -209,7 +210,7 @@ def test_the_learning_page_and_the_performance_api_say_no_edge_found_in_plain_wo
 
     models_train(kinds=["constant"])
     client = Client()
-    client.force_login(analyst_user())
+    force_login_verified(client, analyst_user())
 
     body = client.get("/api/learning/performance").json()
     assert body["active"] == []

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from accounts.factories import UserFactory
+from accounts.testing import force_login_verified
 from learning.models import RunStatus, TrainingRun
 from learning.services import runs
 from learning.tests.helpers import analyst_user, operator_user
@@ -20,7 +21,7 @@ PAGE, TRAIN = "/learning/", "/learning/train"
 
 def client_for(user: Any) -> Client:
     client = Client()
-    client.force_login(user)
+    force_login_verified(client, user)
     return client
 
 
