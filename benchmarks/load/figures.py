@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from benchmarks.load.stack import Stack
 
 
-
 def add_seed_figures(result: SectionResult, seeded: Mapping[str, Any]) -> None:
     result.add("seed_users", seeded["users"], "users")
     result.add("seed_trades", seeded["trades"], "trades")
