@@ -25,8 +25,9 @@ from prometheus_client.registry import Collector
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction
-from accounts.permissions import role_required
+from accounts.permissions import TWO_STEP_REQUIRED_MESSAGE, TwoStepRequired, role_required
 from accounts.roles import Role, is_operator
+from accounts.two_step import session_verified
 from insights.system import system_metrics
 from quantai.errors import json_error_response
 
@@ -183,4 +184,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
             action=AuditAction.PERMISSION_DENIED, request=request, details={"needed": Role.OPERATOR.value, "path": request.path}
         )
         return json_error_response(request, status_code=403, code="permission_denied", message="Operators only.")
+    elif not session_verified(request.user):  # an operator's session, as on the staff pages, needs the second step
+        return json_error_response(request, status_code=403, code=TwoStepRequired.code, message=TWO_STEP_REQUIRED_MESSAGE)
     return HttpResponse(metrics_exposition(system_metrics()), content_type=METRICS_CONTENT_TYPE)
