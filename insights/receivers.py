@@ -10,12 +10,9 @@ nothing is queued: the task would run inside the answering request, and the next
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from django.db import transaction
-
-logger = logging.getLogger(__name__)
+from quantai.task_queue import delay_on_commit
 
 
 def tasks_run_eagerly() -> bool:
@@ -30,13 +27,4 @@ def store_statistics_after_answer(sender: Any, *, user_id: int, **kwargs: Any) -
 
     if tasks_run_eagerly():
         return
-
-    def send() -> None:
-        from kombu.exceptions import OperationalError
-
-        try:
-            refresh_user_recommendation_statistics.delay(user_id)
-        except (OperationalError, ConnectionError, OSError):
-            logger.warning("recommendation statistics of user %s not queued: the task queue is unavailable", user_id)
-
-    transaction.on_commit(send)
+    delay_on_commit(refresh_user_recommendation_statistics, user_id, what=f"recommendation statistics of user {user_id}")

@@ -7,11 +7,9 @@ compare-and-set that never replaces a newer row.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import date
 
-from django.db import transaction
 from django.db.models import Max
 
 from market.selectors import prices_version
@@ -23,8 +21,7 @@ from portfolios.selectors.reports import (
     snapshot_compute,
     snapshot_is_current,
 )
-
-logger = logging.getLogger(__name__)
+from quantai.task_queue import delay_on_commit
 
 
 def portfolio_snapshot_refresh(*, user_id: int) -> bool:
@@ -67,12 +64,4 @@ def portfolio_snapshot_schedule(*, user_id: int) -> None:
     """
     from portfolios.tasks import refresh_portfolio_snapshot  # tasks import the services
 
-    def send() -> None:
-        from kombu.exceptions import OperationalError
-
-        try:
-            refresh_portfolio_snapshot.delay(user_id)
-        except (OperationalError, ConnectionError, OSError):
-            logger.warning("snapshot refresh for user %s not queued: the task queue is unavailable", user_id)
-
-    transaction.on_commit(send)
+    delay_on_commit(refresh_portfolio_snapshot, user_id, what=f"snapshot refresh for user {user_id}")
