@@ -77,11 +77,8 @@ def _plain(value: Any) -> Any:
 def recommendation_statistics(*, user: User) -> dict[str, Any]:
     """``user``'s statistics overall, per symbol and per model version, serialised: from the cache when the
     fingerprint of their recommendations is unchanged, else computed and stored."""
-    key = _key(user.pk, recommendations_fingerprint(user=user))
-    stored = cache.get(key)
-    if isinstance(stored, dict):
-        return stored
-    return _compute_and_store(user, key)
+    key, stored = _current(user)
+    return stored if stored is not None else _compute_and_store(user, key)
 
 
 def recommendation_statistics_store(*, user: User) -> bool:
@@ -90,11 +87,18 @@ def recommendation_statistics_store(*, user: User) -> bool:
     What the task queued after each answer runs (``insights.tasks.refresh_user_recommendation_statistics``), so the
     investor's next analytics request reads the figures instead of aggregating them.
     """
-    key = _key(user.pk, recommendations_fingerprint(user=user))
-    if isinstance(cache.get(key), dict):
+    key, stored = _current(user)
+    if stored is not None:
         return False
     _compute_and_store(user, key)
     return True
+
+
+def _current(user: User) -> tuple[str, dict[str, Any] | None]:
+    """The cache key of ``user``'s statistics as their recommendations are now, and the figures stored under it."""
+    key = _key(user.pk, recommendations_fingerprint(user=user))
+    stored = cache.get(key)
+    return key, stored if isinstance(stored, dict) else None
 
 
 def _compute_and_store(user: User, key: str) -> dict[str, Any]:

@@ -27,10 +27,16 @@ register = template.Library()
 NUMBER_LANGUAGE: ContextVar[str | None] = ContextVar("quantai_number_language", default=None)
 
 
+def number_language() -> str | None:
+    """This request's number language when it is not English (``None``: write ``1,234.50``, Python's own format)."""
+    language = NUMBER_LANGUAGE.get() or settings.LANGUAGE_CODE
+    return None if language.lower().startswith("en") else language
+
+
 def number_separators() -> tuple[str, str]:
     """(decimal separator, thousands separator) of this request's number language (for the page's scripts)."""
-    language = NUMBER_LANGUAGE.get() or settings.LANGUAGE_CODE
-    if language.lower().startswith("en"):
+    language = number_language()
+    if language is None:
         return ".", ","
     decimal_sep, thousand_sep, _ = _separators(language)
     return decimal_sep, thousand_sep
@@ -67,8 +73,8 @@ def format_number(value: Any, places: int = 2) -> str:
     rounded = number.quantize(quantum, rounding=ROUND_HALF_EVEN)
     if rounded == 0:
         rounded = abs(rounded)  # never "-0.00"
-    language = NUMBER_LANGUAGE.get() or settings.LANGUAGE_CODE
-    if language.lower().startswith("en"):
+    language = number_language()
+    if language is None:
         return f"{rounded:,.{places}f}"  # the common case, without the format lookups
     decimal_sep, thousand_sep, grouping = _separators(language)
     return numberformat.format(rounded, decimal_sep, places, grouping, thousand_sep, force_grouping=True, use_l10n=True)
