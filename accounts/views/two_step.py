@@ -21,7 +21,7 @@ from accounts.forms import TwoStepCodeForm, TwoStepDisableForm, TwoStepSetupForm
 from accounts.lockout import lockout_response
 from accounts.models import User
 from accounts.ratelimits import rate_limit
-from accounts.roles import Role, role_of
+from accounts.roles import is_analyst
 from accounts.selectors import onboarding_next_step
 from accounts.services import session_login
 from accounts.two_step import (
@@ -119,7 +119,7 @@ def two_step_settings_view(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "status": two_step_status(user),
         "next": _next_param(request),
-        "admin_needs_it": role_of(user) in (Role.ANALYST, Role.OPERATOR, Role.ADMINISTRATOR),
+        "admin_needs_it": is_analyst(user),
         "session_verified": session_verified(user),
     }
     return render(request, "accounts/two_step.html", context)
@@ -205,5 +205,5 @@ def two_step_disable_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Two-step sign-in is off. Your password alone signs you in now.")
             return redirect("two_step_settings")
-    admin_needs_it = role_of(user) in (Role.ANALYST, Role.OPERATOR, Role.ADMINISTRATOR)
+    admin_needs_it = is_analyst(user)
     return render(request, "accounts/two_step_disable.html", {"form": form, "admin_needs_it": admin_needs_it})
