@@ -222,6 +222,60 @@ def personas_from_json(data: Any) -> list[Persona]:
     return personas
 
 
+#: How :func:`random_personas` draws one persona (probabilities of having each rule, and the ranges drawn from).
+RANDOM_SYMBOL_PROBABILITY = 0.7  # each stock gets an adjustment, N(0, 1) log-odds
+RANDOM_ACTION_PROBABILITY = 0.6  # BUY and SELL each get one, N(0, 0.7)
+RANDOM_MIN_CONFIDENCE = (0.5, 0.5, 0.6)  # (probability, low, high): a minimum confidence drawn from U(low, high)
+RANDOM_MAX_RISK = (0.4, 0.3, 0.8)  # the same for a maximum risk score
+RANDOM_ATTENTION = (0.6, 2, 5)  # (probability, fewest, most cards read a day); else every card
+
+
+def random_personas(seed: int, count: int = 5) -> list[Persona]:
+    """``count`` personas whose hidden preferences are drawn at random from ``seed`` (the same seed, the same set).
+
+    A check against persona sets nobody has tuned on: the built-in set is the one every change was measured with.
+    Each persona draws its stated profile (risk tolerance, experience) uniformly; a base acceptance from
+    U(0.3, 0.7); symbol and action adjustments, a minimum confidence, a maximum risk score and an attention limit
+    each with the probability and range of the ``RANDOM_*`` constants above; a size fraction from U(0.3, 1) and
+    noise from U(0.05, 0.2). Names are ``random<seed>-<k>``. Every value is within what a persona file may hold.
+    """
+    if count < 1:
+        raise _bad("draw at least one persona")
+    if seed < 0:
+        raise _bad("the seed of random personas must be 0 or more")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7_919]))
+    personas = []
+    for k in range(count):
+        symbols = {s: round(float(rng.normal(0.0, 1.0)), 2) for s in TRADABLE if rng.random() < RANDOM_SYMBOL_PROBABILITY}
+        actions = {a: round(float(rng.normal(0.0, 0.7)), 2) for a in ("BUY", "SELL") if rng.random() < RANDOM_ACTION_PROBABILITY}
+        chance, low, high = RANDOM_MIN_CONFIDENCE
+        min_confidence = round(float(rng.uniform(low, high)), 3) if rng.random() < chance else 0.0
+        chance, low, high = RANDOM_MAX_RISK
+        max_risk = round(float(rng.uniform(low, high)), 2) if rng.random() < chance else 1.0
+        chance, fewest, most = RANDOM_ATTENTION
+        attention = int(rng.integers(fewest, most + 1)) if rng.random() < chance else None
+        personas.append(
+            persona_from_dict(
+                {
+                    "name": f"random{seed}-{k + 1}",
+                    "description": f"drawn at random (seed {seed})",
+                    "risk_tolerance": str(rng.choice(RiskTolerance.values)),
+                    "experience": str(rng.choice(InvestmentExperience.values)),
+                    "base_acceptance": round(float(rng.uniform(0.3, 0.7)), 2),
+                    "symbol_adjustments": symbols,
+                    "action_adjustments": actions,
+                    "min_confidence": min_confidence,
+                    "max_risk_score": max_risk,
+                    "size_fraction": round(float(rng.uniform(0.3, 1.0)), 2),
+                    "attention": attention,
+                    "noise": round(float(rng.uniform(0.05, 0.2)), 2),
+                },
+                index=k,
+            )
+        )
+    return personas
+
+
 def load_personas(path: str | Path | None = None) -> list[Persona]:
     """Personas from ``path`` (default: the built-in set, :data:`DEFAULT_PERSONAS_FILE`)."""
     file = Path(path) if path is not None else DEFAULT_PERSONAS_FILE

@@ -22,7 +22,7 @@ from quantai.errors import ValidationFailed
 from recommendations.factories import signal_batch
 from recommendations.model_signals import SignalBatch
 from recommendations.models import Recommendation, RecommendationStatus, UserPreferenceProfile
-from recommendations.simulation.personas import Card, Persona, load_personas, personas_from_json
+from recommendations.simulation.personas import Card, Persona, load_personas, personas_from_json, random_personas
 from recommendations.simulation.report import simulation_report
 from recommendations.simulation.runner import ModelSignals, SimulationConfig, SimulationError, simulation_run
 from recommendations.tests.conftest import make_market
@@ -116,6 +116,31 @@ def test_a_bad_persona_is_refused_naming_the_field(persona, problem):
         personas_from_json([persona])
 
     assert problem in caught.value.message
+
+
+def test_random_personas_are_reproducible_valid_and_varied():
+    """The same seed draws the same set, another seed another; every persona is one a persona file could hold."""
+    first = random_personas(11)
+    assert [p.name for p in first] == [f"random11-{k}" for k in range(1, 6)]
+    assert random_personas(11) == first
+    assert random_personas(12) != first
+    many = [p for seed in range(20) for p in random_personas(seed)]
+    for persona in many:  # the persona file's own validation accepts each one as it stands
+        as_file = {"name": persona.name, "description": persona.description, **persona.hidden()}
+        assert personas_from_json([as_file]) == [persona]
+    # Each kind of rule is drawn sometimes and left out sometimes: sets with and without thresholds, limits, ...
+    assert 0 < sum(p.min_confidence > 0 for p in many) < len(many)
+    assert 0 < sum(p.max_risk_score < 1 for p in many) < len(many)
+    assert 0 < sum(p.attention is not None for p in many) < len(many)
+    assert len({p.risk_tolerance for p in many}) == 3 and len({p.experience for p in many}) == 3
+    assert len({round(p.base_acceptance, 2) for p in many}) > 20
+
+
+def test_random_personas_refuse_a_negative_seed_or_no_persona():
+    with pytest.raises(ValidationFailed, match="0 or more"):
+        random_personas(-1)
+    with pytest.raises(ValidationFailed, match="at least one"):
+        random_personas(1, count=0)
 
 
 def test_a_persona_rejects_below_its_minimum_confidence_and_above_its_maximum_risk():
@@ -255,6 +280,30 @@ def test_the_command_refuses_a_bad_persona_file(tmp_path):
         call_command(
             "simulate_users", "--users", "1", "--days", "1", "--start", "2024-06-03", "--personas", str(bad), "--json", "x.json"
         )
+
+
+def test_the_command_refuses_both_a_persona_file_and_random_personas_and_a_negative_seed(tmp_path):
+    base = ("simulate_users", "--users", "1", "--days", "1", "--start", "2024-06-03", "--json", str(tmp_path / "x.json"))
+
+    with pytest.raises(CommandError, match="not allowed with"):
+        call_command(*base, "--personas", "p.json", "--random-personas", "1")
+    with pytest.raises(CommandError, match="at least 0"):
+        call_command(*base, "--random-personas", "-3")
+
+
+def test_the_command_replays_random_personas(learning_settings, demo_bars, tmp_path):
+    t = calendar.add_trading_days(END, -12)
+    out = tmp_path / "report.json"
+
+    call_command(
+        "simulate_users",
+        *("--users", "5", "--days", "1", "--start", t.isoformat(), "--json", str(out)),
+        *("--in-place", "--no-control", "--models", "none", "--random-personas", "4"),
+    )
+
+    report = json.loads(out.read_text())
+    assert report["config"]["personas"] == [p.name for p in random_personas(4)]
+    assert [p["hidden"] for p in report["personas"]] == [p.hidden() for p in random_personas(4)]
 
 
 def test_the_command_writes_the_json_report_in_place(learning_settings, demo_bars, tmp_path, capsys):

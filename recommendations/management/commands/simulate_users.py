@@ -30,7 +30,7 @@ from market.models import PriceBar
 from market.symbols import ALL_SYMBOLS
 from quantai.errors import ApplicationError
 from recommendations.management.commands._dates import iso_date
-from recommendations.simulation.personas import DEFAULT_PERSONAS_FILE, load_personas
+from recommendations.simulation.personas import DEFAULT_PERSONAS_FILE, load_personas, random_personas
 from recommendations.simulation.report import format_report, simulation_report
 from recommendations.simulation.runner import (
     DEFAULT_HISTORY_SESSIONS,
@@ -55,18 +55,27 @@ every night the learned profiles and the bandit learn from the day's answers, an
 sessions the acceptance model is retrained. A control group (same personas and random numbers,
 personalisation off) shows what personalisation changed. Acceptance counts BUY and SELL cards only.
 Personas: --personas FILE (JSON; schema in
-recommendations/simulation/personas.py), default the built-in set in recommendations/simulation/default_personas.json.
+recommendations/simulation/personas.py), default the built-in set in recommendations/simulation/default_personas.json;
+--random-personas SEED draws five at random instead (a set nobody tuned on; the report lists their hidden preferences).
 """
 
 
-def _positive(value: str) -> int:
+def _whole_number(value: str, minimum: int) -> int:
     try:
         number = int(value)
     except ValueError:
         raise CommandError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise CommandError(f"{value} must be at least 1")
+    if number < minimum:
+        raise CommandError(f"{value} must be at least {minimum}")
     return number
+
+
+def _positive(value: str) -> int:
+    return _whole_number(value, 1)
+
+
+def _seed(value: str) -> int:
+    return _whole_number(value, 0)
 
 
 class Command(BaseCommand):
@@ -77,7 +86,14 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=_positive, required=True, help="trading sessions to replay")
         parser.add_argument("--start", type=iso_date, required=True, help="first session (YYYY-MM-DD; a holiday moves on)")
         parser.add_argument("--json", required=True, metavar="FILE", help="write the report here")
-        parser.add_argument("--personas", metavar="FILE", help=f"persona JSON (default {DEFAULT_PERSONAS_FILE.name})")
+        personas = parser.add_mutually_exclusive_group()
+        personas.add_argument("--personas", metavar="FILE", help=f"persona JSON (default {DEFAULT_PERSONAS_FILE.name})")
+        personas.add_argument(
+            "--random-personas",
+            type=_seed,
+            metavar="SEED",
+            help="five personas drawn at random from SEED instead (a set nobody tuned on; see random_personas)",
+        )
         parser.add_argument("--prices", nargs="+", metavar="DIR", help="CSV directories ({SYMBOL}.csv); default: the database")
         parser.add_argument("--seed", type=int, default=0, help="random seed of the personas and the acceptance model")
         parser.add_argument(
@@ -129,7 +145,9 @@ class Command(BaseCommand):
                 users=options["users"],
                 days=options["days"],
                 start=options["start"],
-                personas=load_personas(options["personas"]),
+                personas=random_personas(options["random_personas"])
+                if options["random_personas"] is not None
+                else load_personas(options["personas"]),
                 seed=options["seed"],
                 retrain_every=options["retrain_every"] or options["days"],
                 acceptance_every=options["acceptance_every"],
