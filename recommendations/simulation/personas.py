@@ -36,6 +36,7 @@ import numpy as np
 from accounts.models import InvestmentExperience, RiskTolerance
 from market.symbols import TRADABLE
 from quantai.errors import ValidationFailed
+from recommendations.core.learned_profile import DECISION_ACTIONS
 from recommendations.models import Recommendation, RecommendationType
 
 DEFAULT_PERSONAS_FILE = Path(__file__).with_name("default_personas.json")
@@ -243,11 +244,11 @@ def random_personas(seed: int, count: int = 5) -> list[Persona]:
         raise _bad("draw at least one persona")
     if seed < 0:
         raise _bad("the seed of random personas must be 0 or more")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7_919]))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7_919]))
     personas = []
     for k in range(count):
         symbols = {s: round(float(rng.normal(0.0, 1.0)), 2) for s in TRADABLE if rng.random() < RANDOM_SYMBOL_PROBABILITY}
-        actions = {a: round(float(rng.normal(0.0, 0.7)), 2) for a in ("BUY", "SELL") if rng.random() < RANDOM_ACTION_PROBABILITY}
+        actions = {a: round(float(rng.normal(0.0, 0.7)), 2) for a in DECISION_ACTIONS if rng.random() < RANDOM_ACTION_PROBABILITY}
         chance, low, high = RANDOM_MIN_CONFIDENCE
         min_confidence = round(float(rng.uniform(low, high)), 3) if rng.random() < chance else 0.0
         chance, low, high = RANDOM_MAX_RISK
